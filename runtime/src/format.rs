@@ -1,0 +1,712 @@
+//! Payload format v1: the bytes a bundled executable carries, read by the stub runtime and
+//! written by the bundler. `docs/FORMAT.md` is the normative specification; this module is its
+//! only implementation.
+//!
+//! Layout (all integers little-endian):
+//!
+//! ```text
+//! header (48) | index (entry_count × 40) | strings | records | data | footer (24)
+//! ```
+//!
+//! The footer ends with its own magic and repeats the total length, so a payload can be found
+//! from its last byte: that is what lets the same bytes ride in an ELF section or at the end of
+//! a file. An XXH3-64 checksum over everything before the footer is verified by
+//! [`Payload::parse`] before any entry can be read. LuaJIT does not verify bytecode, so a flipped
+//! bit in a bytecode entry could crash the process; the checksum is what makes a damaged
+//! executable report an error instead.
+//!
+//! Every read of payload bytes goes through a bounds-checked helper; nothing here indexes a
+//! slice with an unchecked offset, and nothing here panics on any input.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+/// First 8 bytes of a payload.
+pub const MAGIC: [u8; 8] = *b"LJBUNDLE";
+/// Last 8 bytes of a payload.
+pub const END_MAGIC: [u8; 8] = *b"LJBNDEND";
+/// The only format version this code reads and writes.
+pub const VERSION: u16 = 1;
+/// Size of the fixed header.
+pub const HEADER_LEN: usize = 48;
+/// Size of one index entry.
+pub const ENTRY_LEN: usize = 40;
+/// Size of the footer: checksum, total length, end magic.
+pub const FOOTER_LEN: usize = 24;
+/// Name of the ELF section that carries the payload.
+pub const SECTION_NAME: &str = ".bundle";
+/// Largest raw (decompressed) entry size accepted: a bound on what a corrupt or hostile payload
+/// can make the runtime allocate.
+pub const MAX_RAW_LEN: u64 = 1 << 32;
+
+/// Why a payload could not be read or written.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FormatError {
+    #[error("payload is truncated: {what} needs {needed} bytes at offset {offset}, only {available} present")]
+    Truncated { what: &'static str, offset: u64, needed: u64, available: u64 },
+    #[error("payload does not start with the bundle magic (not a bundle payload, or damaged)")]
+    BadMagic,
+    #[error("payload does not end with the bundle end marker (truncated or damaged)")]
+    BadEndMagic,
+    #[error("payload format version {0} is not supported by this runtime (it reads version {VERSION}); rebuild with a matching bundle")]
+    UnsupportedVersion(u16),
+    #[error("payload header is inconsistent: {0}")]
+    BadHeader(&'static str),
+    #[error("payload checksum mismatch (stored {stored:016x}, computed {computed:016x}): the file is damaged")]
+    ChecksumMismatch { stored: u64, computed: u64 },
+    #[error("payload entry {index} is invalid: {reason}")]
+    BadEntry { index: usize, reason: &'static str },
+    #[error("unknown entry kind {0}")]
+    UnknownKind(u8),
+    #[error("unknown entry codec {0}")]
+    UnknownCodec(u8),
+    #[error("payload record with tag {0:#06x} is required but not understood by this runtime")]
+    UnknownRecord(u16),
+    #[error("entry '{name}' could not be decompressed: {reason}")]
+    Decompress { name: String, reason: String },
+    #[error("duplicate entry name '{0}'")]
+    DuplicateName(String),
+    #[error("{0} is too large for the payload format")]
+    TooLarge(&'static str),
+}
+
+/// What an entry holds. One source of truth for the tag values: see [`Kind::try_from`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Kind {
+    /// Lua source text, loaded with `luaL_loadbuffer`.
+    LuaSource = 1,
+    /// LuaJIT bytecode as written by `string.dump`.
+    LuaBytecode = 2,
+    /// A native shared library (C module or one of its dependencies).
+    Native = 3,
+    /// Opaque data made available to the program.
+    Asset = 4,
+}
+
+impl TryFrom<u8> for Kind {
+    type Error = FormatError;
+    fn try_from(v: u8) -> Result<Self, FormatError> {
+        [Kind::LuaSource, Kind::LuaBytecode, Kind::Native, Kind::Asset]
+            .into_iter()
+            .find(|k| *k as u8 == v)
+            .ok_or(FormatError::UnknownKind(v))
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::LuaSource => "lua-source",
+            Kind::LuaBytecode => "lua-bytecode",
+            Kind::Native => "native",
+            Kind::Asset => "asset",
+        })
+    }
+}
+
+/// How an entry's bytes are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Codec {
+    /// Stored as is.
+    Stored = 0,
+    /// One zstd frame.
+    Zstd = 1,
+}
+
+impl TryFrom<u8> for Codec {
+    type Error = FormatError;
+    fn try_from(v: u8) -> Result<Self, FormatError> {
+        [Codec::Stored, Codec::Zstd]
+            .into_iter()
+            .find(|c| *c as u8 == v)
+            .ok_or(FormatError::UnknownCodec(v))
+    }
+}
+
+/// Tags of the records section. A tag with bit 15 set is optional: readers that do not know it
+/// skip it. Any other unknown tag makes the payload unreadable (see docs/FORMAT.md, versioning).
+pub mod record {
+    /// A module to `require` before the main chunk runs; repeatable, in order.
+    pub const PRELOAD: u16 = 0x0001;
+    /// Bit marking a record that readers may ignore when they do not know it.
+    pub const OPTIONAL: u16 = 0x8000;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounds-checked little-endian reads.
+
+fn slice<'a>(buf: &'a [u8], offset: u64, len: u64, what: &'static str) -> Result<&'a [u8], FormatError> {
+    let truncated = || FormatError::Truncated { what, offset, needed: len, available: buf.len() as u64 };
+    let start = usize::try_from(offset).map_err(|_| truncated())?;
+    let len_usize = usize::try_from(len).map_err(|_| truncated())?;
+    let end = start.checked_add(len_usize).ok_or_else(truncated)?;
+    buf.get(start..end).ok_or_else(truncated)
+}
+
+fn array<const N: usize>(buf: &[u8], offset: usize, what: &'static str) -> Result<[u8; N], FormatError> {
+    let bytes = slice(buf, offset as u64, N as u64, what)?;
+    let mut out = [0u8; N];
+    out.copy_from_slice(bytes);
+    Ok(out)
+}
+
+fn u16_at(buf: &[u8], offset: usize, what: &'static str) -> Result<u16, FormatError> {
+    array(buf, offset, what).map(u16::from_le_bytes)
+}
+
+fn u32_at(buf: &[u8], offset: usize, what: &'static str) -> Result<u32, FormatError> {
+    array(buf, offset, what).map(u32::from_le_bytes)
+}
+
+fn u64_at(buf: &[u8], offset: usize, what: &'static str) -> Result<u64, FormatError> {
+    array(buf, offset, what).map(u64::from_le_bytes)
+}
+
+/// The XXH3-64 checksum the footer stores.
+pub fn checksum(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
+}
+
+/// Reads the footer at the end of `tail` and returns the total payload length it declares:
+/// the payload occupies the last `len` bytes of whatever `tail` ends. Used to find a payload
+/// appended to a file (the trailer carrier) and to check a section's contents.
+pub fn declared_len(tail: &[u8]) -> Result<u64, FormatError> {
+    let Some(footer_at) = tail.len().checked_sub(FOOTER_LEN) else {
+        return Err(FormatError::Truncated {
+            what: "footer",
+            offset: 0,
+            needed: FOOTER_LEN as u64,
+            available: tail.len() as u64,
+        });
+    };
+    if array::<8>(tail, footer_at + 16, "end magic")? != END_MAGIC {
+        return Err(FormatError::BadEndMagic);
+    }
+    u64_at(tail, footer_at + 8, "footer length")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading.
+
+/// A verified payload: header checked, checksum matched. Entries are decoded lazily.
+#[derive(Debug, Clone, Copy)]
+pub struct Payload<'a> {
+    entry_count: usize,
+    index: &'a [u8],
+    strings: &'a [u8],
+    records: &'a [u8],
+    data: &'a [u8],
+    checksum: u64,
+}
+
+/// One index entry, borrowed from the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// Module name (`a.b`); empty for the main script.
+    pub name: &'a [u8],
+    /// Chunk name given to `luaL_loadbuffer` (`@./a/b.lua`).
+    pub chunkname: &'a [u8],
+    pub kind: Kind,
+    pub codec: Codec,
+    /// The stored (possibly compressed) bytes.
+    pub stored: &'a [u8],
+    /// Size after decoding.
+    pub raw_len: u64,
+    /// Offset of the stored bytes from the start of the payload.
+    pub offset: u64,
+}
+
+impl<'a> Payload<'a> {
+    /// Parses and verifies a payload that spans exactly `bytes`.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, FormatError> {
+        if array::<8>(bytes, 0, "magic")? != MAGIC {
+            return Err(FormatError::BadMagic);
+        }
+        let version = u16_at(bytes, 8, "version")?;
+        if version != VERSION {
+            return Err(FormatError::UnsupportedVersion(version));
+        }
+        if usize::from(u16_at(bytes, 10, "header length")?) != HEADER_LEN {
+            return Err(FormatError::BadHeader("header length is not 48"));
+        }
+        if u32_at(bytes, 12, "flags")? != 0 {
+            return Err(FormatError::BadHeader("unknown flags are set"));
+        }
+        let entry_count = u32_at(bytes, 16, "entry count")? as u64;
+        let strings_len = u32_at(bytes, 20, "strings length")? as u64;
+        let records_len = u32_at(bytes, 24, "records length")? as u64;
+        if u32_at(bytes, 28, "reserved")? != 0 {
+            return Err(FormatError::BadHeader("reserved field is not zero"));
+        }
+        let data_len = u64_at(bytes, 32, "data length")?;
+        let total_len = u64_at(bytes, 40, "total length")?;
+        if total_len != bytes.len() as u64 {
+            return Err(FormatError::Truncated {
+                what: "payload",
+                offset: 0,
+                needed: total_len,
+                available: bytes.len() as u64,
+            });
+        }
+        let declared = declared_len(bytes)?;
+        if declared != total_len {
+            return Err(FormatError::BadHeader("header and footer disagree on the length"));
+        }
+        let index_len = entry_count * ENTRY_LEN as u64;
+        let sum = [index_len, strings_len, records_len, data_len]
+            .into_iter()
+            .try_fold((HEADER_LEN + FOOTER_LEN) as u64, u64::checked_add);
+        if sum != Some(total_len) {
+            return Err(FormatError::BadHeader("section lengths do not add up to the total length"));
+        }
+        let body_len = total_len - FOOTER_LEN as u64;
+        let stored = u64_at(bytes, body_len as usize, "checksum")?;
+        let computed = checksum(slice(bytes, 0, body_len, "checksummed bytes")?);
+        if stored != computed {
+            return Err(FormatError::ChecksumMismatch { stored, computed });
+        }
+        let mut at = HEADER_LEN as u64;
+        let mut take = |len: u64, what| {
+            let s = slice(bytes, at, len, what);
+            at += len;
+            s
+        };
+        Ok(Payload {
+            entry_count: entry_count as usize,
+            index: take(index_len, "index")?,
+            strings: take(strings_len, "strings")?,
+            records: take(records_len, "records")?,
+            data: take(data_len, "data")?,
+            checksum: stored,
+        })
+    }
+
+    /// Number of entries, main script included.
+    pub fn len(&self) -> usize {
+        self.entry_count
+    }
+
+    /// Whether the payload has no entries at all.
+    pub fn is_empty(&self) -> bool {
+        self.entry_count == 0
+    }
+
+    /// The stored checksum (already verified).
+    pub fn checksum(&self) -> u64 {
+        self.checksum
+    }
+
+    /// Entry `i` of the sorted index.
+    pub fn entry(&self, i: usize) -> Result<Entry<'a>, FormatError> {
+        let bad = |reason| FormatError::BadEntry { index: i, reason };
+        if i >= self.entry_count {
+            return Err(bad("index out of range"));
+        }
+        let base = i * ENTRY_LEN;
+        let raw = slice(self.index, base as u64, ENTRY_LEN as u64, "index entry")?;
+        let name_off = u32_at(raw, 0, "name offset")?;
+        let name_len = u16_at(raw, 4, "name length")?;
+        let chunk_len = u16_at(raw, 6, "chunkname length")?;
+        let chunk_off = u32_at(raw, 8, "chunkname offset")?;
+        let kind = Kind::try_from(raw[12])?;
+        let codec = Codec::try_from(raw[13])?;
+        if u16_at(raw, 14, "reserved")? != 0 {
+            return Err(bad("reserved field is not zero"));
+        }
+        let data_off = u64_at(raw, 16, "data offset")?;
+        let stored_len = u64_at(raw, 24, "stored length")?;
+        let raw_len = u64_at(raw, 32, "raw length")?;
+        if raw_len > MAX_RAW_LEN {
+            return Err(bad("raw length exceeds 4 GiB"));
+        }
+        if codec == Codec::Stored && raw_len != stored_len {
+            return Err(bad("stored entry with raw length different from stored length"));
+        }
+        let name = slice(self.strings, name_off.into(), name_len.into(), "entry name")?;
+        let chunkname = slice(self.strings, chunk_off.into(), chunk_len.into(), "entry chunkname")?;
+        let stored = slice(self.data, data_off, stored_len, "entry data")?;
+        let offset = (HEADER_LEN + self.index.len() + self.strings.len() + self.records.len()) as u64
+            + data_off;
+        Ok(Entry { name, chunkname, kind, codec, stored, raw_len, offset })
+    }
+
+    /// All entries in index order.
+    pub fn entries(&self) -> impl Iterator<Item = Result<Entry<'a>, FormatError>> + '_ {
+        (0..self.entry_count).map(|i| self.entry(i))
+    }
+
+    /// The module called `name`, by binary search of the sorted index. The empty name is the
+    /// main script, not a module, and is never found here.
+    pub fn module(&self, name: &[u8]) -> Result<Option<Entry<'a>>, FormatError> {
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let (mut lo, mut hi) = (0, self.entry_count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let entry = self.entry(mid)?;
+            match entry.name.cmp(name) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(Some(entry)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The main script: the entry with the empty name, which sorts first. `None` for an
+    /// interpreter build.
+    pub fn main(&self) -> Result<Option<Entry<'a>>, FormatError> {
+        if self.entry_count == 0 {
+            return Ok(None);
+        }
+        let first = self.entry(0)?;
+        Ok(first.name.is_empty().then_some(first))
+    }
+
+    /// The records section as `(tag, value)` pairs, unknown optional records skipped.
+    pub fn records(&self) -> impl Iterator<Item = Result<(u16, &'a [u8]), FormatError>> + '_ {
+        let mut at = 0usize;
+        std::iter::from_fn(move || loop {
+            if at >= self.records.len() {
+                return None;
+            }
+            let item = (|| {
+                let tag = u16_at(self.records, at, "record tag")?;
+                let len = u32_at(self.records, at + 2, "record length")?;
+                let value = slice(self.records, at as u64 + 6, len.into(), "record value")?;
+                Ok((tag, value))
+            })();
+            match item {
+                Ok((tag, value)) => {
+                    at += 6 + value.len();
+                    match tag {
+                        record::PRELOAD => return Some(Ok((tag, value))),
+                        t if t & record::OPTIONAL != 0 => continue,
+                        t => {
+                            at = usize::MAX;
+                            return Some(Err(FormatError::UnknownRecord(t)));
+                        }
+                    }
+                }
+                Err(e) => {
+                    at = usize::MAX;
+                    return Some(Err(e));
+                }
+            }
+        })
+    }
+
+    /// Module names to require before the main chunk, in order.
+    pub fn preloads(&self) -> Result<Vec<&'a [u8]>, FormatError> {
+        self.records()
+            .filter_map(|r| match r {
+                Ok((record::PRELOAD, v)) => Some(Ok(v)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect()
+    }
+}
+
+impl Entry<'_> {
+    /// The name for messages: the module name, or `(main)`.
+    pub fn display_name(&self) -> String {
+        if self.name.is_empty() {
+            "(main)".to_owned()
+        } else {
+            String::from_utf8_lossy(self.name).into_owned()
+        }
+    }
+
+    /// Decodes the entry into a fresh buffer.
+    pub fn decode(&self) -> Result<Vec<u8>, FormatError> {
+        self.decode_with(&mut Decoder::new()?)
+    }
+
+    /// Decodes the entry with a reusable decoder (one decompression context for many entries).
+    pub fn decode_with(&self, decoder: &mut Decoder) -> Result<Vec<u8>, FormatError> {
+        let fail = |reason: String| FormatError::Decompress { name: self.display_name(), reason };
+        let mut out = Vec::new();
+        out.try_reserve_exact(self.raw_len as usize).map_err(|e| fail(e.to_string()))?;
+        match self.codec {
+            Codec::Stored => out.extend_from_slice(self.stored),
+            Codec::Zstd => {
+                decoder.0.decompress_to_buffer(self.stored, &mut out).map_err(|e| fail(e.to_string()))?;
+            }
+        }
+        if out.len() as u64 != self.raw_len {
+            return Err(fail(format!("{} bytes decoded, {} expected", out.len(), self.raw_len)));
+        }
+        Ok(out)
+    }
+}
+
+/// A reusable zstd decompression context.
+pub struct Decoder(zstd::bulk::Decompressor<'static>);
+
+impl Decoder {
+    pub fn new() -> Result<Self, FormatError> {
+        zstd::bulk::Decompressor::new().map(Decoder).map_err(|e| FormatError::Decompress {
+            name: String::new(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing.
+
+/// An entry to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    /// Module name; empty for the main script.
+    pub name: Vec<u8>,
+    pub chunkname: Vec<u8>,
+    pub kind: Kind,
+    /// The decoded bytes.
+    pub data: Vec<u8>,
+}
+
+/// Collects entries and records and lays out a payload. Output depends only on the inputs:
+/// entries are sorted by name and nothing is iterated out of a hash map.
+#[derive(Debug, Default)]
+pub struct Writer {
+    entries: Vec<NewEntry>,
+    preloads: Vec<Vec<u8>>,
+    level: i32,
+}
+
+/// Sizes of what [`Writer::finish`] wrote, for the bundler's summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Totals {
+    pub entries: usize,
+    pub raw: u64,
+    pub stored: u64,
+    pub payload: u64,
+}
+
+impl Writer {
+    /// A writer compressing with zstd at `level` (0 means zstd's default).
+    pub fn new(level: i32) -> Self {
+        Writer { level, ..Writer::default() }
+    }
+
+    pub fn add(&mut self, entry: NewEntry) {
+        self.entries.push(entry);
+    }
+
+    pub fn preload(&mut self, name: impl Into<Vec<u8>>) {
+        self.preloads.push(name.into());
+    }
+
+    /// Lays out, compresses and checksums the payload.
+    pub fn finish(mut self) -> Result<(Vec<u8>, Totals), FormatError> {
+        self.entries.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(w) = self.entries.windows(2).find(|w| w[0].name == w[1].name) {
+            let name = if w[0].name.is_empty() {
+                "(main)".to_owned()
+            } else {
+                String::from_utf8_lossy(&w[0].name).into_owned()
+            };
+            return Err(FormatError::DuplicateName(name));
+        }
+        let mut strings = Vec::new();
+        let mut data = Vec::new();
+        let mut index = Vec::with_capacity(self.entries.len() * ENTRY_LEN);
+        let mut totals = Totals { entries: self.entries.len(), ..Totals::default() };
+        let mut cctx = zstd::bulk::Compressor::new(self.level).map_err(|_| FormatError::TooLarge("zstd context"))?;
+        for e in &self.entries {
+            let name_off = push_string(&mut strings, &e.name, "a module name")?;
+            let chunk_off = push_string(&mut strings, &e.chunkname, "a chunk name")?;
+            let compressed = cctx.compress(&e.data).map_err(|_| FormatError::TooLarge("an entry"))?;
+            // Keep whichever is smaller; tiny entries often do not compress.
+            let (codec, stored) = if compressed.len() < e.data.len() {
+                (Codec::Zstd, compressed)
+            } else {
+                (Codec::Stored, e.data.clone())
+            };
+            index.extend_from_slice(&name_off.to_le_bytes());
+            index.extend_from_slice(&len_u16(&e.name, "a module name")?.to_le_bytes());
+            index.extend_from_slice(&len_u16(&e.chunkname, "a chunk name")?.to_le_bytes());
+            index.extend_from_slice(&chunk_off.to_le_bytes());
+            index.push(e.kind as u8);
+            index.push(codec as u8);
+            index.extend_from_slice(&0u16.to_le_bytes());
+            index.extend_from_slice(&(data.len() as u64).to_le_bytes());
+            index.extend_from_slice(&(stored.len() as u64).to_le_bytes());
+            index.extend_from_slice(&(e.data.len() as u64).to_le_bytes());
+            totals.raw += e.data.len() as u64;
+            totals.stored += stored.len() as u64;
+            data.extend_from_slice(&stored);
+        }
+        let mut records = Vec::new();
+        for p in &self.preloads {
+            records.extend_from_slice(&record::PRELOAD.to_le_bytes());
+            let len = u32::try_from(p.len()).map_err(|_| FormatError::TooLarge("a preload name"))?;
+            records.extend_from_slice(&len.to_le_bytes());
+            records.extend_from_slice(p);
+        }
+        let to_u32 = |n: usize, what| u32::try_from(n).map_err(|_| FormatError::TooLarge(what));
+        let total = (HEADER_LEN + index.len() + strings.len() + records.len() + data.len() + FOOTER_LEN) as u64;
+        let mut out = Vec::with_capacity(total as usize);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(HEADER_LEN as u16).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&to_u32(self.entries.len(), "the entry count")?.to_le_bytes());
+        out.extend_from_slice(&to_u32(strings.len(), "the string table")?.to_le_bytes());
+        out.extend_from_slice(&to_u32(records.len(), "the records section")?.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        out.extend_from_slice(&total.to_le_bytes());
+        out.extend_from_slice(&index);
+        out.extend_from_slice(&strings);
+        out.extend_from_slice(&records);
+        out.extend_from_slice(&data);
+        let sum = checksum(&out);
+        out.extend_from_slice(&sum.to_le_bytes());
+        out.extend_from_slice(&total.to_le_bytes());
+        out.extend_from_slice(&END_MAGIC);
+        totals.payload = total;
+        Ok((out, totals))
+    }
+}
+
+fn len_u16(s: &[u8], what: &'static str) -> Result<u16, FormatError> {
+    u16::try_from(s.len()).map_err(|_| FormatError::TooLarge(what))
+}
+
+fn push_string(strings: &mut Vec<u8>, s: &[u8], what: &'static str) -> Result<u32, FormatError> {
+    len_u16(s, what)?;
+    let off = u32::try_from(strings.len()).map_err(|_| FormatError::TooLarge("the string table"))?;
+    strings.extend_from_slice(s);
+    Ok(off)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, chunk: &str, kind: Kind, data: &[u8]) -> NewEntry {
+        NewEntry { name: name.into(), chunkname: chunk.into(), kind, data: data.to_vec() }
+    }
+
+    fn sample() -> Vec<u8> {
+        let mut w = Writer::new(3);
+        w.add(entry("b.c", "@./b/c.lua", Kind::LuaBytecode, &[0x1b, b'L', b'J', 2, 0, 0, 0]));
+        w.add(entry("", "@main.lua", Kind::LuaSource, b"print('hi')\n"));
+        w.add(entry("a", "@./a.lua", Kind::LuaSource, "return 'x'\n".repeat(200).as_bytes()));
+        w.preload("b.c");
+        w.preload("a");
+        w.finish().unwrap().0
+    }
+
+    #[test]
+    fn round_trip() {
+        let bytes = sample();
+        let p = Payload::parse(&bytes).unwrap();
+        assert_eq!(p.len(), 3);
+        let main = p.main().unwrap().unwrap();
+        assert_eq!(main.chunkname, b"@main.lua");
+        assert_eq!(main.decode().unwrap(), b"print('hi')\n");
+        let a = p.module(b"a").unwrap().unwrap();
+        assert_eq!(a.codec, Codec::Zstd, "repetitive text compresses");
+        assert_eq!(a.decode().unwrap(), "return 'x'\n".repeat(200).as_bytes());
+        let bc = p.module(b"b.c").unwrap().unwrap();
+        assert_eq!(bc.kind, Kind::LuaBytecode);
+        assert_eq!(bc.codec, Codec::Stored, "tiny data is stored");
+        assert_eq!(bc.decode().unwrap(), [0x1b, b'L', b'J', 2, 0, 0, 0]);
+        assert_eq!(p.module(b"zz").unwrap(), None);
+        assert_eq!(p.module(b"").unwrap(), None, "the main script is not a module");
+        assert_eq!(p.preloads().unwrap(), vec![&b"b.c"[..], &b"a"[..]]);
+        assert_eq!(declared_len(&bytes).unwrap(), bytes.len() as u64);
+    }
+
+    #[test]
+    fn deterministic_regardless_of_insertion_order() {
+        let mut w = Writer::new(3);
+        w.add(entry("a", "@./a.lua", Kind::LuaSource, "return 'x'\n".repeat(200).as_bytes()));
+        w.add(entry("", "@main.lua", Kind::LuaSource, b"print('hi')\n"));
+        w.add(entry("b.c", "@./b/c.lua", Kind::LuaBytecode, &[0x1b, b'L', b'J', 2, 0, 0, 0]));
+        w.preload("b.c");
+        w.preload("a");
+        assert_eq!(w.finish().unwrap().0, sample());
+    }
+
+    #[test]
+    fn tags_round_trip() {
+        for k in [Kind::LuaSource, Kind::LuaBytecode, Kind::Native, Kind::Asset] {
+            assert_eq!(Kind::try_from(k as u8), Ok(k));
+        }
+        for c in [Codec::Stored, Codec::Zstd] {
+            assert_eq!(Codec::try_from(c as u8), Ok(c));
+        }
+        assert_eq!(Kind::try_from(0), Err(FormatError::UnknownKind(0)));
+        assert_eq!(Codec::try_from(9), Err(FormatError::UnknownCodec(9)));
+    }
+
+    #[test]
+    fn empty_payload() {
+        let (bytes, totals) = Writer::new(3).finish().unwrap();
+        assert_eq!(bytes.len(), HEADER_LEN + FOOTER_LEN);
+        assert_eq!(totals.entries, 0);
+        let p = Payload::parse(&bytes).unwrap();
+        assert!(p.is_empty());
+        assert_eq!(p.main().unwrap(), None);
+    }
+
+    #[test]
+    fn duplicates_are_rejected() {
+        let mut w = Writer::new(3);
+        w.add(entry("a", "@./a.lua", Kind::LuaSource, b"1"));
+        w.add(entry("a", "@./a/init.lua", Kind::LuaSource, b"2"));
+        assert_eq!(w.finish().unwrap_err(), FormatError::DuplicateName("a".into()));
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let bytes = sample();
+        for len in 0..bytes.len() {
+            assert!(Payload::parse(&bytes[..len]).is_err(), "prefix of {len} bytes parsed");
+            assert!(Payload::parse(&bytes[bytes.len() - len..]).is_err(), "suffix of {len} bytes parsed");
+        }
+    }
+
+    #[test]
+    fn every_bit_flip_is_detected() {
+        let bytes = sample();
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut damaged = bytes.clone();
+                damaged[i] ^= 1 << bit;
+                assert!(Payload::parse(&damaged).is_err(), "flip of bit {bit} in byte {i} went unnoticed");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_required_record_is_an_error_and_optional_is_skipped() {
+        // Hand-build records: one optional unknown (skipped), then one required unknown.
+        let mut bytes = Writer::new(3).finish().unwrap().0;
+        let mut records = Vec::new();
+        for tag in [0x8123u16, 0x0042] {
+            records.extend_from_slice(&tag.to_le_bytes());
+            records.extend_from_slice(&1u32.to_le_bytes());
+            records.push(7);
+        }
+        bytes.truncate(HEADER_LEN);
+        bytes[24..28].copy_from_slice(&(records.len() as u32).to_le_bytes());
+        let total = (HEADER_LEN + records.len() + FOOTER_LEN) as u64;
+        bytes[40..48].copy_from_slice(&total.to_le_bytes());
+        bytes.extend_from_slice(&records);
+        let sum = checksum(&bytes);
+        bytes.extend_from_slice(&sum.to_le_bytes());
+        bytes.extend_from_slice(&total.to_le_bytes());
+        bytes.extend_from_slice(&END_MAGIC);
+        let p = Payload::parse(&bytes).unwrap();
+        assert_eq!(p.preloads(), Err(FormatError::UnknownRecord(0x0042)));
+    }
+}

@@ -1,0 +1,394 @@
+//! `bundle-stub`: the LuaJIT runtime every executable made by `bundle` starts as.
+//!
+//! At start-up it reads the payload out of its own executable (`/proc/self/exe`), verifies the
+//! checksum before anything of it is loaded, then runs the program the way `luajit app.lua`
+//! does (luajit.c is the model: `pmain`, `docall`, `traceback`, `report`):
+//!
+//! - the bundled modules are served by a searcher placed right after `package.preload`'s,
+//!   decoded only when first required (start-up does not grow with the number of modules);
+//! - `arg` and `...` as luajit builds them for a script, `arg[0]` being the executable;
+//! - preloads are required in order, then the main chunk is called from a C frame with a
+//!   traceback handler, so errors print as `progname: message` plus the same traceback;
+//! - exit status 1 on an uncaught error; `os.exit` is LuaJIT's own (C `exit`, stdio flushed).
+//!
+//! It uses the raw C API of the vendored LuaJIT (through `mlua-sys`) rather than mlua's safe
+//! layer: the frame structure has to be luajit.c's for tracebacks to match, and mlua's state
+//! set-up costs more than the whole of luajit's start-up.
+//!
+//! A payload that is missing or damaged ends the process with [`EXIT_DAMAGED`] and one line on
+//! stderr, before any Lua code runs.
+#![no_main]
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::fs::File;
+use std::io::Write;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use bundle_runtime::carrier::{self, LocateError};
+use bundle_runtime::format::{Decoder, Entry, Payload};
+use mlua_sys::{self as ffi, lua_State};
+
+/// Exit status when the executable's payload is missing or damaged (sysexits' EX_DATAERR).
+const EXIT_DAMAGED: c_int = 65;
+
+/// Marks this binary as a stub, so the bundler can refuse other executables given to `--stub`.
+#[used]
+#[link_section = ".bundle_stub"]
+static STUB_MARKER: [u8; 16] = bundle_runtime::STUB_MARKER;
+
+/// The Lua side of start-up, shared with the `--emit-c` output.
+const BOOT_LUA: &[u8] = include_bytes!("../lua/boot.lua");
+
+extern "C-unwind" {
+    // LuaJIT's own, not mlua-sys's Lua 5.1 compatibility version: its output ("[C]: at 0x...")
+    // is what luajit prints.
+    fn luaL_traceback(L: *mut lua_State, L1: *mut lua_State, msg: *const c_char, level: c_int);
+}
+
+/// Everything `pmain` needs, owned by `main` for the life of the Lua state.
+struct Ctx<'a> {
+    args: &'a [&'a CStr],
+    progname: &'a CStr,
+    payload: Payload<'static>,
+    decoder: RefCell<Option<Decoder>>,
+    /// Set when pmain reported an error itself.
+    failed: bool,
+}
+
+/// The state that the SIGINT handler interrupts (luajit.c's `globalL`).
+static GLOBAL_L: AtomicPtr<lua_State> = AtomicPtr::new(ptr::null_mut());
+
+/// Writes `progname: msg` to stderr, like luajit.c's `l_message`.
+fn message(progname: &CStr, msg: &[u8]) {
+    let mut line = Vec::with_capacity(progname.to_bytes().len() + msg.len() + 3);
+    line.extend_from_slice(progname.to_bytes());
+    line.extend_from_slice(b": ");
+    line.extend_from_slice(msg);
+    line.push(b'\n');
+    // Nothing sensible is left to do if stderr is gone.
+    let _ = std::io::stderr().write_all(&line);
+}
+
+/// Reads and verifies the payload of the running executable.
+fn load_payload() -> Result<Payload<'static>, String> {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", exe.display());
+    let file = File::open("/proc/self/exe").or_else(|_| File::open(&exe)).map_err(|e| fail(&e))?;
+    let located = carrier::locate(&file).map_err(|e| fail(&e))?;
+    // The payload lives as long as the process: leaking it gives the 'static borrow the Lua
+    // searcher needs without copying.
+    let bytes: &'static [u8] = Box::leak(located.bytes.into_boxed_slice());
+    Payload::parse(bytes)
+        .map_err(|source| fail(&LocateError::Damaged { carrier: located.carrier, source }))
+}
+
+/// The C entry point. `#![no_main]` skips Rust's runtime set-up: arguments arrive as the raw
+/// bytes luajit sees, and signal dispositions stay as inherited (SIGPIPE included), as in luajit.
+#[no_mangle]
+pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    let args: Vec<&CStr> = (0..usize::try_from(argc).unwrap_or(0))
+        // SAFETY: the C runtime passes `argc` valid, NUL-terminated strings in `argv`.
+        .map(|i| unsafe { CStr::from_ptr(*argv.add(i)) })
+        .collect();
+    let progname = args.first().copied().filter(|a| !a.is_empty()).unwrap_or(c"bundle-app");
+    let payload = match load_payload() {
+        Ok(p) => p,
+        Err(msg) => {
+            message(progname, msg.as_bytes());
+            return EXIT_DAMAGED;
+        }
+    };
+    let mut ctx = Ctx { args: &args, progname, payload, decoder: RefCell::new(None), failed: false };
+    // SAFETY: plain LuaJIT C API use on a state this function owns; `ctx` outlives the state
+    // (lua_close below), which is the only place the pointer handed to pmain is used.
+    unsafe {
+        let l = ffi::luaL_newstate();
+        if l.is_null() {
+            message(progname, b"cannot create state: not enough memory");
+            return 1;
+        }
+        let status = ffi::lua_cpcall(l, pmain, ptr::from_mut(&mut ctx).cast::<c_void>());
+        report(l, progname, status);
+        ffi::lua_close(l);
+        c_int::from(status != 0 || ctx.failed)
+    }
+}
+
+/// luajit.c's `pmain`, for a program with a main script.
+unsafe extern "C-unwind" fn pmain(l: *mut lua_State) -> c_int {
+    // SAFETY: lua_cpcall passes main's `ctx` as the only argument, a light userdata.
+    let ctx = unsafe { &mut *ffi::lua_touserdata(l, 1).cast::<Ctx>() };
+    GLOBAL_L.store(l, Ordering::Relaxed);
+    // SAFETY: the stack holds only the light userdata; every call below keeps it balanced.
+    unsafe {
+        ffi::lua_gc(l, ffi::LUA_GCSTOP, 0);
+        ffi::luaL_openlibs(l);
+        ffi::lua_gc(l, ffi::LUA_GCRESTART, -1);
+        create_arg_table(l, ctx.args);
+        install_searcher(l, ctx);
+        let preloads = match ctx.payload.preloads() {
+            Ok(p) => p,
+            Err(e) => return raise(l, format!("bundle payload: {e}")),
+        };
+        for name in preloads {
+            if dolibrary(l, ctx.progname, name) != 0 {
+                ctx.failed = true;
+                return 0;
+            }
+        }
+        let status = match ctx.payload.main() {
+            Ok(Some(main)) => match load_entry(l, ctx, &main) {
+                Ok(()) => {
+                    let script_args = ctx.args.get(1..).unwrap_or_default();
+                    let narg = c_int::try_from(script_args.len()).unwrap_or(c_int::MAX);
+                    ffi::luaL_checkstack(l, narg.saturating_add(3), c"too many arguments to script".as_ptr());
+                    for a in script_args {
+                        push_bytes(l, a.to_bytes());
+                    }
+                    docall(l, narg, false)
+                }
+                Err(msg) => {
+                    push_bytes(l, msg.as_bytes());
+                    ffi::LUA_ERRSYNTAX
+                }
+            },
+            Ok(None) => {
+                push_bytes(l, b"this executable has no main script");
+                ffi::LUA_ERRRUN
+            }
+            Err(e) => {
+                push_bytes(l, format!("bundle payload: {e}").as_bytes());
+                ffi::LUA_ERRRUN
+            }
+        };
+        if report(l, ctx.progname, status) != 0 {
+            ctx.failed = true;
+        }
+    }
+    0
+}
+
+/// Pushes a Lua string with the given bytes.
+///
+/// # Safety
+/// `l` is a valid state with a free stack slot.
+unsafe fn push_bytes(l: *mut lua_State, s: &[u8]) {
+    // SAFETY: the pointer and length describe `s`; Lua copies the bytes.
+    unsafe { ffi::lua_pushlstring_(l, s.as_ptr().cast(), s.len()) };
+}
+
+/// Raises `msg` as a Lua error. The Rust string is dropped before control leaves this frame.
+///
+/// # Safety
+/// `l` is a valid state, called from a Lua C function (protected context).
+unsafe fn raise(l: *mut lua_State, msg: String) -> c_int {
+    // SAFETY: see the function contract; `msg` is copied by Lua before it is dropped.
+    unsafe {
+        push_bytes(l, msg.as_bytes());
+        drop(msg);
+        ffi::lua_error(l)
+    }
+}
+
+/// luajit.c's `createargtable` for a bundled program: `arg[0]` is the executable as invoked,
+/// `arg[1..n]` its arguments.
+///
+/// # Safety
+/// `l` is a valid state in a protected call.
+unsafe fn create_arg_table(l: *mut lua_State, args: &[&CStr]) {
+    let narg = c_int::try_from(args.len().saturating_sub(1)).unwrap_or(c_int::MAX);
+    // SAFETY: balanced stack use: one table pushed, filled, and popped by setglobal.
+    unsafe {
+        ffi::lua_createtable(l, narg, 1);
+        for (i, a) in args.iter().enumerate() {
+            push_bytes(l, a.to_bytes());
+            ffi::lua_rawseti_(l, -2, c_int::try_from(i).unwrap_or(c_int::MAX));
+        }
+        ffi::lua_setglobal(l, c"arg".as_ptr());
+    }
+}
+
+/// Runs boot.lua with the bundle searcher as its argument.
+///
+/// # Safety
+/// `l` is a valid state in a protected call; `ctx` outlives it.
+unsafe fn install_searcher(l: *mut lua_State, ctx: &mut Ctx) {
+    // SAFETY: balanced stack use; the light userdata points at `ctx`, which outlives the state.
+    unsafe {
+        if ffi::luaL_loadbuffer(l, BOOT_LUA.as_ptr().cast(), BOOT_LUA.len(), c"=boot".as_ptr()) != 0 {
+            ffi::lua_error(l);
+        }
+        ffi::lua_pushlightuserdata(l, ptr::from_mut(ctx).cast::<c_void>());
+        ffi::lua_pushcclosure(l, searcher, 1);
+        ffi::lua_call(l, 1, 0);
+    }
+}
+
+/// The searcher for bundled modules (Lua 5.1 manual §5.3, `package.loaders`): returns the
+/// module's chunk, or a string saying why the bundle does not have it.
+unsafe extern "C-unwind" fn searcher(l: *mut lua_State) -> c_int {
+    // SAFETY: the upvalue is the `ctx` pointer set by install_searcher; the name argument is a
+    // string (luaL_checklstring raises otherwise) that stays on the stack while it is borrowed.
+    unsafe {
+        let ctx = &*ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)).cast::<Ctx>();
+        let mut len = 0;
+        let name = ffi::luaL_checklstring(l, 1, &mut len);
+        let name = std::slice::from_raw_parts(name.cast::<u8>(), len);
+        match ctx.payload.module(name) {
+            Ok(Some(entry)) => match load_entry(l, ctx, &entry) {
+                Ok(()) => 1,
+                Err(msg) => raise(
+                    l,
+                    format!("error loading module '{}' from the bundle:\n\t{msg}", entry.display_name()),
+                ),
+            },
+            Ok(None) => {
+                let mut msg = b"\n\tno module '".to_vec();
+                msg.extend_from_slice(name);
+                msg.extend_from_slice(b"' in the bundle");
+                push_bytes(l, &msg);
+                1
+            }
+            Err(e) => raise(l, format!("bundle payload: {e}")),
+        }
+    }
+}
+
+/// Decodes `entry` and pushes its loaded chunk, or returns the error message.
+///
+/// # Safety
+/// `l` is a valid state with a free stack slot.
+unsafe fn load_entry(l: *mut lua_State, ctx: &Ctx, entry: &Entry) -> Result<(), String> {
+    let mut slot = ctx.decoder.borrow_mut();
+    let decoder = match &mut *slot {
+        Some(d) => d,
+        empty @ None => empty.insert(Decoder::new().map_err(|e| e.to_string())?),
+    };
+    let code = entry.decode_with(decoder).map_err(|e| e.to_string())?;
+    let chunkname = CString::new(entry.chunkname).map_err(|_| "chunk name contains NUL".to_owned())?;
+    // SAFETY: buffer and length describe `code`; luaL_loadbuffer runs protected and copies what
+    // it keeps. The checksum was verified at start-up, so bytecode is what the bundler wrote.
+    let status =
+        unsafe { ffi::luaL_loadbuffer(l, code.as_ptr().cast(), code.len(), chunkname.as_ptr()) };
+    if status == 0 {
+        return Ok(());
+    }
+    // SAFETY: on failure the error message is on top of the stack.
+    let msg = unsafe { to_bytes(l, -1) }.map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+    // SAFETY: pops the error message pushed by luaL_loadbuffer.
+    unsafe { ffi::lua_pop(l, 1) };
+    Err(msg)
+}
+
+/// The bytes of the string (or number) at `idx`, if it is one.
+///
+/// # Safety
+/// `l` is valid; the returned slice must not outlive the value on the stack.
+unsafe fn to_bytes<'a>(l: *mut lua_State, idx: c_int) -> Option<&'a [u8]> {
+    let mut len = 0;
+    // SAFETY: lua_tolstring returns NULL or a pointer to `len` bytes owned by the Lua value.
+    unsafe {
+        let p = ffi::lua_tolstring(l, idx, &mut len);
+        (!p.is_null()).then(|| std::slice::from_raw_parts(p.cast::<u8>(), len))
+    }
+}
+
+/// luajit.c's `traceback`: the message handler of every protected call of user code.
+unsafe extern "C-unwind" fn traceback(l: *mut lua_State) -> c_int {
+    // SAFETY: a Lua C function; stack slot 1 is the error object.
+    unsafe {
+        if ffi::lua_isstring(l, 1) == 0 {
+            // Non-string error object? Try its __tostring metamethod.
+            if ffi::lua_isnoneornil(l, 1) != 0
+                || ffi::luaL_callmeta(l, 1, c"__tostring".as_ptr()) == 0
+                || ffi::lua_isstring(l, -1) == 0
+            {
+                return 1;
+            }
+            ffi::lua_remove(l, 1);
+        }
+        luaL_traceback(l, l, ffi::lua_tolstring(l, 1, ptr::null_mut()), 1);
+    }
+    1
+}
+
+/// luajit.c's `lstop`: the hook the SIGINT handler installs.
+unsafe extern "C-unwind" fn lstop(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
+    // SAFETY: called by LuaJIT as a hook on a running state.
+    unsafe {
+        ffi::lua_sethook(l, None, 0, 0);
+        ffi::luaL_where(l, 0);
+        push_bytes(l, b"interrupted!");
+        ffi::lua_concat(l, 2);
+        ffi::lua_error(l);
+    }
+}
+
+/// luajit.c's `laction`: on SIGINT, make the running Lua code raise "interrupted!".
+extern "C" fn laction(sig: c_int) {
+    // SAFETY: restoring the default disposition and setting a hook is what luajit.c does from
+    // its handler; lua_sethook only stores fields, which is why luajit deems it signal-safe.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        let l = GLOBAL_L.load(Ordering::Relaxed);
+        if !l.is_null() {
+            let mask = ffi::LUA_MASKCALL | ffi::LUA_MASKRET | ffi::LUA_MASKCOUNT;
+            ffi::lua_sethook(l, Some(lstop), mask, 1);
+        }
+    }
+}
+
+/// luajit.c's `docall`: calls the function below `narg` arguments with the traceback handler.
+///
+/// # Safety
+/// `l` is valid, with the function and `narg` arguments on top of the stack.
+unsafe fn docall(l: *mut lua_State, narg: c_int, clear: bool) -> c_int {
+    // SAFETY: follows luajit.c's stack discipline exactly; the handler is a plain C function.
+    unsafe {
+        let base = ffi::lua_gettop(l) - narg;
+        ffi::lua_pushcfunction(l, traceback);
+        ffi::lua_insert(l, base);
+        let handler = laction as extern "C" fn(c_int);
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        let status = ffi::lua_pcall(l, narg, if clear { 0 } else { ffi::LUA_MULTRET }, base);
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        ffi::lua_remove(l, base);
+        if status != 0 {
+            // Force a complete garbage collection in case of errors, as luajit does.
+            ffi::lua_gc(l, ffi::LUA_GCCOLLECT, 0);
+        }
+        status
+    }
+}
+
+/// luajit.c's `dolibrary`: `require(name)` through docall, errors reported.
+///
+/// # Safety
+/// `l` is a valid state in a protected call.
+unsafe fn dolibrary(l: *mut lua_State, progname: &CStr, name: &[u8]) -> c_int {
+    // SAFETY: pushes `require` and its argument, which docall consumes.
+    unsafe {
+        ffi::lua_getglobal_(l, c"require".as_ptr());
+        push_bytes(l, name);
+        let status = docall(l, 1, true);
+        report(l, progname, status)
+    }
+}
+
+/// luajit.c's `report`: prints and pops the error object of a failed call.
+///
+/// # Safety
+/// `l` is valid; when `status` is non-zero the error object is on top of the stack.
+unsafe fn report(l: *mut lua_State, progname: &CStr, status: c_int) -> c_int {
+    // SAFETY: reads and pops the value on top, which exists when status != 0.
+    unsafe {
+        if status != 0 && ffi::lua_isnil(l, -1) == 0 {
+            let msg = to_bytes(l, -1).unwrap_or(b"(error object is not a string)");
+            message(progname, msg);
+            ffi::lua_pop(l, 1);
+        }
+    }
+    status
+}

@@ -1,0 +1,208 @@
+//! Compiles Lua units to LuaJIT bytecode with the same vendored LuaJIT the stub runs, so the
+//! bytecode always matches its loader. `string.dump(f, "d")` makes the output deterministic;
+//! `"sd"` also strips debug info. Syntax errors surface here, as `file:line: message`, before
+//! anything is written.
+
+use bundle_runtime::format::Kind;
+use mlua::{chunk::ChunkMode, Function, Lua};
+
+use crate::graph::Unit;
+use crate::plan::Store;
+
+/// A unit ready for packing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compiled {
+    pub name: Option<String>,
+    pub chunkname: String,
+    pub kind: Kind,
+    pub data: Vec<u8>,
+}
+
+/// Why a unit could not be compiled.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CompileError {
+    #[error("{display}:{line}: {message}")]
+    Syntax { display: String, line: u32, message: String },
+    #[error("{display}: is precompiled LuaJIT bytecode; bundle needs the Lua source")]
+    Precompiled { display: String },
+    #[error("{display}: {message}")]
+    Other { display: String, message: String },
+}
+
+/// LuaJIT's `lj_debug_shortname` for `@` chunk names (LUA_IDSIZE = 60): how the chunk name
+/// appears at the start of an error message.
+pub fn chunk_id(chunkname: &str) -> String {
+    const LUA_IDSIZE: usize = 60;
+    let Some(src) = chunkname.strip_prefix('@') else {
+        return chunkname.to_owned();
+    };
+    let bytes = src.as_bytes();
+    if bytes.len() >= LUA_IDSIZE {
+        let tail = &bytes[bytes.len() - (LUA_IDSIZE - 4)..];
+        format!("...{}", String::from_utf8_lossy(tail))
+    } else {
+        src.to_owned()
+    }
+}
+
+/// Splits LuaJIT's `chunkid:line: message` into line and message.
+fn parse_syntax_error(unit: &Unit, raw: &str) -> CompileError {
+    let id = chunk_id(&unit.chunkname);
+    let parsed = raw.strip_prefix(id.as_str()).and_then(|r| r.strip_prefix(':')).and_then(|r| {
+        let (line, message) = r.split_once(": ")?;
+        Some((line.parse::<u32>().ok()?, message))
+    });
+    match parsed {
+        Some((line, message)) => {
+            CompileError::Syntax { display: unit.display.clone(), line, message: message.to_owned() }
+        }
+        None => CompileError::Other { display: unit.display.clone(), message: raw.to_owned() },
+    }
+}
+
+/// One LuaJIT state that compiles many units.
+pub struct Compiler {
+    lua: Lua,
+    dump: Function,
+}
+
+impl Compiler {
+    pub fn new() -> Result<Self, CompileError> {
+        let internal = |e: mlua::Error| CompileError::Other {
+            display: "bundle internal error".into(),
+            message: e.to_string(),
+        };
+        // Only source is ever loaded (ChunkMode::Text), so the safe constructor suffices.
+        let lua = Lua::new();
+        let string: mlua::Table = lua.globals().get("string").map_err(internal)?;
+        let dump = string.get("dump").map_err(internal)?;
+        Ok(Compiler { lua, dump })
+    }
+
+    /// Compiles (or, for [`Store::Source`], checks) one unit.
+    pub fn compile(&self, unit: &Unit, store: Store) -> Result<Compiled, CompileError> {
+        let source = skip_bom(&unit.source);
+        if source.first() == Some(&0x1b) {
+            return Err(CompileError::Precompiled { display: unit.display.clone() });
+        }
+        let function = self
+            .lua
+            .load(&unit.source[..])
+            .set_name(unit.chunkname.clone())
+            .set_mode(ChunkMode::Text)
+            .into_function()
+            .map_err(|e| match e {
+                mlua::Error::SyntaxError { message, .. } => parse_syntax_error(unit, &message),
+                other => CompileError::Other { display: unit.display.clone(), message: other.to_string() },
+            })?;
+        let (kind, data) = match store {
+            Store::Source => (Kind::LuaSource, unit.source.clone()),
+            Store::Bytecode { strip } => {
+                let mode = if strip { "sd" } else { "d" };
+                let bytes: mlua::LuaString = self.dump.call((function, mode)).map_err(|e| {
+                    CompileError::Other { display: unit.display.clone(), message: e.to_string() }
+                })?;
+                (Kind::LuaBytecode, bytes.as_bytes().to_vec())
+            }
+        };
+        Ok(Compiled { name: unit.name.clone(), chunkname: unit.chunkname.clone(), kind, data })
+    }
+}
+
+fn skip_bom(s: &[u8]) -> &[u8] {
+    s.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(s)
+}
+
+/// Compiles every unit, on as many threads as the machine has cores (one LuaJIT state each).
+/// The result keeps the order of `units`; the first error in that order is reported.
+pub fn compile_all(units: &[Unit], store: Store) -> Result<Vec<Compiled>, CompileError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(units.len().max(1));
+    // Tiny programs are not worth a thread.
+    let total: usize = units.iter().map(|u| u.source.len()).sum();
+    if threads == 1 || total < 256 * 1024 {
+        let compiler = Compiler::new()?;
+        return units.iter().map(|u| compiler.compile(u, store)).collect();
+    }
+    let chunk = units.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = units
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let compiler = Compiler::new()?;
+                    part.iter().map(|u| compiler.compile(u, store)).collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(units.len());
+        for h in handles {
+            let part = h.join().map_err(|_| CompileError::Other {
+                display: "bundle internal error".into(),
+                message: "a compiler thread panicked".into(),
+            })??;
+            out.extend(part);
+        }
+        Ok(out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(src: &str) -> Unit {
+        Unit {
+            name: Some("m".into()),
+            display: "lib/m.lua".into(),
+            chunkname: "@./lib/m.lua".into(),
+            source: src.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn bytecode_is_deterministic_and_loads() {
+        let c = Compiler::new().unwrap();
+        let src = "local t = {a=1, b=2, c={x=1,y=2}, 'z'}\nreturn function() return t end\n";
+        let a = c.compile(&unit(src), Store::Bytecode { strip: false }).unwrap();
+        let b = Compiler::new().unwrap().compile(&unit(src), Store::Bytecode { strip: false }).unwrap();
+        assert_eq!(a.data, b.data);
+        assert_eq!(a.kind, Kind::LuaBytecode);
+        assert_eq!(&a.data[..3], b"\x1bLJ");
+        let stripped = c.compile(&unit(src), Store::Bytecode { strip: true }).unwrap();
+        assert!(stripped.data.len() < a.data.len());
+    }
+
+    #[test]
+    fn syntax_error_names_file_and_line() {
+        let c = Compiler::new().unwrap();
+        let err = c.compile(&unit("local x = 1\nlocal = 2\n"), Store::Source).unwrap_err();
+        assert_eq!(
+            err,
+            CompileError::Syntax { display: "lib/m.lua".into(), line: 2, message: "unexpected symbol near '='".into() }
+        );
+        assert_eq!(err.to_string(), "lib/m.lua:2: unexpected symbol near '='");
+    }
+
+    #[test]
+    fn long_chunk_names_are_parsed_too() {
+        let mut u = unit("x = = 1");
+        u.chunkname = format!("@./{}/m.lua", "d".repeat(80));
+        let err = Compiler::new().unwrap().compile(&u, Store::Source).unwrap_err();
+        assert!(matches!(err, CompileError::Syntax { line: 1, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn precompiled_input_is_refused() {
+        let err = Compiler::new().unwrap().compile(&unit("\x1bLJ\x02"), Store::Source).unwrap_err();
+        assert!(matches!(err, CompileError::Precompiled { .. }));
+    }
+
+    #[test]
+    fn shebang_and_bom_keep_line_numbers() {
+        let c = Compiler::new().unwrap();
+        for src in ["#!/usr/bin/env luajit\nlocal = 1", "\u{feff}#!/bin/lua\nlocal = 1"] {
+            let err = c.compile(&unit(src), Store::Source).unwrap_err();
+            assert!(matches!(err, CompileError::Syntax { line: 2, .. }), "{err:?}");
+        }
+    }
+}

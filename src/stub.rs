@@ -1,0 +1,70 @@
+//! The stub an executable starts from: the host stub built into `bundle` by build.rs, or a file
+//! given with `--stub`, checked to be a stub (its `.bundle_stub` marker) without a payload.
+
+use std::path::PathBuf;
+
+use object::{Object, ObjectSection};
+
+use crate::plan::StubChoice;
+
+/// The host stub, embedded at build time.
+pub static EMBEDDED: &[u8] = include_bytes!(env!("BUNDLE_EMBEDDED_STUB"));
+
+/// Why a stub cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StubError {
+    #[error("cannot read stub {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a bundle stub ({reason})", path.display())]
+    NotAStub { path: PathBuf, reason: String },
+}
+
+/// Checks that `bytes` is a stub this bundler can write payloads for.
+pub fn check(bytes: &[u8]) -> Result<(), String> {
+    let file = object::File::parse(bytes).map_err(|e| format!("not an executable this bundler reads: {e}"))?;
+    let marker = file
+        .section_by_name(bundle_runtime::STUB_SECTION)
+        .ok_or("it has no .bundle_stub marker section")?;
+    let data = marker.data().map_err(|e| e.to_string())?;
+    if data != bundle_runtime::STUB_MARKER {
+        return Err("its marker names another payload format version".into());
+    }
+    if file.section_by_name(bundle_runtime::format::SECTION_NAME).is_some() {
+        return Err("it already carries a payload: give the bare stub".into());
+    }
+    if bytes.len() >= bundle_runtime::format::FOOTER_LEN
+        && bundle_runtime::format::declared_len(bytes).is_ok()
+    {
+        return Err("it already carries a payload: give the bare stub".into());
+    }
+    Ok(())
+}
+
+/// The stub's bytes, checked.
+pub fn load(choice: &StubChoice) -> Result<std::borrow::Cow<'static, [u8]>, StubError> {
+    match choice {
+        StubChoice::Embedded => Ok(EMBEDDED.into()),
+        StubChoice::File(path) => {
+            let bytes = std::fs::read(path).map_err(|source| StubError::Read { path: path.clone(), source })?;
+            check(&bytes).map_err(|reason| StubError::NotAStub { path: path.clone(), reason })?;
+            Ok(bytes.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn embedded_stub_is_a_stub() {
+        super::check(super::EMBEDDED).unwrap();
+    }
+
+    #[test]
+    fn random_bytes_are_not_a_stub() {
+        assert!(super::check(b"#!/bin/sh\necho hi\n").is_err());
+    }
+}
