@@ -61,7 +61,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), EmitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bundle_runtime::format::{Payload, Writer};
+    use bundle_runtime::format::Writer;
 
     #[test]
     fn section_round_trip_and_determinism() {
@@ -72,10 +72,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app");
         write_atomically(&path, &a).unwrap();
-        let file = std::fs::File::open(&path).unwrap();
-        let located = bundle_runtime::carrier::locate(&file).unwrap();
+        let image = std::fs::read(&path).unwrap();
+        let located = bundle_runtime::carrier::locate(&image).unwrap();
         assert_eq!(located.carrier, bundle_runtime::carrier::Carrier::Section);
-        Payload::parse(&located.bytes).unwrap();
+        assert_eq!(&image[located.range], &payload[..]);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
     }

@@ -2,15 +2,14 @@
 //! `strip`), then the trailer (the payload appended to the end of the file). Used by the stub at
 //! start-up on its own executable, and by the bundler to check stubs and inspect outputs.
 //!
-//! Only the bytes needed are read: the ELF header and section table (through `object`'s lazy
-//! [`ReadCache`]), then the payload's own range.
+//! The stub maps its executable rather than reading it: only the pages of the ELF headers and of
+//! the payload are ever touched, and nothing is copied.
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 
 use object::read::elf::{ElfFile32, ElfFile64};
-use object::{Object, ObjectSection, ReadCache};
+use object::{Object, ObjectSection};
 
 use crate::format::{self, FOOTER_LEN};
 
@@ -32,13 +31,12 @@ impl std::fmt::Display for Carrier {
     }
 }
 
-/// A payload read out of a file, not yet parsed.
-#[derive(Debug)]
+/// Where a payload sits in an executable image; not yet parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
     pub carrier: Carrier,
-    /// File offset of the payload's first byte.
-    pub offset: u64,
-    pub bytes: Vec<u8>,
+    /// Byte range of the payload within the image.
+    pub range: std::ops::Range<usize>,
 }
 
 /// Why no payload could be read.
@@ -56,67 +54,64 @@ pub enum LocateError {
     },
 }
 
-/// Whether the file contains an ELF section called `name`, and its file range if so.
-pub fn elf_section_range(file: &File, name: &str) -> io::Result<Option<(u64, u64)>> {
-    let cache = ReadCache::new(file);
-    let range = if let Ok(elf) = ElfFile64::<object::Endianness, _>::parse(&cache) {
+/// The file range of the ELF section called `name`, if `image` is an ELF file that has one.
+pub fn elf_section_range(image: &[u8], name: &str) -> Option<(u64, u64)> {
+    if let Ok(elf) = ElfFile64::<object::Endianness>::parse(image) {
         elf.section_by_name(name).and_then(|s| s.file_range())
-    } else if let Ok(elf) = ElfFile32::<object::Endianness, _>::parse(&cache) {
+    } else if let Ok(elf) = ElfFile32::<object::Endianness>::parse(image) {
         elf.section_by_name(name).and_then(|s| s.file_range())
     } else {
         None
-    };
-    Ok(range)
+    }
 }
 
-fn read_range(file: &File, offset: u64, len: u64) -> Result<Vec<u8>, LocateError> {
-    let len = usize::try_from(len).map_err(|_| io::Error::other("payload larger than memory"))?;
-    let mut buf = Vec::new();
-    buf.try_reserve_exact(len).map_err(io::Error::other)?;
-    buf.resize(len, 0);
-    file.read_exact_at(&mut buf, offset)?;
-    Ok(buf)
-}
-
-/// Reads the payload carried by `file`, checking only that its length is consistent; the
-/// caller verifies it with [`format::Payload::parse`].
-pub fn locate(file: &File) -> Result<Located, LocateError> {
-    let file_len = file.metadata()?.len();
-    if let Some((offset, len)) = elf_section_range(file, format::SECTION_NAME)? {
-        let damaged = |source| LocateError::Damaged { carrier: Carrier::Section, source };
-        if offset.checked_add(len).is_none_or(|end| end > file_len) {
-            return Err(damaged(format::FormatError::Truncated {
-                what: "section",
-                offset,
-                needed: len,
-                available: file_len.saturating_sub(offset),
-            }));
-        }
-        let bytes = read_range(file, offset, len)?;
-        return Ok(Located { carrier: Carrier::Section, offset, bytes });
+/// Finds the payload carried by the executable `image` (the whole file's bytes), checking only
+/// that its extent is consistent; the caller verifies it with [`format::Payload::parse`].
+pub fn locate(image: &[u8]) -> Result<Located, LocateError> {
+    let file_len = image.len() as u64;
+    if let Some((offset, len)) = elf_section_range(image, format::SECTION_NAME) {
+        let range = offset.checked_add(len).filter(|end| *end <= file_len).map(|end| offset..end);
+        return match range {
+            Some(r) => Ok(Located { carrier: Carrier::Section, range: r.start as usize..r.end as usize }),
+            None => Err(LocateError::Damaged {
+                carrier: Carrier::Section,
+                source: format::FormatError::Truncated {
+                    what: "section",
+                    offset,
+                    needed: len,
+                    available: file_len.saturating_sub(offset),
+                },
+            }),
+        };
     }
     // The trailer: the payload is the last `declared_len` bytes of the file.
-    if file_len < FOOTER_LEN as u64 {
-        return Err(LocateError::NotFound);
-    }
-    let footer = read_range(file, file_len - FOOTER_LEN as u64, FOOTER_LEN as u64)?;
-    let len = match format::declared_len(&footer) {
+    let len = match format::declared_len(image) {
         Ok(len) => len,
-        Err(format::FormatError::BadEndMagic) => return Err(LocateError::NotFound),
+        Err(format::FormatError::BadEndMagic | format::FormatError::Truncated { .. }) => {
+            return Err(LocateError::NotFound)
+        }
         Err(source) => return Err(LocateError::Damaged { carrier: Carrier::Trailer, source }),
     };
-    if len > file_len || len < FOOTER_LEN as u64 {
+    if len > file_len || len < (format::HEADER_LEN + FOOTER_LEN) as u64 {
         return Err(LocateError::Damaged {
             carrier: Carrier::Trailer,
             source: format::FormatError::Truncated {
                 what: "trailer payload",
-                offset: file_len.saturating_sub(len),
+                offset: 0,
                 needed: len,
                 available: file_len,
             },
         });
     }
-    let offset = file_len - len;
-    let bytes = read_range(file, offset, len)?;
-    Ok(Located { carrier: Carrier::Trailer, offset, bytes })
+    Ok(Located { carrier: Carrier::Trailer, range: (file_len - len) as usize..image.len() })
+}
+
+/// Maps `file` read-only.
+///
+/// # Safety
+/// The file must not be truncated or modified while the map is alive (the kernel refuses
+/// writes to a running executable, which is what the stub maps).
+pub unsafe fn map(file: &File) -> io::Result<memmap2::Mmap> {
+    // SAFETY: forwarded to the caller.
+    unsafe { memmap2::Mmap::map(file) }
 }

@@ -73,13 +73,21 @@ fn message(progname: &CStr, msg: &[u8]) {
 
 /// Reads and verifies the payload of the running executable.
 fn load_payload() -> Result<Payload<'static>, String> {
-    let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
-    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", exe.display());
-    let file = File::open("/proc/self/exe").or_else(|_| File::open(&exe)).map_err(|e| fail(&e))?;
-    let located = carrier::locate(&file).map_err(|e| fail(&e))?;
-    // The payload lives as long as the process: leaking it gives the 'static borrow the Lua
-    // searcher needs without copying.
-    let bytes: &'static [u8] = Box::leak(located.bytes.into_boxed_slice());
+    // The path is resolved only for messages: readlink is not free on the start-up path.
+    let fail = |e: &dyn std::fmt::Display| {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+        format!("{}: {e}", exe.display())
+    };
+    let file = match File::open("/proc/self/exe") {
+        Ok(f) => f,
+        Err(_) => std::env::current_exe().and_then(File::open).map_err(|e| fail(&e))?,
+    };
+    // SAFETY: this is the running executable, which the kernel protects from writes (ETXTBSY).
+    let map = unsafe { carrier::map(&file) }.map_err(|e| fail(&e))?;
+    // The map lives as long as the process: leaking it gives the 'static borrow the searcher needs.
+    let image: &'static [u8] = Box::leak(Box::new(map));
+    let located = carrier::locate(image).map_err(|e| fail(&e))?;
+    let bytes = image.get(located.range.clone()).ok_or_else(|| fail(&"payload range out of bounds"))?;
     Payload::parse(bytes)
         .map_err(|source| fail(&LocateError::Damaged { carrier: located.carrier, source }))
 }
