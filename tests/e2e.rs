@@ -1,0 +1,122 @@
+//! End to end: every case in `tests/fixtures/` is run by `luajit main.lua` (in the fixture's
+//! directory, which is how its requires resolve) and bundled and run from another directory with
+//! LUA_PATH/LUA_CPATH pointing nowhere; stdout, stderr and the exit code must be the same.
+//!
+//! A case is a directory with `main.lua`, its modules, and an optional `case.txt`:
+//! `module NAME=FILE`, `preload NAME` and `arg VALUE` lines (one argument per line).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+#[derive(Debug, Default)]
+struct Case {
+    modules: Vec<String>,
+    preloads: Vec<String>,
+    args: Vec<String>,
+}
+
+fn read_case(dir: &Path) -> Case {
+    let mut case = Case::default();
+    let Ok(text) = std::fs::read_to_string(dir.join("case.txt")) else { return case };
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('#') && !l.is_empty()) {
+        let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+        match key {
+            "module" => case.modules.push(value.to_owned()),
+            "preload" => case.preloads.push(value.to_owned()),
+            "arg" => case.args.push(value.to_owned()),
+            other => panic!("{}: unknown case.txt key {other:?}", dir.display()),
+        }
+    }
+    case
+}
+
+fn fixtures() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("tests/fixtures")
+        .map(|e| e.expect("fixture entry").path())
+        .filter(|p| p.join("main.lua").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn oracle(dir: &Path, case: &Case) -> Run {
+    let luajit = luajit();
+    let prog = luajit.to_str().expect("utf-8 luajit path");
+    let mut cmd = Command::new(&luajit);
+    cmd.current_dir(dir).env("LUA_PATH", "./?.lua;./?/init.lua").env("LUA_CPATH", "/nonexistent/?.so");
+    cmd.env_remove("LUA_INIT");
+    for p in &case.preloads {
+        cmd.args(["-l", p]);
+    }
+    cmd.arg("main.lua").args(&case.args);
+    let mut r = run(&mut cmd);
+    r.stdout = normalize(&r.stdout, prog);
+    r.stderr = normalize(&r.stderr, prog);
+    r
+}
+
+fn bundled(dir: &Path, case: &Case, extra: &[&str]) -> Run {
+    let out = tempdir();
+    let exe = out.path().join("app");
+    let exe_str = exe.to_str().expect("utf-8 temp path");
+    let mut args = vec!["main.lua", "-o", exe_str, "-q"];
+    for m in &case.modules {
+        args.extend(["-m", m]);
+    }
+    for p in &case.preloads {
+        args.extend(["-l", p]);
+    }
+    args.extend(extra);
+    let b = bundle(dir, &args);
+    assert_eq!(b.code, 0, "bundling {} failed: {}", dir.display(), b.stderr);
+    assert!(b.stderr.is_empty(), "-q must silence the summary, got {:?}", b.stderr);
+    // Run from a directory that holds nothing of the program.
+    let elsewhere = tempdir();
+    let mut cmd = Command::new(&exe);
+    hermetic(cmd.current_dir(elsewhere.path()).args(&case.args));
+    let mut r = run(&mut cmd);
+    r.stdout = normalize(&r.stdout, exe_str);
+    r.stderr = normalize(&r.stderr, exe_str);
+    r
+}
+
+fn check_all(extra: &[&str]) {
+    let mut failures = Vec::new();
+    let cases = fixtures();
+    assert!(cases.len() >= 15, "the fixture corpus went missing");
+    for dir in &cases {
+        let case = read_case(dir);
+        let want = oracle(dir, &case);
+        let got = bundled(dir, &case, extra);
+        assert_eq!(got.signal, None, "{}: killed by a signal", dir.display());
+        if want != got {
+            failures.push(format!(
+                "== {} {extra:?}\n-- luajit (exit {}):\n{}{}\n-- bundled (exit {}):\n{}{}",
+                dir.file_name().unwrap_or_default().to_string_lossy(),
+                want.code,
+                want.stdout,
+                want.stderr,
+                got.code,
+                got.stdout,
+                got.stderr
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{} case(s) differ from luajit:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn bytecode_bundles_behave_like_luajit() {
+    check_all(&[]);
+}
+
+#[test]
+fn source_bundles_behave_like_luajit() {
+    check_all(&["--source"]);
+}
