@@ -17,7 +17,8 @@ fn main() {
         return;
     }
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    for watched in ["runtime/src", "runtime/lua", "runtime/Cargo.toml", "Cargo.toml", "Cargo.lock"] {
+    for watched in ["runtime/src", "runtime/lua", "runtime/Cargo.toml", "Cargo.toml", "Cargo.lock"]
+    {
         println!("cargo:rerun-if-changed={}", manifest_dir.join(watched).display());
     }
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
@@ -38,12 +39,17 @@ fn main() {
         cmd.args(["--target", &target]);
     }
     // What the outer build set up for itself must not leak into the stub's build.
-    for var in ["RUSTC_WORKSPACE_WRAPPER", "RUSTC_WRAPPER", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"] {
+    for var in
+        ["RUSTC_WORKSPACE_WRAPPER", "RUSTC_WRAPPER", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"]
+    {
         cmd.env_remove(var);
     }
     for (key, _) in env::vars_os() {
         let key = key.to_string_lossy();
-        if key.starts_with("CARGO_ENCODED_RUSTFLAGS") || key.starts_with("CARGO_PROFILE_") || key == "RUSTFLAGS" {
+        if key.starts_with("CARGO_ENCODED_RUSTFLAGS")
+            || key.starts_with("CARGO_PROFILE_")
+            || key == "RUSTFLAGS"
+        {
             cmd.env_remove(key.as_ref());
         }
     }

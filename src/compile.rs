@@ -53,9 +53,11 @@ fn parse_syntax_error(unit: &Unit, raw: &str) -> CompileError {
         Some((line.parse::<u32>().ok()?, message))
     });
     match parsed {
-        Some((line, message)) => {
-            CompileError::Syntax { display: unit.display.clone(), line, message: message.to_owned() }
-        }
+        Some((line, message)) => CompileError::Syntax {
+            display: unit.display.clone(),
+            line,
+            message: message.to_owned(),
+        },
         None => CompileError::Other { display: unit.display.clone(), message: raw.to_owned() },
     }
 }
@@ -93,7 +95,10 @@ impl Compiler {
             .into_function()
             .map_err(|e| match e {
                 mlua::Error::SyntaxError { message, .. } => parse_syntax_error(unit, &message),
-                other => CompileError::Other { display: unit.display.clone(), message: other.to_string() },
+                other => CompileError::Other {
+                    display: unit.display.clone(),
+                    message: other.to_string(),
+                },
             })?;
         let (kind, data) = match store {
             Store::Source => (Kind::LuaSource, unit.source.clone()),
@@ -116,7 +121,8 @@ fn skip_bom(s: &[u8]) -> &[u8] {
 /// Compiles every unit, on as many threads as the machine has cores (one LuaJIT state each).
 /// The result keeps the order of `units`; the first error in that order is reported.
 pub fn compile_all(units: &[Unit], store: Store) -> Result<Vec<Compiled>, CompileError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(units.len().max(1));
+    let threads =
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(units.len().max(1));
     // Tiny programs are not worth a thread.
     let total: usize = units.iter().map(|u| u.source.len()).sum();
     if threads == 1 || total < 256 * 1024 {
@@ -164,7 +170,8 @@ mod tests {
         let c = Compiler::new().unwrap();
         let src = "local t = {a=1, b=2, c={x=1,y=2}, 'z'}\nreturn function() return t end\n";
         let a = c.compile(&unit(src), Store::Bytecode { strip: false }).unwrap();
-        let b = Compiler::new().unwrap().compile(&unit(src), Store::Bytecode { strip: false }).unwrap();
+        let b =
+            Compiler::new().unwrap().compile(&unit(src), Store::Bytecode { strip: false }).unwrap();
         assert_eq!(a.data, b.data);
         assert_eq!(a.kind, Kind::LuaBytecode);
         assert_eq!(&a.data[..3], b"\x1bLJ");
@@ -178,9 +185,13 @@ mod tests {
         let err = c.compile(&unit("local x = 1\nlocal = 2\n"), Store::Source).unwrap_err();
         assert_eq!(
             err,
-            CompileError::Syntax { display: "lib/m.lua".into(), line: 2, message: "unexpected symbol near '='".into() }
+            CompileError::Syntax {
+                display: "lib/m.lua".into(),
+                line: 2,
+                message: "'<name>' expected near '='".into()
+            }
         );
-        assert_eq!(err.to_string(), "lib/m.lua:2: unexpected symbol near '='");
+        assert_eq!(err.to_string(), "lib/m.lua:2: '<name>' expected near '='");
     }
 
     #[test]

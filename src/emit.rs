@@ -27,7 +27,10 @@ pub enum EmitError {
 
 /// The stub with `payload` attached.
 pub fn attach(stub: &[u8], payload: &[u8]) -> Result<Vec<u8>, EmitError> {
-    if !matches!(object::FileKind::parse(stub), Ok(object::FileKind::Elf32 | object::FileKind::Elf64)) {
+    if !matches!(
+        object::FileKind::parse(stub),
+        Ok(object::FileKind::Elf32 | object::FileKind::Elf64)
+    ) {
         let mut out = Vec::with_capacity(stub.len() + payload.len());
         out.extend_from_slice(stub);
         out.extend_from_slice(payload);

@@ -62,6 +62,9 @@ mod tests {
         assert_eq!(chunkname(root, Path::new("/app/main.lua"), true), "@main.lua");
         assert_eq!(chunkname(root, Path::new("/app/lib/util.lua"), false), "@./lib/util.lua");
         assert_eq!(chunkname(root, Path::new("/app/pkg/init.lua"), false), "@./pkg/init.lua");
-        assert_eq!(chunkname(root, Path::new("/usr/share/lua/5.1/x.lua"), false), "@/usr/share/lua/5.1/x.lua");
+        assert_eq!(
+            chunkname(root, Path::new("/usr/share/lua/5.1/x.lua"), false),
+            "@/usr/share/lua/5.1/x.lua"
+        );
     }
 }

@@ -5,7 +5,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 
 use bundle::cli::Cli;
@@ -28,7 +27,7 @@ fn human(bytes: u64) -> String {
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let plan = BuildPlan::from_cli(cli)?;
-    let report = bundle::build(&plan).with_context(|| format!("building {}", cli.output.display()))?;
+    let report = bundle::build(&plan)?;
     if !plan.quiet {
         let t = report.totals;
         eprintln!(

@@ -83,7 +83,9 @@ pub enum PlanError {
     },
     #[error("-m {0}: expected NAME=FILE, e.g. -m lib.util=lib/util.lua")]
     ModuleSyntax(String),
-    #[error("-m {0}: '{1}' is not a valid module name (dot-separated, no spaces, no path separators)")]
+    #[error(
+        "-m {0}: '{1}' is not a valid module name (dot-separated, no spaces, no path separators)"
+    )]
     ModuleName(String, String),
     #[error("module '{0}' is given twice with -m")]
     DuplicateModule(String),
@@ -124,7 +126,9 @@ pub fn valid_module_name(name: &str) -> bool {
     !name.is_empty()
         && name.split('.').all(|part| {
             !part.is_empty()
-                && part.chars().all(|c| !c.is_whitespace() && !matches!(c, '/' | '\\' | '?' | ';' | '\0'))
+                && part
+                    .chars()
+                    .all(|c| !c.is_whitespace() && !matches!(c, '/' | '\\' | '?' | ';' | '\0'))
         })
 }
 
@@ -138,10 +142,9 @@ fn output_path(path: &Path) -> Result<PathBuf, PlanError> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let dir = std::fs::canonicalize(&dir)
-        .ok()
-        .filter(|d| d.is_dir())
-        .ok_or_else(|| PlanError::OutputDirMissing { display: display.clone(), dir: dir.display().to_string() })?;
+    let dir = std::fs::canonicalize(&dir).ok().filter(|d| d.is_dir()).ok_or_else(|| {
+        PlanError::OutputDirMissing { display: display.clone(), dir: dir.display().to_string() }
+    })?;
     let out = dir.join(file_name);
     if out.is_dir() {
         return Err(PlanError::OutputIsDirectory(display));

@@ -25,7 +25,8 @@ pub enum StubError {
 
 /// Checks that `bytes` is a stub this bundler can write payloads for.
 pub fn check(bytes: &[u8]) -> Result<(), String> {
-    let file = object::File::parse(bytes).map_err(|e| format!("not an executable this bundler reads: {e}"))?;
+    let file = object::File::parse(bytes)
+        .map_err(|e| format!("not an executable this bundler reads: {e}"))?;
     let marker = file
         .section_by_name(bundle_runtime::STUB_SECTION)
         .ok_or("it has no .bundle_stub marker section")?;
@@ -49,7 +50,8 @@ pub fn load(choice: &StubChoice) -> Result<std::borrow::Cow<'static, [u8]>, Stub
     match choice {
         StubChoice::Embedded => Ok(EMBEDDED.into()),
         StubChoice::File(path) => {
-            let bytes = std::fs::read(path).map_err(|source| StubError::Read { path: path.clone(), source })?;
+            let bytes = std::fs::read(path)
+                .map_err(|source| StubError::Read { path: path.clone(), source })?;
             check(&bytes).map_err(|reason| StubError::NotAStub { path: path.clone(), reason })?;
             Ok(bytes.into())
         }

@@ -49,7 +49,9 @@ fn oracle(dir: &Path, case: &Case) -> Run {
     let luajit = luajit();
     let prog = luajit.to_str().expect("utf-8 luajit path");
     let mut cmd = Command::new(&luajit);
-    cmd.current_dir(dir).env("LUA_PATH", "./?.lua;./?/init.lua").env("LUA_CPATH", "/nonexistent/?.so");
+    cmd.current_dir(dir)
+        .env("LUA_PATH", "./?.lua;./?/init.lua")
+        .env("LUA_CPATH", "/nonexistent/?.so");
     cmd.env_remove("LUA_INIT");
     for p in &case.preloads {
         cmd.args(["-l", p]);
@@ -108,7 +110,12 @@ fn check_all(extra: &[&str]) {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} case(s) differ from luajit:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ from luajit:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -72,7 +72,9 @@ pub fn locate(image: &[u8]) -> Result<Located, LocateError> {
     if let Some((offset, len)) = elf_section_range(image, format::SECTION_NAME) {
         let range = offset.checked_add(len).filter(|end| *end <= file_len).map(|end| offset..end);
         return match range {
-            Some(r) => Ok(Located { carrier: Carrier::Section, range: r.start as usize..r.end as usize }),
+            Some(r) => {
+                Ok(Located { carrier: Carrier::Section, range: r.start as usize..r.end as usize })
+            }
             None => Err(LocateError::Damaged {
                 carrier: Carrier::Section,
                 source: format::FormatError::Truncated {

@@ -137,15 +137,25 @@ pub mod record {
 // ---------------------------------------------------------------------------------------------
 // Bounds-checked little-endian reads.
 
-fn slice<'a>(buf: &'a [u8], offset: u64, len: u64, what: &'static str) -> Result<&'a [u8], FormatError> {
-    let truncated = || FormatError::Truncated { what, offset, needed: len, available: buf.len() as u64 };
+fn slice<'a>(
+    buf: &'a [u8],
+    offset: u64,
+    len: u64,
+    what: &'static str,
+) -> Result<&'a [u8], FormatError> {
+    let truncated =
+        || FormatError::Truncated { what, offset, needed: len, available: buf.len() as u64 };
     let start = usize::try_from(offset).map_err(|_| truncated())?;
     let len_usize = usize::try_from(len).map_err(|_| truncated())?;
     let end = start.checked_add(len_usize).ok_or_else(truncated)?;
     buf.get(start..end).ok_or_else(truncated)
 }
 
-fn array<const N: usize>(buf: &[u8], offset: usize, what: &'static str) -> Result<[u8; N], FormatError> {
+fn array<const N: usize>(
+    buf: &[u8],
+    offset: usize,
+    what: &'static str,
+) -> Result<[u8; N], FormatError> {
     let bytes = slice(buf, offset as u64, N as u64, what)?;
     let mut out = [0u8; N];
     out.copy_from_slice(bytes);
@@ -259,7 +269,9 @@ impl<'a> Payload<'a> {
             .into_iter()
             .try_fold((HEADER_LEN + FOOTER_LEN) as u64, u64::checked_add);
         if sum != Some(total_len) {
-            return Err(FormatError::BadHeader("section lengths do not add up to the total length"));
+            return Err(FormatError::BadHeader(
+                "section lengths do not add up to the total length",
+            ));
         }
         let body_len = total_len - FOOTER_LEN as u64;
         let stored = u64_at(bytes, body_len as usize, "checksum")?;
@@ -327,7 +339,8 @@ impl<'a> Payload<'a> {
         let name = slice(self.strings, name_off.into(), name_len.into(), "entry name")?;
         let chunkname = slice(self.strings, chunk_off.into(), chunk_len.into(), "entry chunkname")?;
         let stored = slice(self.data, data_off, stored_len, "entry data")?;
-        let offset = (HEADER_LEN + self.index.len() + self.strings.len() + self.records.len()) as u64
+        let offset = (HEADER_LEN + self.index.len() + self.strings.len() + self.records.len())
+            as u64
             + data_off;
         Ok(Entry { name, chunkname, kind, codec, stored, raw_len, offset })
     }
@@ -434,7 +447,10 @@ impl Entry<'_> {
         match self.codec {
             Codec::Stored => out.extend_from_slice(self.stored),
             Codec::Zstd => {
-                decoder.0.decompress_to_buffer(self.stored, &mut out).map_err(|e| fail(e.to_string()))?;
+                decoder
+                    .0
+                    .decompress_to_buffer(self.stored, &mut out)
+                    .map_err(|e| fail(e.to_string()))?;
             }
         }
         if out.len() as u64 != self.raw_len {
@@ -449,10 +465,9 @@ pub struct Decoder(zstd::bulk::Decompressor<'static>);
 
 impl Decoder {
     pub fn new() -> Result<Self, FormatError> {
-        zstd::bulk::Decompressor::new().map(Decoder).map_err(|e| FormatError::Decompress {
-            name: String::new(),
-            reason: e.to_string(),
-        })
+        zstd::bulk::Decompressor::new()
+            .map(Decoder)
+            .map_err(|e| FormatError::Decompress { name: String::new(), reason: e.to_string() })
     }
 }
 
@@ -517,11 +532,13 @@ impl Writer {
         let mut data = Vec::new();
         let mut index = Vec::with_capacity(self.entries.len() * ENTRY_LEN);
         let mut totals = Totals { entries: self.entries.len(), ..Totals::default() };
-        let mut cctx = zstd::bulk::Compressor::new(self.level).map_err(|_| FormatError::TooLarge("zstd context"))?;
+        let mut cctx = zstd::bulk::Compressor::new(self.level)
+            .map_err(|_| FormatError::TooLarge("zstd context"))?;
         for e in &self.entries {
             let name_off = push_string(&mut strings, &e.name, "a module name")?;
             let chunk_off = push_string(&mut strings, &e.chunkname, "a chunk name")?;
-            let compressed = cctx.compress(&e.data).map_err(|_| FormatError::TooLarge("an entry"))?;
+            let compressed =
+                cctx.compress(&e.data).map_err(|_| FormatError::TooLarge("an entry"))?;
             // Keep whichever is smaller; tiny entries often do not compress.
             let (codec, stored) = if compressed.len() < e.data.len() {
                 (Codec::Zstd, compressed)
@@ -545,12 +562,15 @@ impl Writer {
         let mut records = Vec::new();
         for p in &self.preloads {
             records.extend_from_slice(&record::PRELOAD.to_le_bytes());
-            let len = u32::try_from(p.len()).map_err(|_| FormatError::TooLarge("a preload name"))?;
+            let len =
+                u32::try_from(p.len()).map_err(|_| FormatError::TooLarge("a preload name"))?;
             records.extend_from_slice(&len.to_le_bytes());
             records.extend_from_slice(p);
         }
         let to_u32 = |n: usize, what| u32::try_from(n).map_err(|_| FormatError::TooLarge(what));
-        let total = (HEADER_LEN + index.len() + strings.len() + records.len() + data.len() + FOOTER_LEN) as u64;
+        let total =
+            (HEADER_LEN + index.len() + strings.len() + records.len() + data.len() + FOOTER_LEN)
+                as u64;
         let mut out = Vec::with_capacity(total as usize);
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
@@ -581,7 +601,8 @@ fn len_u16(s: &[u8], what: &'static str) -> Result<u16, FormatError> {
 
 fn push_string(strings: &mut Vec<u8>, s: &[u8], what: &'static str) -> Result<u32, FormatError> {
     len_u16(s, what)?;
-    let off = u32::try_from(strings.len()).map_err(|_| FormatError::TooLarge("the string table"))?;
+    let off =
+        u32::try_from(strings.len()).map_err(|_| FormatError::TooLarge("the string table"))?;
     strings.extend_from_slice(s);
     Ok(off)
 }
@@ -671,7 +692,10 @@ mod tests {
         let bytes = sample();
         for len in 0..bytes.len() {
             assert!(Payload::parse(&bytes[..len]).is_err(), "prefix of {len} bytes parsed");
-            assert!(Payload::parse(&bytes[bytes.len() - len..]).is_err(), "suffix of {len} bytes parsed");
+            assert!(
+                Payload::parse(&bytes[bytes.len() - len..]).is_err(),
+                "suffix of {len} bytes parsed"
+            );
         }
     }
 
@@ -682,7 +706,10 @@ mod tests {
             for bit in 0..8 {
                 let mut damaged = bytes.clone();
                 damaged[i] ^= 1 << bit;
-                assert!(Payload::parse(&damaged).is_err(), "flip of bit {bit} in byte {i} went unnoticed");
+                assert!(
+                    Payload::parse(&damaged).is_err(),
+                    "flip of bit {bit} in byte {i} went unnoticed"
+                );
             }
         }
     }

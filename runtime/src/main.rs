@@ -87,7 +87,8 @@ fn load_payload() -> Result<Payload<'static>, String> {
     // The map lives as long as the process: leaking it gives the 'static borrow the searcher needs.
     let image: &'static [u8] = Box::leak(Box::new(map));
     let located = carrier::locate(image).map_err(|e| fail(&e))?;
-    let bytes = image.get(located.range.clone()).ok_or_else(|| fail(&"payload range out of bounds"))?;
+    let bytes =
+        image.get(located.range.clone()).ok_or_else(|| fail(&"payload range out of bounds"))?;
     Payload::parse(bytes)
         .map_err(|source| fail(&LocateError::Damaged { carrier: located.carrier, source }))
 }
@@ -95,7 +96,7 @@ fn load_payload() -> Result<Payload<'static>, String> {
 /// The C entry point. `#![no_main]` skips Rust's runtime set-up: arguments arrive as the raw
 /// bytes luajit sees, and signal dispositions stay as inherited (SIGPIPE included), as in luajit.
 #[no_mangle]
-pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     let args: Vec<&CStr> = (0..usize::try_from(argc).unwrap_or(0))
         // SAFETY: the C runtime passes `argc` valid, NUL-terminated strings in `argv`.
         .map(|i| unsafe { CStr::from_ptr(*argv.add(i)) })
@@ -108,7 +109,8 @@ pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
             return EXIT_DAMAGED;
         }
     };
-    let mut ctx = Ctx { args: &args, progname, payload, decoder: RefCell::new(None), failed: false };
+    let mut ctx =
+        Ctx { args: &args, progname, payload, decoder: RefCell::new(None), failed: false };
     // SAFETY: plain LuaJIT C API use on a state this function owns; `ctx` outlives the state
     // (lua_close below), which is the only place the pointer handed to pmain is used.
     unsafe {
@@ -151,7 +153,11 @@ unsafe extern "C-unwind" fn pmain(l: *mut lua_State) -> c_int {
                 Ok(()) => {
                     let script_args = ctx.args.get(1..).unwrap_or_default();
                     let narg = c_int::try_from(script_args.len()).unwrap_or(c_int::MAX);
-                    ffi::luaL_checkstack(l, narg.saturating_add(3), c"too many arguments to script".as_ptr());
+                    ffi::luaL_checkstack(
+                        l,
+                        narg.saturating_add(3),
+                        c"too many arguments to script".as_ptr(),
+                    );
                     for a in script_args {
                         push_bytes(l, a.to_bytes());
                     }
@@ -225,7 +231,8 @@ unsafe fn create_arg_table(l: *mut lua_State, args: &[&CStr]) {
 unsafe fn install_searcher(l: *mut lua_State, ctx: &mut Ctx) {
     // SAFETY: balanced stack use; the light userdata points at `ctx`, which outlives the state.
     unsafe {
-        if ffi::luaL_loadbuffer(l, BOOT_LUA.as_ptr().cast(), BOOT_LUA.len(), c"=boot".as_ptr()) != 0 {
+        if ffi::luaL_loadbuffer(l, BOOT_LUA.as_ptr().cast(), BOOT_LUA.len(), c"=boot".as_ptr()) != 0
+        {
             ffi::lua_error(l);
         }
         ffi::lua_pushlightuserdata(l, ptr::from_mut(ctx).cast::<c_void>());
@@ -249,7 +256,10 @@ unsafe extern "C-unwind" fn searcher(l: *mut lua_State) -> c_int {
                 Ok(()) => 1,
                 Err(msg) => raise(
                     l,
-                    format!("error loading module '{}' from the bundle:\n\t{msg}", entry.display_name()),
+                    format!(
+                        "error loading module '{}' from the bundle:\n\t{msg}",
+                        entry.display_name()
+                    ),
                 ),
             },
             Ok(None) => {
@@ -275,7 +285,8 @@ unsafe fn load_entry(l: *mut lua_State, ctx: &Ctx, entry: &Entry) -> Result<(), 
         empty @ None => empty.insert(Decoder::new().map_err(|e| e.to_string())?),
     };
     let code = entry.decode_with(decoder).map_err(|e| e.to_string())?;
-    let chunkname = CString::new(entry.chunkname).map_err(|_| "chunk name contains NUL".to_owned())?;
+    let chunkname =
+        CString::new(entry.chunkname).map_err(|_| "chunk name contains NUL".to_owned())?;
     // SAFETY: buffer and length describe `code`; luaL_loadbuffer runs protected and copies what
     // it keeps. The checksum was verified at start-up, so bytecode is what the bundler wrote.
     let status =
@@ -284,7 +295,8 @@ unsafe fn load_entry(l: *mut lua_State, ctx: &Ctx, entry: &Entry) -> Result<(), 
         return Ok(());
     }
     // SAFETY: on failure the error message is on top of the stack.
-    let msg = unsafe { to_bytes(l, -1) }.map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+    let msg =
+        unsafe { to_bytes(l, -1) }.map(String::from_utf8_lossy).unwrap_or_default().into_owned();
     // SAFETY: pops the error message pushed by luaL_loadbuffer.
     unsafe { ffi::lua_pop(l, 1) };
     Err(msg)

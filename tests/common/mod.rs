@@ -31,7 +31,8 @@ pub struct Run {
 
 pub fn run(cmd: &mut Command) -> Run {
     use std::os::unix::process::ExitStatusExt;
-    let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out =
+        cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     Run {
         code: out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0)),
         signal: out.status.signal(),
@@ -78,10 +79,15 @@ fn mask_addresses(line: &str) -> String {
 
 /// A scratch directory that is neither the fixture's nor the crate's.
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("bundle-test-").tempdir().expect("creating a temporary directory")
+    tempfile::Builder::new()
+        .prefix("bundle-test-")
+        .tempdir()
+        .expect("creating a temporary directory")
 }
 
 /// An environment in which Lua finds nothing on disk.
 pub fn hermetic(cmd: &mut Command) -> &mut Command {
-    cmd.env("LUA_PATH", "/nonexistent/?.lua").env("LUA_CPATH", "/nonexistent/?.so").env_remove("LUA_INIT")
+    cmd.env("LUA_PATH", "/nonexistent/?.lua")
+        .env("LUA_CPATH", "/nonexistent/?.so")
+        .env_remove("LUA_INIT")
 }

@@ -1,0 +1,348 @@
+//! The bundler's command line: bad input of every kind gets one clear message naming the file,
+//! a non-zero exit and no output file; good input gives byte-identical output every time.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// A small two-module program in a fresh directory.
+fn program() -> tempfile::TempDir {
+    let dir = tempdir();
+    let p = dir.path();
+    std::fs::create_dir(p.join("lib")).unwrap();
+    std::fs::write(p.join("main.lua"), "local u = require('lib.util')\nprint(u.greet(...))\n")
+        .unwrap();
+    std::fs::write(
+        p.join("lib/util.lua"),
+        "return { greet = function(w) return 'hello ' .. tostring(w) end }\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// Asserts a failed run: exit code, exactly one line on stderr containing `needle`.
+fn assert_error(r: &Run, code: i32, needle: &str) {
+    assert_eq!(r.code, code, "exit code; stderr: {}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "one line of error, got: {:?}", r.stderr);
+    assert!(r.stderr.contains(needle), "expected {needle:?} in {:?}", r.stderr);
+}
+
+/// Nothing but the listed names in `dir`: no output, no temporary file left behind.
+fn assert_only(dir: &Path, names: &[&str]) {
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    let mut want: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(found, want, "directory contents of {}", dir.display());
+}
+
+fn build_ok(dir: &Path, out: &str) -> std::path::PathBuf {
+    let r = bundle(dir, &["main.lua", "-m", "lib.util=lib/util.lua", "-o", out, "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    dir.join(out)
+}
+
+#[test]
+fn builds_and_runs_with_summary() {
+    let dir = program();
+    let r = bundle(dir.path(), &["main.lua", "-m", "lib.util=lib/util.lua", "-o", "app"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.starts_with("bundle: wrote app ("), "summary: {}", r.stderr);
+    assert!(r.stderr.contains("main script + 1 module"), "summary: {}", r.stderr);
+    let run = run(hermetic(&mut Command::new(dir.path().join("app"))).arg("world"));
+    assert_eq!((run.code, run.stdout.as_str()), (0, "hello world\n"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("app")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o755);
+}
+
+#[test]
+fn output_is_reproducible() {
+    let dir = program();
+    let a = std::fs::read(build_ok(dir.path(), "a")).unwrap();
+    let b = std::fs::read(build_ok(dir.path(), "b")).unwrap();
+    assert!(a == b, "two builds of the same inputs differ");
+    // The same program in another directory gives the same bytes too: no absolute paths leak.
+    let other = program();
+    let c = std::fs::read(build_ok(other.path(), "c")).unwrap();
+    assert!(a == c, "the build depends on the directory it ran in");
+}
+
+#[test]
+fn strip_and_source_modes() {
+    let dir = program();
+    let plain = build_ok(dir.path(), "plain");
+    for (flag, name) in [("--strip", "stripped"), ("--source", "source")] {
+        let r = bundle(
+            dir.path(),
+            &["main.lua", "-m", "lib.util=lib/util.lua", "-o", name, "-q", flag],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let run = run(hermetic(&mut Command::new(dir.path().join(name))).arg("x"));
+        assert_eq!(run.stdout, "hello x\n", "{flag}");
+    }
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    assert!(size(&dir.path().join("stripped")) < size(&plain), "--strip makes the output smaller");
+    // Stripped bytecode has no line information: messages show line 0.
+    std::fs::write(dir.path().join("main.lua"), "error('x')\n").unwrap();
+    let r = bundle(dir.path(), &["main.lua", "-o", "s2", "-q", "--strip"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let run = run(&mut Command::new(dir.path().join("s2")));
+    assert!(
+        run.stderr.contains("main.lua:0: x") && !run.stderr.contains("main.lua:1"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn strip_tool_keeps_the_payload() {
+    let dir = program();
+    let app = build_ok(dir.path(), "app");
+    let r = run(Command::new("strip").arg(&app));
+    assert_eq!(r.code, 0, "strip: {}", r.stderr);
+    let run = run(hermetic(&mut Command::new(&app)).arg("stripped"));
+    assert_eq!((run.code, run.stdout.as_str()), (0, "hello stripped\n"), "{}", run.stderr);
+}
+
+#[test]
+fn trailer_carrier_runs() {
+    // Move the payload from the section to the end of the file: the fallback carrier.
+    let dir = program();
+    let app = build_ok(dir.path(), "app");
+    let image = std::fs::read(&app).unwrap();
+    let located = bundle_runtime::carrier::locate(&image).unwrap();
+    let payload = image[located.range].to_vec();
+    let bare = dir.path().join("bare");
+    let r = run(Command::new("objcopy").args(["--remove-section", ".bundle"]).arg(&app).arg(&bare));
+    assert_eq!(r.code, 0, "objcopy: {}", r.stderr);
+    let mut trailer = std::fs::read(&bare).unwrap();
+    trailer.extend_from_slice(&payload);
+    let with_trailer = dir.path().join("trailer");
+    std::fs::write(&with_trailer, trailer).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&with_trailer, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = run(hermetic(&mut Command::new(&with_trailer)).arg("trailer"));
+    assert_eq!((run.code, run.stdout.as_str()), (0, "hello trailer\n"), "{}", run.stderr);
+}
+
+#[test]
+fn missing_main() {
+    let dir = tempdir();
+    let r = bundle(dir.path(), &["nope.lua", "-o", "app"]);
+    assert_error(&r, 1, "nope.lua: no such file");
+    assert_only(dir.path(), &[]);
+}
+
+#[test]
+fn main_is_a_directory() {
+    let dir = tempdir();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    let r = bundle(dir.path(), &["src", "-o", "app"]);
+    assert_error(&r, 1, "src: is a directory");
+    assert_only(dir.path(), &["src"]);
+}
+
+#[test]
+fn unreadable_module() {
+    let dir = program();
+    // Root reads any file whatever its mode; /proc/self/mem cannot be read from offset 0 by
+    // anyone, so it stands in for an unreadable file in that case.
+    let unreadable = if unsafe_is_root() {
+        "/proc/self/mem".to_owned()
+    } else {
+        let p = dir.path().join("secret.lua");
+        std::fs::write(&p, "return 1").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
+        "secret.lua".to_owned()
+    };
+    let spec = format!("secret={unreadable}");
+    let r = bundle(dir.path(), &["main.lua", "-m", &spec, "-o", "app"]);
+    assert_error(&r, 1, "cannot read");
+    assert!(!dir.path().join("app").exists());
+}
+
+fn unsafe_is_root() -> bool {
+    run(Command::new("id").arg("-u")).stdout.trim() == "0"
+}
+
+#[test]
+fn syntax_error_in_module() {
+    let dir = program();
+    std::fs::write(dir.path().join("lib/bad.lua"), "local x = 1\nlocal = 2\n").unwrap();
+    let r = bundle(dir.path(), &["main.lua", "-m", "bad=lib/bad.lua", "-o", "app"]);
+    assert_error(&r, 1, "lib/bad.lua:2: '<name>' expected near '='");
+    assert_only(dir.path(), &["main.lua", "lib"]);
+}
+
+#[test]
+fn syntax_error_in_main() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("main.lua"), "print('a')\n\nfunction f(\n").unwrap();
+    let r = bundle(dir.path(), &["main.lua", "-o", "app"]);
+    assert_error(&r, 1, "main.lua:4: ");
+    assert_only(dir.path(), &["main.lua"]);
+}
+
+#[test]
+fn failed_build_leaves_previous_output_untouched() {
+    let dir = program();
+    let app = build_ok(dir.path(), "app");
+    let before = std::fs::read(&app).unwrap();
+    std::fs::write(dir.path().join("lib/util.lua"), "return {\n").unwrap();
+    let r = bundle(dir.path(), &["main.lua", "-m", "lib.util=lib/util.lua", "-o", "app"]);
+    assert_error(&r, 1, "lib/util.lua:2:");
+    assert!(std::fs::read(&app).unwrap() == before, "the old output was modified");
+    assert_only(dir.path(), &["main.lua", "lib", "app"]);
+}
+
+#[test]
+fn module_file_missing() {
+    let dir = program();
+    let r = bundle(dir.path(), &["main.lua", "-m", "x=lib/x.lua", "-o", "app"]);
+    assert_error(&r, 1, "lib/x.lua: no such file");
+    assert_only(dir.path(), &["main.lua", "lib"]);
+}
+
+#[test]
+fn module_flag_syntax() {
+    let dir = program();
+    for (spec, needle) in [
+        ("lib/util.lua", "expected NAME=FILE"),
+        ("a..b=lib/util.lua", "not a valid module name"),
+        ("string=lib/util.lua", "built into the runtime"),
+        ("x=", "expected NAME=FILE"),
+    ] {
+        let r = bundle(dir.path(), &["main.lua", "-m", spec, "-o", "app"]);
+        assert_error(&r, 1, needle);
+    }
+    let r = bundle(
+        dir.path(),
+        &["main.lua", "-m", "u=lib/util.lua", "-m", "u=lib/util.lua", "-o", "app"],
+    );
+    assert_error(&r, 1, "given twice");
+    assert_only(dir.path(), &["main.lua", "lib"]);
+}
+
+#[test]
+fn preload_must_be_bundled() {
+    let dir = program();
+    let r = bundle(dir.path(), &["main.lua", "-l", "lib.util", "-o", "app"]);
+    assert_error(&r, 1, "-l lib.util: the module is not in the bundle");
+    let r = bundle(dir.path(), &["main.lua", "-l", "jit.util", "-o", "app", "-q"]);
+    assert_eq!(r.code, 0, "builtin modules can be preloaded: {}", r.stderr);
+}
+
+#[test]
+fn output_equal_to_an_input() {
+    let dir = program();
+    let before = std::fs::read(dir.path().join("main.lua")).unwrap();
+    let r = bundle(dir.path(), &["main.lua", "-o", "main.lua"]);
+    assert_error(&r, 1, "is also an input");
+    let r = bundle(
+        dir.path(),
+        &["main.lua", "-m", "lib.util=lib/util.lua", "-o", "./lib/../lib/util.lua"],
+    );
+    assert_error(&r, 1, "is also an input");
+    assert_eq!(std::fs::read(dir.path().join("main.lua")).unwrap(), before);
+}
+
+#[test]
+fn output_directory_missing_or_directory() {
+    let dir = program();
+    let r = bundle(dir.path(), &["main.lua", "-o", "no/such/dir/app"]);
+    assert_error(&r, 1, "does not exist");
+    let r = bundle(dir.path(), &["main.lua", "-o", "lib"]);
+    assert_error(&r, 1, "is a directory");
+    assert_only(dir.path(), &["main.lua", "lib"]);
+}
+
+#[test]
+fn stub_that_is_not_a_stub() {
+    let dir = program();
+    std::fs::write(dir.path().join("text"), "just text\n").unwrap();
+    let sh = "/bin/sh".to_owned();
+    for (stub, needle) in [("text", "not a bundle stub"), (sh.as_str(), "no .bundle_stub marker")] {
+        let r = bundle(dir.path(), &["main.lua", "--stub", stub, "-o", "app"]);
+        assert_error(&r, 1, needle);
+    }
+    let app = build_ok(dir.path(), "first");
+    let r = bundle(dir.path(), &["main.lua", "--stub", app.to_str().unwrap(), "-o", "app"]);
+    assert_error(&r, 1, "already carries a payload");
+    assert!(!dir.path().join("app").exists());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = program();
+    let r = bundle(dir.path(), &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let r = bundle(dir.path(), &["main.lua"]);
+    assert_eq!(r.code, 2, "missing -o: {}", r.stderr);
+    let r = bundle(dir.path(), &["main.lua", "-o", "x", "--strip", "--source"]);
+    assert_eq!(r.code, 2, "--strip with --source: {}", r.stderr);
+}
+
+/// Runs a damaged executable: one line naming it, exit 65, nothing on stdout, no signal.
+fn assert_damaged(exe: &Path, needle: &str) {
+    let r = run(&mut Command::new(exe));
+    assert_eq!(r.signal, None, "{}: killed by a signal", exe.display());
+    assert_eq!(r.code, 65, "{}: stderr {:?}", exe.display(), r.stderr);
+    assert!(r.stdout.is_empty(), "a damaged executable ran part of the program: {:?}", r.stdout);
+    assert_eq!(r.stderr.lines().count(), 1, "{:?}", r.stderr);
+    let name = exe.file_name().unwrap().to_string_lossy();
+    assert!(r.stderr.contains(name.as_ref()), "the message names the executable: {:?}", r.stderr);
+    assert!(r.stderr.contains(needle), "expected {needle:?} in {:?}", r.stderr);
+}
+
+fn write_exe(path: &Path, bytes: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, bytes).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn damaged_executables_report_and_never_run() {
+    let dir = program();
+    let app = build_ok(dir.path(), "app");
+    let image = std::fs::read(&app).unwrap();
+    let range = bundle_runtime::carrier::locate(&image).unwrap().range;
+
+    // Bit flips in the header, the index, the data and the footer of the payload.
+    let len = range.len();
+    for (i, at) in [0, 9, 50, 100, len / 2, len - 30, len - 1].into_iter().enumerate() {
+        let mut bytes = image.clone();
+        bytes[range.start + at] ^= 0x10;
+        let exe = dir.path().join(format!("flipped{i}"));
+        write_exe(&exe, &bytes);
+        assert_damaged(&exe, "damaged bundle payload");
+    }
+
+    // Truncations: inside the payload the section points past the end; further in, the ELF
+    // section table itself is gone.
+    for (i, keep) in
+        [image.len() - 1, range.end - 1, range.start + 10, range.start].into_iter().enumerate()
+    {
+        let exe = dir.path().join(format!("truncated{i}"));
+        write_exe(&exe, &image[..keep]);
+        let r = run(&mut Command::new(&exe));
+        assert_eq!(r.signal, None);
+        assert_ne!(r.code, 0);
+        assert!(r.stdout.is_empty());
+        assert_eq!(r.stderr.lines().count(), 1, "{:?}", r.stderr);
+    }
+
+    // The section removed: no payload at all.
+    let removed = dir.path().join("removed");
+    let r =
+        run(Command::new("objcopy").args(["--remove-section", ".bundle"]).arg(&app).arg(&removed));
+    assert_eq!(r.code, 0, "objcopy: {}", r.stderr);
+    assert_damaged(&removed, "no bundle payload found");
+}
