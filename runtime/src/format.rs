@@ -646,6 +646,28 @@ mod tests {
         assert_eq!(declared_len(&bytes).unwrap(), bytes.len() as u64);
     }
 
+    /// The hex example of docs/FORMAT.md, byte for byte: the spec cannot drift from the code.
+    #[test]
+    fn matches_the_documented_example() {
+        let mut w = Writer::new(3);
+        w.add(entry("", "@main.lua", Kind::LuaSource, b"print(\"hi\")\n"));
+        w.add(entry("m", "@./m.lua", Kind::LuaSource, b"return 1\n"));
+        w.preload("m");
+        let (bytes, _) = w.finish().unwrap();
+        let doc = include_str!("../../docs/FORMAT.md");
+        let hex: String = doc
+            .lines()
+            .skip_while(|l| *l != "## Hex example")
+            .filter(|l| l.len() > 10 && l.as_bytes()[8] == b':' && l.starts_with("000000"))
+            .map(|l| l[10..50].replace(' ', ""))
+            .collect();
+        let documented: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(bytes, documented);
+    }
+
     #[test]
     fn deterministic_regardless_of_insertion_order() {
         let mut w = Writer::new(3);

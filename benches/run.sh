@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Benchmarks `bundle` against `luajit` on the same machine, in the same run (hyperfine).
+#
+#   benches/run.sh            # full run
+#   RUNS=20 benches/run.sh    # fewer runs per command
+#
+# Workloads: ../shared/bench/gen_apps.py (hello; big = 300 modules, 2.2 MB of Lua; big/main10 =
+# the same tree with 10 modules required). Until automatic discovery lands, the bundles name
+# every module of big/ with -m (from MODULES.txt); main10 is bundled with all 300 modules too,
+# so it measures lazy loading. Prints a Markdown table of medians and ratios.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+shared=${SHARED:-$here/../shared}
+runs=${RUNS:-50}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+for tool in hyperfine luajit python3; do
+  command -v "$tool" >/dev/null || { echo "benches/run.sh: $tool is required" >&2; exit 1; }
+done
+
+cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+bundle=$here/target/release/bundle
+python3 "$shared/bench/gen_apps.py" "$work" >/dev/null
+
+module_flags() {
+  sed -e 's/\.lua$//' "$1/MODULES.txt" | while read -r p; do
+    name=${p%/init}
+    printf -- '-m\n%s=%s.lua\n' "${name//\//.}" "$p"
+  done
+}
+mapfile -t big_flags < <(module_flags "$work/big")
+
+(cd "$work/hello" && "$bundle" -q main.lua -o hello)
+(cd "$work/big" && "$bundle" -q main.lua "${big_flags[@]}" -o big)
+(cd "$work/big" && "$bundle" -q main10.lua "${big_flags[@]}" -o big10)
+
+export LUA_PATH='./?.lua;./?/init.lua;;'
+median() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]["median"])' "$@"; }
+compare() { # name dir luajit-command bundled-command
+  local name=$1 dir=$2
+  (cd "$dir" && hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/$name.json" "$3" "$4" >/dev/null)
+  local l b
+  l=$(median "$work/$name.json" 0)
+  b=$(median "$work/$name.json" 1)
+  python3 -c 'import sys; l,b=float(sys.argv[2]),float(sys.argv[3]); print(f"| {sys.argv[1]} | {l*1e3:.2f} ms | {b*1e3:.2f} ms | {b/l:.2f} |")' "$name" "$l" "$b"
+}
+
+echo "| workload | luajit | bundled | ratio |"
+echo "|---|---|---|---|"
+compare hello "$work/hello" "luajit main.lua" "./hello"
+compare big "$work/big" "luajit main.lua" "./big"
+compare big/main10 "$work/big" "luajit main10.lua" "./big10"
+
+(cd "$work/big" && hyperfine -N --warmup 3 --runs "$((runs / 2 > 5 ? runs / 2 : 5))" --export-json "$work/bt.json" \
+  "$bundle -q main.lua ${big_flags[*]} -o $work/big-bt" >/dev/null)
+echo
+echo "bundle time of big (300 modules, bytecode): $(python3 -c 'import sys; print(f"{float(sys.argv[1])*1e3:.1f} ms")' "$(median "$work/bt.json" 0)")"
+size() { stat -c %s "$1"; }
+echo "sizes: hello $(size "$work/hello/hello") B, big $(size "$work/big/big") B, bare stub $(size "$(ls "$here"/target/stub-build/*/stub/bundle-stub | head -n1)") B"
