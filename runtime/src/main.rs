@@ -19,6 +19,7 @@
 //! stderr, before any Lua code runs.
 #![no_main]
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fs::File;
@@ -27,7 +28,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use bundle_runtime::carrier::{self, LocateError};
-use bundle_runtime::format::{Decoder, Entry, Payload};
+use bundle_runtime::format::{Codec, Decoder, Entry, Payload};
 use mlua_sys::{self as ffi, lua_State};
 
 /// Exit status when the executable's payload is missing or damaged (sysexits' EX_DATAERR).
@@ -279,12 +280,19 @@ unsafe extern "C-unwind" fn searcher(l: *mut lua_State) -> c_int {
 /// # Safety
 /// `l` is a valid state with a free stack slot.
 unsafe fn load_entry(l: *mut lua_State, ctx: &Ctx, entry: &Entry) -> Result<(), String> {
-    let mut slot = ctx.decoder.borrow_mut();
-    let decoder = match &mut *slot {
-        Some(d) => d,
-        empty @ None => empty.insert(Decoder::new().map_err(|e| e.to_string())?),
+    // Stored entries are loaded straight from the mapped file; only compressed ones need the
+    // (lazily created) decompression context and a buffer.
+    let code: Cow<[u8]> = match entry.codec {
+        Codec::Stored => Cow::Borrowed(entry.stored),
+        Codec::Zstd => {
+            let mut slot = ctx.decoder.borrow_mut();
+            let decoder = match &mut *slot {
+                Some(d) => d,
+                empty @ None => empty.insert(Decoder::new().map_err(|e| e.to_string())?),
+            };
+            Cow::Owned(entry.decode_with(decoder).map_err(|e| e.to_string())?)
+        }
     };
-    let code = entry.decode_with(decoder).map_err(|e| e.to_string())?;
     let chunkname =
         CString::new(entry.chunkname).map_err(|_| "chunk name contains NUL".to_owned())?;
     // SAFETY: buffer and length describe `code`; luaL_loadbuffer runs protected and copies what
