@@ -16,6 +16,7 @@ pub mod emit;
 pub mod graph;
 pub mod pack;
 pub mod plan;
+pub mod scan;
 pub mod stub;
 
 use std::path::PathBuf;
