@@ -3,32 +3,30 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Args, Parser};
 
 /// Turn a Lua program into one self-contained executable.
 ///
-/// Scans nothing yet: modules are named with -m. The output runs on a machine with no Lua
-/// installed and behaves as `luajit MAIN.lua` would.
+/// Scans MAIN.lua and everything it requires, resolves each module as `package.searchpath`
+/// would, compiles it to LuaJIT bytecode and attaches it to the LuaJIT runtime. The output runs
+/// on a machine with no Lua installed and behaves as `luajit MAIN.lua` would.
+///
+/// `bundle why NAME MAIN.lua` prints every chain of requires that pulls NAME in.
 #[derive(Debug, Parser)]
-#[command(name = "bundle", version, about, long_about = None)]
+#[command(name = "bundle", version, about, long_about)]
 pub struct Cli {
     /// The main Lua script.
     #[arg(value_name = "MAIN.lua")]
     pub main: PathBuf,
 
     /// Where to write the executable.
-    #[arg(short, long, value_name = "OUT")]
-    pub output: PathBuf,
+    #[arg(short, long, value_name = "OUT", required_unless_present = "list")]
+    pub output: Option<PathBuf>,
 
-    /// Add a module: `require("NAME")` loads FILE (repeatable).
-    #[arg(short = 'm', long = "module", value_name = "NAME=FILE")]
-    pub modules: Vec<String>,
+    #[command(flatten)]
+    pub graph: GraphArgs,
 
-    /// Require NAME before the main script runs, like `luajit -l NAME` (repeatable, in order).
-    #[arg(short = 'l', long = "preload", value_name = "NAME")]
-    pub preloads: Vec<String>,
-
-    /// Drop debug information from the bytecode (smaller; tracebacks lose line numbers).
+    /// Drop debug information from the bytecode (smaller; messages lose line numbers).
     #[arg(long, conflicts_with = "source")]
     pub strip: bool,
 
@@ -40,7 +38,61 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     pub stub: Option<PathBuf>,
 
-    /// Print nothing on success.
+    /// Print the resolved module table and exit without writing anything.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Also write a Make-format dependency file (`OUT: every file read`).
+    #[arg(long, value_name = "FILE")]
+    pub depfile: Option<PathBuf>,
+
+    /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// What decides the module graph; shared by the build and `bundle why`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GraphArgs {
+    /// Add a module: NAME=FILE, NAME (looked up on the search path), or 'prefix.*' (every
+    /// module found under prefix). Repeatable; an explicit NAME=FILE wins over discovery.
+    #[arg(short = 'm', long = "module", value_name = "SPEC")]
+    pub modules: Vec<String>,
+
+    /// Require NAME before the main script runs, like `luajit -l NAME` (repeatable, in order).
+    #[arg(short = 'l', long = "preload", value_name = "NAME")]
+    pub preloads: Vec<String>,
+
+    /// Search DIR for modules: DIR/?.lua, DIR/?/init.lua (repeatable, after the main
+    /// script's directory).
+    #[arg(short = 'I', long = "include", value_name = "DIR")]
+    pub includes: Vec<PathBuf>,
+
+    /// Search a LuaRocks tree: DIR/share/lua/5.1 and DIR/lib/lua/5.1 (repeatable, last).
+    #[arg(long = "tree", value_name = "DIR")]
+    pub trees: Vec<PathBuf>,
+
+    /// Leave out modules matching PATTERN (`*` matches anything); they load from the
+    /// filesystem at run time, if present.
+    #[arg(short = 'x', long = "exclude", value_name = "PATTERN")]
+    pub excludes: Vec<String>,
+
+    /// Treat modules that cannot be found as warnings, not errors.
+    #[arg(long)]
+    pub allow_missing: bool,
+}
+
+/// `bundle why NAME MAIN.lua`: every chain of requires that pulls NAME into the bundle.
+#[derive(Debug, Parser)]
+#[command(name = "bundle why")]
+pub struct WhyCli {
+    /// The module to explain.
+    pub name: String,
+
+    /// The main Lua script.
+    #[arg(value_name = "MAIN.lua")]
+    pub main: PathBuf,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
 }

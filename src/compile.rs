@@ -160,8 +160,12 @@ mod tests {
         Unit {
             name: Some("m".into()),
             display: "lib/m.lua".into(),
+            path: "/app/lib/m.lua".into(),
             chunkname: "@./lib/m.lua".into(),
             source: src.as_bytes().to_vec(),
+            origin: crate::graph::Origin::Explicit,
+            sites: Vec::new(),
+            overrides: None,
         }
     }
 

@@ -12,14 +12,19 @@
 
 pub mod cli;
 pub mod compile;
+pub mod diag;
 pub mod emit;
 pub mod graph;
 pub mod pack;
 pub mod plan;
+pub mod resolve;
 pub mod scan;
 pub mod stub;
 
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use diag::Diagnostic;
 
 /// Everything that can go wrong while bundling; each message names the file concerned.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +37,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Problems found in the module graph, rendered with their source lines.
+    #[error("{} error(s) in the module graph", .0.iter().filter(|d| d.is_error()).count())]
+    Diagnostics(Vec<Diagnostic>),
     #[error(transparent)]
     Compile(#[from] compile::CompileError),
     #[error(transparent)]
@@ -40,29 +48,133 @@ pub enum Error {
     Pack(#[from] bundle_runtime::format::FormatError),
     #[error(transparent)]
     Emit(#[from] emit::EmitError),
+    #[error("output {0} is also an input (a module of the program); choose another output path")]
+    OutputIsModule(String),
+    #[error("cannot write the dependency file {}: {source}", path.display())]
+    Depfile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What a finished build reports for the summary line.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Report {
     pub output: PathBuf,
     pub modules: usize,
     pub totals: bundle_runtime::format::Totals,
     pub output_len: u64,
+    /// Warnings to show.
+    pub warnings: Vec<Diagnostic>,
 }
 
-/// Runs the whole pipeline for `plan`.
+/// Runs the whole pipeline for `plan`, which must have an output.
 pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
-    let units = graph::collect(plan)?;
-    let compiled = compile::compile_all(&units, plan.store)?;
+    let graph = graph::build(plan)?;
+    if graph.has_errors() {
+        return Err(Error::Diagnostics(graph.diagnostics));
+    }
+    let output = plan.output.clone().ok_or_else(|| Error::OutputIsModule("(none)".into()))?;
+    // Discovered modules were not known to the plan: compare file identities with the output,
+    // if it exists (a path can name the same file in many ways).
+    if let Ok(out_meta) = std::fs::metadata(&output) {
+        use std::os::unix::fs::MetadataExt;
+        let same = |p: &Path| {
+            std::fs::metadata(p)
+                .is_ok_and(|m| m.dev() == out_meta.dev() && m.ino() == out_meta.ino())
+        };
+        if let Some(u) = graph.units.iter().find(|u| same(&u.path)) {
+            return Err(Error::OutputIsModule(u.display.clone()));
+        }
+    }
+    let compiled = compile::compile_all(&graph.units, plan.store)?;
     let (payload, totals) = pack::pack(&compiled, &plan.preloads)?;
     let stub = stub::load(&plan.stub)?;
     let exe = emit::attach(&stub, &payload)?;
-    emit::write_atomically(&plan.output, &exe)?;
+    emit::write_atomically(&output, &exe)?;
+    if let Some(depfile) = &plan.depfile {
+        let mut deps: Vec<&Path> = graph.units.iter().map(|u| u.path.as_path()).collect();
+        if let plan::StubChoice::File(p) = &plan.stub {
+            deps.push(p);
+        }
+        let text = make_rule(&output, &deps);
+        emit::write_atomically(depfile, text.as_bytes()).map_err(|e| Error::Depfile {
+            path: depfile.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    }
     Ok(Report {
-        output: plan.output.clone(),
-        modules: units.iter().filter(|u| !u.is_main()).count(),
+        output,
+        modules: graph.units.iter().filter(|u| !u.is_main()).count(),
         totals,
         output_len: exe.len() as u64,
+        warnings: graph.diagnostics,
     })
+}
+
+/// A Make rule `target: deps...`, with spaces, `#` and `$` escaped as GNU make and ninja read them.
+pub fn make_rule(target: &Path, deps: &[&Path]) -> String {
+    let esc = |p: &Path| {
+        p.display().to_string().replace('$', "$$").replace(' ', "\\ ").replace('#', "\\#")
+    };
+    let mut out = format!("{}:", esc(target));
+    for d in deps {
+        out.push_str(" \\\n  ");
+        out.push_str(&esc(d));
+    }
+    out.push('\n');
+    out
+}
+
+/// The `--list` table: every module with its kind, size, file and first requirer.
+pub fn list_table(graph: &graph::Graph) -> String {
+    let mut rows: Vec<[String; 5]> =
+        vec![["NAME", "KIND", "SIZE", "FILE", "REQUIRED BY"].map(String::from)];
+    for u in &graph.units {
+        let kind = if u.is_main() { "main" } else { "lua" };
+        let by = match &u.origin {
+            graph::Origin::Main => "-".to_owned(),
+            graph::Origin::Explicit => match &u.overrides {
+                Some(shadowed) => format!("-m (overrides {shadowed})"),
+                None => "-m".to_owned(),
+            },
+            graph::Origin::Glob(p) => format!("-m '{p}'"),
+            graph::Origin::Preload => "-l".to_owned(),
+            graph::Origin::Required { by, line } => format!("{}:{line}", graph.units[*by].display),
+        };
+        rows.push([
+            u.label().to_owned(),
+            kind.to_owned(),
+            u.source.len().to_string(),
+            u.display.clone(),
+            by,
+        ]);
+    }
+    for (name, (what, first)) in &graph.unpacked {
+        let (kind, file) = match what {
+            graph::Unpacked::Missing => ("missing", "-".to_owned()),
+            graph::Unpacked::CModule(shown) => ("c", shown.clone()),
+            graph::Unpacked::Excluded => ("excluded", "-".to_owned()),
+        };
+        let by =
+            first.map_or("-".to_owned(), |(u, line)| format!("{}:{line}", graph.units[u].display));
+        rows.push([name.clone(), kind.to_owned(), "-".to_owned(), file, by]);
+    }
+    let widths: Vec<usize> =
+        (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c == 4 {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }

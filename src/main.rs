@@ -1,14 +1,16 @@
 //! The `bundle` command: parse flags, validate them into a plan, run the pipeline, report.
 //!
 //! Exit status: 0 on success, 1 when the build failed (the message names the file), 2 for a
-//! command-line usage error.
+//! command-line usage error. `bundle why NAME MAIN.lua` explains why a module is bundled.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use bundle::cli::Cli;
+use bundle::cli::{Cli, WhyCli};
 use bundle::plan::BuildPlan;
+use bundle::Error;
 
 fn human(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
@@ -25,14 +27,46 @@ fn human(bytes: u64) -> String {
     }
 }
 
-fn run(cli: &Cli) -> anyhow::Result<()> {
+/// Prints an error: graph diagnostics rendered with their source lines, anything else as one
+/// `bundle: error: ...` line.
+fn report_error(err: &Error) {
+    match err {
+        Error::Diagnostics(diags) => {
+            for d in diags {
+                d.emit();
+            }
+            eprintln!("bundle: error: {err}");
+        }
+        other => eprintln!("bundle: error: {other}"),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`bundle --list | head`) is not an error.
+fn print_stdout(text: &str) {
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+fn build(cli: &Cli) -> Result<(), Error> {
     let plan = BuildPlan::from_cli(cli)?;
+    if cli.list {
+        let graph = bundle::graph::build(&plan)?;
+        print_stdout(&bundle::list_table(&graph));
+        if graph.has_errors() {
+            return Err(Error::Diagnostics(graph.diagnostics));
+        }
+        if !cli.quiet {
+            graph.diagnostics.iter().for_each(|d| d.emit());
+        }
+        return Ok(());
+    }
     let report = bundle::build(&plan)?;
     if !plan.quiet {
+        report.warnings.iter().for_each(|d| d.emit());
         let t = report.totals;
+        let shown = cli.output.as_deref().unwrap_or(&report.output);
         eprintln!(
             "bundle: wrote {} ({}): main script + {} module{}, {} → {} stored",
-            cli.output.display(),
+            shown.display(),
             human(report.output_len),
             report.modules,
             if report.modules == 1 { "" } else { "s" },
@@ -43,12 +77,30 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn why(cli: &WhyCli) -> Result<bool, Error> {
+    let plan = BuildPlan::for_graph(&cli.main, &cli.graph)?;
+    let graph = bundle::graph::build(&plan)?;
+    let chains = graph.chains_to(&cli.name);
+    if chains.is_empty() {
+        eprintln!("bundle: '{}' is not required by {}", cli.name, cli.main.display());
+        return Ok(false);
+    }
+    print_stdout(&chains.iter().map(|c| format!("{c}\n")).collect::<String>());
+    Ok(true)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let result = if args.get(1).is_some_and(|a| a == "why") {
+        why(&WhyCli::parse_from(&args[1..])).map(|found| found.then_some(()).ok_or(()))
+    } else {
+        build(&Cli::parse_from(&args)).map(Ok)
+    };
+    match result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(())) => ExitCode::FAILURE,
         Err(err) => {
-            eprintln!("bundle: error: {err:#}");
+            report_error(&err);
             ExitCode::FAILURE
         }
     }

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, GraphArgs};
+use crate::resolve::{SearchConfig, SearchPath};
 
 /// Modules the runtime itself provides: never looked up, never packed.
 pub const BUILTIN_MODULES: &[&str] = &[
@@ -43,15 +44,30 @@ pub enum StubChoice {
     File(PathBuf),
 }
 
-/// A Lua file to pack.
+/// A file given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Input {
-    /// Module name (`a.b`); `None` for the main script.
-    pub name: Option<String>,
     /// The path as the user wrote it, for messages.
     pub display: String,
     /// Canonical path.
     pub path: PathBuf,
+}
+
+/// One `-m` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleSpec {
+    /// `-m NAME=FILE`.
+    File { name: String, input: Input },
+    /// `-m NAME`: looked up on the search path.
+    Name(String),
+    /// `-m 'prefix.*'`: every module below the prefix.
+    Glob(String),
+}
+
+/// Whether the runtime provides `name` itself (never looked up, never packed): the standard
+/// libraries and everything under `jit.`.
+pub fn is_builtin(name: &str) -> bool {
+    BUILTIN_MODULES.contains(&name) || name.starts_with("jit.")
 }
 
 /// Everything the pipeline needs, checked.
@@ -60,9 +76,14 @@ pub struct BuildPlan {
     pub main: Input,
     /// Directory of the main script: chunk names are relative to it.
     pub root: PathBuf,
-    pub modules: Vec<Input>,
+    pub modules: Vec<ModuleSpec>,
     pub preloads: Vec<String>,
-    pub output: PathBuf,
+    pub excludes: Vec<String>,
+    pub search: SearchPath,
+    pub allow_missing: bool,
+    /// `None` when nothing is to be written (`--list`, `why`).
+    pub output: Option<PathBuf>,
+    pub depfile: Option<PathBuf>,
     pub stub: StubChoice,
     pub store: Store,
     pub quiet: bool,
@@ -81,18 +102,22 @@ pub enum PlanError {
         #[source]
         source: std::io::Error,
     },
-    #[error("-m {0}: expected NAME=FILE, e.g. -m lib.util=lib/util.lua")]
+    #[error("-m {0}: expected NAME=FILE, NAME or 'prefix.*', e.g. -m lib.util=lib/util.lua")]
     ModuleSyntax(String),
     #[error(
         "-m {0}: '{1}' is not a valid module name (dot-separated, no spaces, no path separators)"
     )]
     ModuleName(String, String),
+    #[error("-l {0}: not a valid module name")]
+    PreloadName(String),
     #[error("module '{0}' is given twice with -m")]
     DuplicateModule(String),
     #[error("module '{0}' is built into the runtime and cannot be replaced with -m")]
     BuiltinModule(String),
-    #[error("-l {0}: the module is not in the bundle (add it with -m {0}=FILE)")]
-    PreloadMissing(String),
+    #[error("-I {0}: not a directory")]
+    IncludeDir(String),
+    #[error("--tree {0}: not a directory")]
+    TreeDir(String),
     #[error("output {display}: the directory {dir} does not exist")]
     OutputDirMissing { display: String, dir: String },
     #[error("output {0}: is a directory")]
@@ -153,70 +178,123 @@ fn output_path(path: &Path) -> Result<PathBuf, PlanError> {
     Ok(std::fs::canonicalize(&out).unwrap_or(out))
 }
 
+fn module_spec(spec: &str) -> Result<ModuleSpec, PlanError> {
+    if let Some((name, file)) = spec.split_once('=') {
+        if file.is_empty() {
+            return Err(PlanError::ModuleSyntax(spec.to_owned()));
+        }
+        if !valid_module_name(name) {
+            return Err(PlanError::ModuleName(spec.to_owned(), name.to_owned()));
+        }
+        if is_builtin(name) {
+            return Err(PlanError::BuiltinModule(name.to_owned()));
+        }
+        let path = input_file(Path::new(file))?;
+        return Ok(ModuleSpec::File {
+            name: name.to_owned(),
+            input: Input { display: file.to_owned(), path },
+        });
+    }
+    if let Some(prefix) = spec.strip_suffix(".*") {
+        if valid_module_name(prefix) {
+            return Ok(ModuleSpec::Glob(prefix.to_owned()));
+        }
+    }
+    if valid_module_name(spec) {
+        if is_builtin(spec) {
+            return Err(PlanError::BuiltinModule(spec.to_owned()));
+        }
+        return Ok(ModuleSpec::Name(spec.to_owned()));
+    }
+    Err(PlanError::ModuleSyntax(spec.to_owned()))
+}
+
 impl BuildPlan {
-    /// Validates the flags against the filesystem.
-    pub fn from_cli(cli: &Cli) -> Result<Self, PlanError> {
-        let main_path = input_file(&cli.main)?;
+    /// Validates what decides the module graph; writes nothing.
+    pub fn for_graph(main: &Path, args: &GraphArgs) -> Result<Self, PlanError> {
+        let main_path = input_file(main)?;
         let root = main_path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-        let main = Input { name: None, display: display(&cli.main), path: main_path };
-
-        let mut modules: Vec<Input> = Vec::new();
-        for spec in &cli.modules {
-            let Some((name, file)) = spec.split_once('=') else {
-                return Err(PlanError::ModuleSyntax(spec.clone()));
+        let mut modules: Vec<ModuleSpec> = Vec::new();
+        for spec in &args.modules {
+            let spec = module_spec(spec)?;
+            let name = match &spec {
+                ModuleSpec::File { name, .. } | ModuleSpec::Name(name) => Some(name),
+                ModuleSpec::Glob(_) => None,
             };
-            if file.is_empty() {
-                return Err(PlanError::ModuleSyntax(spec.clone()));
+            let twice = |m: &ModuleSpec| match m {
+                ModuleSpec::File { name: n, .. } | ModuleSpec::Name(n) => Some(n) == name,
+                ModuleSpec::Glob(_) => false,
+            };
+            if let Some(name) = name.filter(|_| modules.iter().any(twice)) {
+                return Err(PlanError::DuplicateModule(name.clone()));
             }
-            if !valid_module_name(name) {
-                return Err(PlanError::ModuleName(spec.clone(), name.to_owned()));
-            }
-            if BUILTIN_MODULES.contains(&name) {
-                return Err(PlanError::BuiltinModule(name.to_owned()));
-            }
-            if modules.iter().any(|m| m.name.as_deref() == Some(name)) {
-                return Err(PlanError::DuplicateModule(name.to_owned()));
-            }
-            let path = input_file(Path::new(file))?;
-            modules.push(Input { name: Some(name.to_owned()), display: file.to_owned(), path });
+            modules.push(spec);
         }
-
-        for p in &cli.preloads {
-            let bundled = modules.iter().any(|m| m.name.as_deref() == Some(p.as_str()));
-            if !bundled && !BUILTIN_MODULES.contains(&p.as_str()) {
-                return Err(PlanError::PreloadMissing(p.clone()));
-            }
+        if let Some(p) = args.preloads.iter().find(|p| !valid_module_name(p)) {
+            return Err(PlanError::PreloadName(p.clone()));
         }
+        if let Some(d) = args.includes.iter().find(|d| !d.is_dir()) {
+            return Err(PlanError::IncludeDir(display(d)));
+        }
+        if let Some(d) = args.trees.iter().find(|d| !d.is_dir()) {
+            return Err(PlanError::TreeDir(display(d)));
+        }
+        let search = SearchPath::new(
+            &SearchConfig {
+                root: root.clone(),
+                includes: args.includes.clone(),
+                trees: args.trees.clone(),
+                ..SearchConfig::default()
+            }
+            .with_env(),
+        );
+        Ok(BuildPlan {
+            main: Input { display: display(main), path: main_path },
+            root,
+            modules,
+            preloads: args.preloads.clone(),
+            excludes: args.excludes.clone(),
+            search,
+            allow_missing: args.allow_missing,
+            output: None,
+            depfile: None,
+            stub: StubChoice::Embedded,
+            store: Store::Bytecode { strip: false },
+            quiet: false,
+        })
+    }
 
-        let output = output_path(&cli.output)?;
-        let stub = match &cli.stub {
+    /// Validates the build flags against the filesystem.
+    pub fn from_cli(cli: &Cli) -> Result<Self, PlanError> {
+        let mut plan = Self::for_graph(&cli.main, &cli.graph)?;
+        plan.quiet = cli.quiet;
+        plan.store = if cli.source { Store::Source } else { Store::Bytecode { strip: cli.strip } };
+        plan.stub = match &cli.stub {
             Some(p) => StubChoice::File(input_file(p)?),
             None => StubChoice::Embedded,
         };
-        let inputs = std::iter::once(&main)
-            .chain(&modules)
-            .map(|i| (i.path.clone(), i.display.clone()))
-            .chain(match &stub {
+        if cli.list {
+            return Ok(plan);
+        }
+        let Some(out) = &cli.output else { return Ok(plan) };
+        let output = output_path(out)?;
+        let inputs = std::iter::once((plan.main.path.clone(), plan.main.display.clone()))
+            .chain(plan.modules.iter().filter_map(|m| match m {
+                ModuleSpec::File { input, .. } => Some((input.path.clone(), input.display.clone())),
+                _ => None,
+            }))
+            .chain(match &plan.stub {
                 StubChoice::File(p) => Some((p.clone(), format!("--stub {}", display(p)))),
                 StubChoice::Embedded => None,
             });
         for (path, what) in inputs {
             if path == output {
-                return Err(PlanError::OutputIsInput { display: display(&cli.output), what });
+                return Err(PlanError::OutputIsInput { display: display(out), what });
             }
         }
-
-        let store = if cli.source { Store::Source } else { Store::Bytecode { strip: cli.strip } };
-        Ok(BuildPlan {
-            main,
-            root,
-            modules,
-            preloads: cli.preloads.clone(),
-            output,
-            stub,
-            store,
-            quiet: cli.quiet,
-        })
+        plan.output = Some(output);
+        plan.depfile = cli.depfile.clone();
+        Ok(plan)
     }
 }
 

@@ -59,7 +59,8 @@ pub struct ScanError {
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Name,
-    Str(Vec<u8>),
+    /// A string literal; its value is decoded only where a module name is expected.
+    Str,
     Number,
     Op(&'static str),
     Eof,
@@ -80,9 +81,40 @@ struct Lexer<'a> {
     line_start: usize,
 }
 
-const OPS3: [&str; 1] = ["..."];
-const OPS2: [&str; 6] = ["..", "==", "~=", "<=", ">=", "::"];
-const OPS1: &[u8] = b"+-*/%^#<>=(){}[];:,.&|~";
+/// The operator or punctuation starting with `c` (then `d`, `e`), longest first.
+fn operator(c: u8, d: Option<u8>, e: Option<u8>) -> Option<&'static str> {
+    Some(match (c, d) {
+        (b'.', Some(b'.')) if e == Some(b'.') => "...",
+        (b'.', Some(b'.')) => "..",
+        (b'=', Some(b'=')) => "==",
+        (b'~', Some(b'=')) => "~=",
+        (b'<', Some(b'=')) => "<=",
+        (b'>', Some(b'=')) => ">=",
+        (b':', Some(b':')) => "::",
+        (b'+', _) => "+",
+        (b'-', _) => "-",
+        (b'*', _) => "*",
+        (b'/', _) => "/",
+        (b'%', _) => "%",
+        (b'^', _) => "^",
+        (b'#', _) => "#",
+        (b'<', _) => "<",
+        (b'>', _) => ">",
+        (b'=', _) => "=",
+        (b'(', _) => "(",
+        (b')', _) => ")",
+        (b'{', _) => "{",
+        (b'}', _) => "}",
+        (b'[', _) => "[",
+        (b']', _) => "]",
+        (b';', _) => ";",
+        (b':', _) => ":",
+        (b',', _) => ",",
+        (b'.', _) => ".",
+        (b'~', _) => "~",
+        _ => return None,
+    })
+}
 
 fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
@@ -142,13 +174,22 @@ impl<'a> Lexer<'a> {
     }
 
     /// Reads a long string or comment body after its opening bracket of `level`.
-    fn long_body(&mut self, level: usize, what: &str) -> Result<Vec<u8>, ScanError> {
+    fn long_body(
+        &mut self,
+        level: usize,
+        what: &str,
+        mut out: Option<&mut Vec<u8>>,
+    ) -> Result<(), ScanError> {
         let start_line = self.line;
         self.pos += level + 2;
         if matches!(self.peek(0), Some(b'\n' | b'\r')) {
             self.newline();
         }
-        let mut out = Vec::new();
+        let mut push = |c: u8| {
+            if let Some(o) = out.as_deref_mut() {
+                o.push(c);
+            }
+        };
         loop {
             match self.peek(0) {
                 None => {
@@ -164,33 +205,34 @@ impl<'a> Lexer<'a> {
                     }
                     if i - 1 == level && self.peek(i) == Some(b']') {
                         self.pos += i + 1;
-                        return Ok(out);
+                        return Ok(());
                     }
-                    out.push(b']');
+                    push(b']');
                     self.pos += 1;
                 }
                 Some(b'\n' | b'\r') => {
-                    out.push(b'\n');
+                    push(b'\n');
                     self.newline();
                 }
                 Some(c) => {
-                    out.push(c);
+                    push(c);
                     self.pos += 1;
                 }
             }
         }
     }
 
-    /// Reads a quoted string, decoding escapes as LuaJIT does.
-    fn quoted(&mut self, quote: u8) -> Result<Vec<u8>, ScanError> {
+    /// Reads a quoted string, decoding escapes as LuaJIT does (into `out` when given).
+    fn quoted(&mut self, quote: u8, out: Option<&mut Vec<u8>>) -> Result<(), ScanError> {
         self.pos += 1;
-        let mut out = Vec::new();
+        let mut scratch = Vec::new();
+        let out = out.unwrap_or(&mut scratch);
         loop {
             let Some(c) = self.peek(0) else { return self.error("unfinished string") };
             match c {
                 _ if c == quote => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(());
                 }
                 b'\n' | b'\r' => return self.error("unfinished string"),
                 b'\\' => {
@@ -234,14 +276,15 @@ impl<'a> Lexer<'a> {
                             }
                             let mut i = 2;
                             let mut v: u32 = 0;
-                            while let Some(d) = self.peek(i).and_then(|c| (c as char).to_digit(16)) {
+                            while let Some(d) = self.peek(i).and_then(|c| (c as char).to_digit(16))
+                            {
                                 v = v.saturating_mul(16).saturating_add(d);
                                 i += 1;
                             }
                             if i == 2 || self.peek(i) != Some(b'}') || v > 0x7FFF_FFFF {
                                 return self.error("invalid escape sequence");
                             }
-                            push_utf8(&mut out, v);
+                            push_utf8(out, v);
                             self.pos += i;
                         }
                         d if d.is_ascii_digit() => {
@@ -249,7 +292,9 @@ impl<'a> Lexer<'a> {
                             let mut i = 0;
                             while i < 3 {
                                 match self.peek(i) {
-                                    Some(d) if d.is_ascii_digit() => v = v * 10 + u32::from(d - b'0'),
+                                    Some(d) if d.is_ascii_digit() => {
+                                        v = v * 10 + u32::from(d - b'0')
+                                    }
                                     _ => break,
                                 }
                                 i += 1;
@@ -267,8 +312,13 @@ impl<'a> Lexer<'a> {
                     self.pos += 1;
                 }
                 _ => {
-                    out.push(c);
-                    self.pos += 1;
+                    // Plain bytes up to the next quote, escape or newline in one step.
+                    let run = self.src[self.pos..]
+                        .iter()
+                        .position(|&b| b == quote || b == b'\\' || b == b'\n' || b == b'\r')
+                        .unwrap_or(self.src.len() - self.pos);
+                    out.extend_from_slice(&self.src[self.pos..self.pos + run]);
+                    self.pos += run;
                 }
             }
         }
@@ -294,20 +344,21 @@ impl<'a> Lexer<'a> {
                     self.pos += 2;
                     if self.peek(0) == Some(b'[') {
                         if let Some(level) = self.long_bracket_level() {
-                            self.long_body(level, "comment")?;
+                            self.long_body(level, "comment", None)?;
                             continue;
                         }
                     }
-                    while let Some(c) = self.peek(0) {
-                        if c == b'\n' || c == b'\r' {
-                            break;
-                        }
-                        self.pos += 1;
-                    }
+                    self.pos += self.src[self.pos..]
+                        .iter()
+                        .position(|&b| b == b'\n' || b == b'\r')
+                        .unwrap_or(self.src.len() - self.pos);
                     continue;
                 }
                 b'[' => match self.long_bracket_level() {
-                    Some(level) => Tok::Str(self.long_body(level, "string")?),
+                    Some(level) => {
+                        self.long_body(level, "string", None)?;
+                        Tok::Str
+                    }
                     None => {
                         if self.peek(1) == Some(b'=') {
                             return self.error("invalid long string delimiter");
@@ -316,7 +367,10 @@ impl<'a> Lexer<'a> {
                         Tok::Op("[")
                     }
                 },
-                b'"' | b'\'' => Tok::Str(self.quoted(c)?),
+                b'"' | b'\'' => {
+                    self.quoted(c, None)?;
+                    Tok::Str
+                }
                 b'.' if self.peek(1).is_some_and(|d| d.is_ascii_digit()) => self.number(),
                 d if d.is_ascii_digit() => self.number(),
                 c if is_ident_start(c) => {
@@ -326,25 +380,11 @@ impl<'a> Lexer<'a> {
                     Tok::Name
                 }
                 _ => {
-                    let rest = &self.src[self.pos..];
-                    let op = OPS3
-                        .iter()
-                        .chain(OPS2.iter())
-                        .find(|op| rest.starts_with(op.as_bytes()))
-                        .copied()
-                        .or_else(|| {
-                            OPS1.iter().position(|o| *o == c).map(|i| {
-                                // A one-byte operator as a &'static str.
-                                std::str::from_utf8(&OPS1[i..i + 1]).unwrap_or("?")
-                            })
-                        });
-                    match op {
-                        Some(op) => {
-                            self.pos += op.len();
-                            Tok::Op(op)
-                        }
-                        None => return self.error("unexpected symbol"),
-                    }
+                    let Some(op) = operator(c, self.peek(1), self.peek(2)) else {
+                        return self.error("unexpected symbol");
+                    };
+                    self.pos += op.len();
+                    Tok::Op(op)
                 }
             };
             return Ok(Token { tok, span: start..self.pos, line, col });
@@ -368,6 +408,24 @@ impl<'a> Lexer<'a> {
 
     fn token(&self, tok: Tok, at: usize) -> Token {
         Token { tok, span: at..at, line: self.line, col: (at - self.line_start) as u32 + 1 }
+    }
+}
+
+/// The value of the string literal token `t`, decoded by lexing it again.
+fn string_value(src: &[u8], t: &Token) -> Vec<u8> {
+    let mut lx = Lexer { src, pos: t.span.start, line: t.line, line_start: 0 };
+    let mut out = Vec::new();
+    let ok = match src.get(t.span.start) {
+        Some(b'[') => lx
+            .long_bracket_level()
+            .is_some_and(|level| lx.long_body(level, "string", Some(&mut out)).is_ok()),
+        Some(&q) => lx.quoted(q, Some(&mut out)).is_ok(),
+        None => false,
+    };
+    if ok {
+        out
+    } else {
+        Vec::new()
     }
 }
 
@@ -436,14 +494,22 @@ pub fn scan(src: &[u8]) -> Result<Vec<Site>, ScanError> {
                 if at(i + 3) == Some(&Tok::Op(",")) {
                     skip_require_at = Some(i + 2);
                     let literal = match (at(i + 4), at(i + 5)) {
-                        (Some(Tok::Str(s)), Some(Tok::Op(")" | ","))) => Some(s.clone()),
+                        (Some(Tok::Str), Some(Tok::Op(")" | ","))) => {
+                            Some(string_value(src, &tokens[i + 4]))
+                        }
                         _ => None,
                     };
                     let span = match (&literal, tokens.get(i + 4)) {
                         (Some(_), Some(arg)) => arg.span.clone(),
                         _ => r.span.clone(),
                     };
-                    sites.push(Site { name: literal, kind: SiteKind::Optional, line: r.line, col: r.col, span });
+                    sites.push(Site {
+                        name: literal,
+                        kind: SiteKind::Optional,
+                        line: r.line,
+                        col: r.col,
+                        span,
+                    });
                 }
             }
             continue;
@@ -459,14 +525,20 @@ pub fn scan(src: &[u8]) -> Result<Vec<Site>, ScanError> {
         }
         let kind = if lazy { SiteKind::Lazy } else { SiteKind::Plain };
         let literal = match (at(i + 1), at(i + 2), at(i + 3)) {
-            (Some(Tok::Str(s)), _, _) => Some((s.clone(), i + 1)),
-            (Some(Tok::Op("(")), Some(Tok::Str(s)), Some(Tok::Op(")"))) => Some((s.clone(), i + 2)),
+            (Some(Tok::Str), _, _) => Some((string_value(src, &tokens[i + 1]), i + 1)),
+            (Some(Tok::Op("(")), Some(Tok::Str), Some(Tok::Op(")"))) => {
+                Some((string_value(src, &tokens[i + 2]), i + 2))
+            }
             _ => None,
         };
         match literal {
-            Some((name, arg)) => {
-                sites.push(Site { name: Some(name), kind, line: t.line, col: t.col, span: tokens[arg].span.clone() })
-            }
+            Some((name, arg)) => sites.push(Site {
+                name: Some(name),
+                kind,
+                line: t.line,
+                col: t.col,
+                span: tokens[arg].span.clone(),
+            }),
             None => {
                 // Underline `require` and, for a call, its argument list up to the `)`.
                 let mut end = t.span.end;
@@ -485,7 +557,13 @@ pub fn scan(src: &[u8]) -> Result<Vec<Site>, ScanError> {
                         }
                     }
                 }
-                sites.push(Site { name: None, kind, line: t.line, col: t.col, span: t.span.start..end });
+                sites.push(Site {
+                    name: None,
+                    kind,
+                    line: t.line,
+                    col: t.col,
+                    span: t.span.start..end,
+                });
             }
         }
     }
@@ -538,7 +616,11 @@ local j = require ( "j" )
         let src = "local function f()\n  if x then return require('lazy') end\n  for i = 1, 2 do end\n  while true do break end\n  repeat until true\nend\nlocal g = function() require 'lazy2' end\nrequire 'top'\n";
         assert_eq!(
             names(src),
-            vec![lit("lazy", SiteKind::Lazy, 2), lit("lazy2", SiteKind::Lazy, 7), lit("top", SiteKind::Plain, 8)]
+            vec![
+                lit("lazy", SiteKind::Lazy, 2),
+                lit("lazy2", SiteKind::Lazy, 7),
+                lit("top", SiteKind::Plain, 8)
+            ]
         );
     }
 
@@ -602,7 +684,9 @@ local require = nil
 
     #[test]
     fn unfinished_things_are_errors() {
-        for (src, line) in [("local s = [[abc", 1), ("\n--[==[ x ]]", 2), ("x = 'abc\n'", 1), ("x = \"abc", 1)] {
+        for (src, line) in
+            [("local s = [[abc", 1), ("\n--[==[ x ]]", 2), ("x = 'abc\n'", 1), ("x = \"abc", 1)]
+        {
             let err = scan(src.as_bytes()).unwrap_err();
             assert_eq!(err.line, line, "{src:?}: {err}");
         }

@@ -215,7 +215,7 @@ fn module_file_missing() {
 fn module_flag_syntax() {
     let dir = program();
     for (spec, needle) in [
-        ("lib/util.lua", "expected NAME=FILE"),
+        ("lib/util.lua", "expected NAME=FILE, NAME or 'prefix.*'"),
         ("a..b=lib/util.lua", "not a valid module name"),
         ("string=lib/util.lua", "built into the runtime"),
         ("x=", "expected NAME=FILE"),
@@ -232,12 +232,15 @@ fn module_flag_syntax() {
 }
 
 #[test]
-fn preload_must_be_bundled() {
+fn preloads_are_resolved_like_modules() {
     let dir = program();
-    let r = bundle(dir.path(), &["main.lua", "-l", "lib.util", "-o", "app"]);
-    assert_error(&r, 1, "-l lib.util: the module is not in the bundle");
-    let r = bundle(dir.path(), &["main.lua", "-l", "jit.util", "-o", "app", "-q"]);
-    assert_eq!(r.code, 0, "builtin modules can be preloaded: {}", r.stderr);
+    let r = bundle(dir.path(), &["main.lua", "-l", "no.such.module", "-o", "app"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("module 'no.such.module' not found"), "{}", r.stderr);
+    assert!(!dir.path().join("app").exists());
+    let r =
+        bundle(dir.path(), &["main.lua", "-l", "jit.util", "-l", "lib.util", "-o", "app", "-q"]);
+    assert_eq!(r.code, 0, "builtin and discovered modules can be preloaded: {}", r.stderr);
 }
 
 #[test]

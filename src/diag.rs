@@ -1,0 +1,147 @@
+//! Diagnostics about Lua sources, rendered with codespan-reporting: the source line with a caret
+//! under the require, the chain of requires that led there, and notes (paths searched, hints).
+//! Colour only on a terminal, never with `NO_COLOR` set.
+
+use std::io::IsTerminal;
+use std::ops::Range;
+
+use codespan_reporting::diagnostic::{Diagnostic as Cs, Label, Severity as CsSeverity};
+use codespan_reporting::files::SimpleFiles;
+use codespan_reporting::term::{self, termcolor};
+
+/// Error or warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A place in a Lua file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    /// The file name as shown to the user.
+    pub display: String,
+    pub source: Vec<u8>,
+    pub span: Range<usize>,
+    pub label: String,
+}
+
+/// One message for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    pub snippet: Option<Snippet>,
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            snippet: None,
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            message: message.into(),
+            snippet: None,
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn at(mut self, snippet: Snippet) -> Self {
+        self.snippet = Some(snippet);
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Renders without colour (tests, logs).
+    pub fn render_plain(&self) -> String {
+        let (files, cs) = self.to_codespan();
+        term::emit_into_string(&config(), &files, &cs)
+            .unwrap_or_else(|_| format!("{}\n", self.message))
+    }
+
+    /// Writes to stderr, in colour when stderr is a terminal and `NO_COLOR` is not set.
+    pub fn emit(&self) {
+        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stderr().is_terminal();
+        let choice =
+            if color { termcolor::ColorChoice::Auto } else { termcolor::ColorChoice::Never };
+        let mut stderr = termcolor::StandardStream::stderr(choice);
+        let (files, cs) = self.to_codespan();
+        if term::emit_to_write_style(&mut stderr, &config(), &files, &cs).is_err() {
+            eprintln!("{}", self.message);
+        }
+    }
+
+    fn to_codespan(&self) -> (SimpleFiles<String, String>, Cs<usize>) {
+        let mut files = SimpleFiles::new();
+        let mut cs = match self.severity {
+            Severity::Error => Cs::new(CsSeverity::Error),
+            Severity::Warning => Cs::new(CsSeverity::Warning),
+        }
+        .with_message(&self.message)
+        .with_notes(self.notes.clone());
+        if let Some(s) = &self.snippet {
+            let id = files.add(s.display.clone(), aligned_text(&s.source));
+            cs = cs.with_labels(vec![Label::primary(id, s.span.clone()).with_message(&s.label)]);
+        }
+        (files, cs)
+    }
+}
+
+fn config() -> term::Config {
+    term::Config::default()
+}
+
+/// The source as text with every byte offset kept: each byte of an invalid UTF-8 sequence
+/// becomes one `?` (Lua sources may hold any bytes; spans are byte offsets).
+fn aligned_text(source: &[u8]) -> String {
+    let mut out = String::with_capacity(source.len());
+    for chunk in source.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.extend(std::iter::repeat_n('?', chunk.invalid().len()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_caret_and_notes() {
+        let d = Diagnostic::error("module 'x' not found")
+            .at(Snippet {
+                display: "main.lua".into(),
+                source: b"local a = 1\nlocal x = require('x')\n".to_vec(),
+                span: 30..33,
+                label: "required here".into(),
+            })
+            .note("searched: ./x.lua");
+        let text = d.render_plain();
+        assert!(text.contains("error: module 'x' not found"), "{text}");
+        assert!(text.contains("main.lua:2:19"), "{text}");
+        assert!(text.contains("^^^ required here"), "{text}");
+        assert!(text.contains("= searched: ./x.lua"), "{text}");
+    }
+
+    #[test]
+    fn invalid_utf8_keeps_offsets() {
+        assert_eq!(aligned_text(b"a\xffb\xc3\xa9"), "a?bé");
+    }
+}

@@ -1,0 +1,288 @@
+//! Module name → file, with exactly the semantics of `package.searchpath` (Lua 5.1 manual §5.3,
+//! LuaJIT's lib_package.c): dots become directory separators, the templates of a path are tried
+//! in order, every `?` replaced, and the first file that can be opened wins. Lua files are looked
+//! up on the Lua path, then C modules on the C path, then (for `a.b`) the C path's all-in-one
+//! library `a` — the order of `package.loaders`.
+//!
+//! The search path, in order: the main script's directory (`?.lua`, `?/init.lua`); each `-I DIR`
+//! (`DIR/?.lua;DIR/?/init.lua`, and `DIR/?.so` for C); `LUA_PATH_5_1` or `LUA_PATH` (and the
+//! `CPATH` pair) with `;;` expanded to LuaJIT's default path; each `--tree DIR`, a LuaRocks tree
+//! (`DIR/share/lua/5.1`, `DIR/lib/lua/5.1`).
+
+use std::path::{Path, PathBuf};
+
+/// LuaJIT 2.1's `LUA_PATH_DEFAULT` (luaconf.h), what `;;` expands to.
+pub const LUAJIT_DEFAULT_PATH: &str =
+    "./?.lua;/usr/local/share/luajit-2.1/?.lua;/usr/local/share/lua/5.1/?.lua;/usr/local/share/lua/5.1/?/init.lua";
+/// LuaJIT 2.1's `LUA_CPATH_DEFAULT` (luaconf.h).
+pub const LUAJIT_DEFAULT_CPATH: &str =
+    "./?.so;/usr/local/lib/lua/5.1/?.so;/usr/local/lib/lua/5.1/loadall.so";
+
+/// One search-path template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    /// The template as `luajit` would use it, e.g. `./?.lua` or `/usr/share/lua/5.1/?.lua`;
+    /// expanding it gives the file name luajit would report (and the chunk name).
+    pub text: String,
+    /// Directory that a relative `text` is relative to; `None` for the current directory.
+    pub base: Option<PathBuf>,
+}
+
+impl Template {
+    fn new(text: impl Into<String>, base: Option<&Path>) -> Self {
+        Template { text: text.into(), base: base.map(Path::to_path_buf) }
+    }
+
+    /// The file name for `name` (dots already replaced): as shown, and as opened.
+    pub fn expand(&self, name_path: &str) -> (String, PathBuf) {
+        let shown = self.text.replace('?', name_path);
+        let fs = match &self.base {
+            Some(base) if Path::new(&shown).is_relative() => base.join(&shown),
+            _ => PathBuf::from(&shown),
+        };
+        (shown, fs)
+    }
+}
+
+/// Where a module was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// A Lua file: the name luajit would show for it, and its path.
+    Lua { shown: String, path: PathBuf },
+    /// A C module (shared library) on the C path.
+    C { shown: String, path: PathBuf },
+}
+
+/// The module was not found: every file name tried, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotFound {
+    pub tried: Vec<String>,
+}
+
+/// The Lua and C search paths.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchPath {
+    pub lua: Vec<Template>,
+    pub c: Vec<Template>,
+}
+
+/// What the search path is made of.
+#[derive(Debug, Clone, Default)]
+pub struct SearchConfig {
+    /// Directory of the main script.
+    pub root: PathBuf,
+    pub includes: Vec<PathBuf>,
+    pub trees: Vec<PathBuf>,
+    /// `LUA_PATH_5_1` or `LUA_PATH`, if set.
+    pub env_path: Option<String>,
+    /// `LUA_CPATH_5_1` or `LUA_CPATH`, if set.
+    pub env_cpath: Option<String>,
+}
+
+impl SearchConfig {
+    /// Reads the path variables from the environment (`_5_1` first, as LuaRocks sets them).
+    pub fn with_env(mut self) -> Self {
+        let var = |a: &str, b: &str| std::env::var(a).or_else(|_| std::env::var(b)).ok();
+        self.env_path = var("LUA_PATH_5_1", "LUA_PATH");
+        self.env_cpath = var("LUA_CPATH_5_1", "LUA_CPATH");
+        self
+    }
+}
+
+/// Splits a `;`-separated path into templates, `;;` expanded to `default` (LuaJIT's setpath);
+/// empty entries are skipped as lib_package.c's pushnexttemplate does.
+fn split_env(path: &str, default: &str) -> Vec<Template> {
+    let expanded = path.replace(";;", &format!(";{default};"));
+    expanded.split(';').filter(|t| !t.is_empty()).map(|t| Template::new(t, None)).collect()
+}
+
+fn dir_text(dir: &Path) -> String {
+    let s = dir.display().to_string();
+    s.strip_suffix('/').map(str::to_owned).unwrap_or(s)
+}
+
+impl SearchPath {
+    pub fn new(cfg: &SearchConfig) -> Self {
+        let mut sp = SearchPath::default();
+        let root = Some(cfg.root.as_path());
+        sp.lua.push(Template::new("./?.lua", root));
+        sp.lua.push(Template::new("./?/init.lua", root));
+        for dir in &cfg.includes {
+            let d = dir_text(dir);
+            sp.lua.push(Template::new(format!("{d}/?.lua"), None));
+            sp.lua.push(Template::new(format!("{d}/?/init.lua"), None));
+            sp.c.push(Template::new(format!("{d}/?.so"), None));
+        }
+        if let Some(p) = &cfg.env_path {
+            sp.lua.extend(split_env(p, LUAJIT_DEFAULT_PATH));
+        }
+        if let Some(p) = &cfg.env_cpath {
+            sp.c.extend(split_env(p, LUAJIT_DEFAULT_CPATH));
+        }
+        for tree in &cfg.trees {
+            let d = dir_text(tree);
+            sp.lua.push(Template::new(format!("{d}/share/lua/5.1/?.lua"), None));
+            sp.lua.push(Template::new(format!("{d}/share/lua/5.1/?/init.lua"), None));
+            sp.c.push(Template::new(format!("{d}/lib/lua/5.1/?.so"), None));
+        }
+        sp
+    }
+
+    /// Finds `name` as `require` would, trying the Lua path, the C path, then the C path's
+    /// all-in-one library for the first component of a dotted name.
+    pub fn resolve(&self, name: &str) -> Result<Found, NotFound> {
+        let name_path = name.replace('.', "/");
+        let mut tried = Vec::new();
+        if let Some((shown, path)) = search(&self.lua, &name_path, &mut tried) {
+            return Ok(Found::Lua { shown, path });
+        }
+        if let Some((shown, path)) = search(&self.c, &name_path, &mut tried) {
+            return Ok(Found::C { shown, path });
+        }
+        if let Some((root, _)) = name.split_once('.') {
+            if let Some((shown, path)) = search(&self.c, root, &mut tried) {
+                return Ok(Found::C { shown, path });
+            }
+        }
+        Err(NotFound { tried })
+    }
+
+    /// Every module under `prefix` (`prefix.*`): files below `prefix/` in any Lua template's
+    /// directory, as module names, sorted and deduplicated.
+    pub fn modules_under(&self, prefix: &str) -> Vec<String> {
+        let prefix_path = prefix.replace('.', "/");
+        let mut names = Vec::new();
+        for t in &self.lua {
+            let Some((before, after)) = t.text.split_once('?') else { continue };
+            if after.contains('?') {
+                continue;
+            }
+            let (_, dir) =
+                Template { text: format!("{before}{prefix_path}"), base: t.base.clone() }
+                    .expand("");
+            walk(&dir, &mut |file: &Path| {
+                let Ok(rel) = file.strip_prefix(&dir) else { return };
+                let rel = rel.to_string_lossy();
+                let Some(stem) = rel
+                    .strip_suffix(after.trim_start_matches('/'))
+                    .map(|s| s.trim_end_matches('/'))
+                else {
+                    return;
+                };
+                // `x/init.lua` seen through `?.lua` is the package `x`, found via `?/init.lua`.
+                if stem.is_empty()
+                    || (after == ".lua" && (stem == "init" || stem.ends_with("/init")))
+                {
+                    return;
+                }
+                let name = format!("{prefix}.{}", stem.replace('/', "."));
+                if crate::plan::valid_module_name(&name) {
+                    names.push(name);
+                }
+            });
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+fn search(
+    templates: &[Template],
+    name_path: &str,
+    tried: &mut Vec<String>,
+) -> Option<(String, PathBuf)> {
+    for t in templates {
+        let (shown, path) = t.expand(name_path);
+        // lib_package.c's readable(): fopen(name, "r") succeeds. On Linux that includes
+        // directories, which the graph stage then reports.
+        if std::fs::File::open(&path).is_ok() {
+            return Some((shown, path));
+        }
+        tried.push(shown);
+    }
+    None
+}
+
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            walk(&p, f);
+        } else {
+            f(&p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "app/a.lua",
+            "app/pkg/init.lua",
+            "app/pkg/x.lua",
+            "app/pkg/sub/y.lua",
+            "vendor/a.lua",
+            "vendor/v.lua",
+        ] {
+            let p = dir.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "return 1").unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn first_template_wins_and_names_follow_luajit() {
+        let t = tree();
+        let cfg = SearchConfig {
+            root: t.path().join("app"),
+            includes: vec![t.path().join("vendor")],
+            ..Default::default()
+        };
+        let sp = SearchPath::new(&cfg);
+        assert_eq!(
+            sp.resolve("a"),
+            Ok(Found::Lua { shown: "./a.lua".into(), path: t.path().join("app/./a.lua") })
+        );
+        assert!(
+            matches!(sp.resolve("pkg"), Ok(Found::Lua { shown, .. }) if shown == "./pkg/init.lua")
+        );
+        assert!(
+            matches!(sp.resolve("v"), Ok(Found::Lua { shown, .. }) if shown.ends_with("vendor/v.lua"))
+        );
+        let err = sp.resolve("nope.x").unwrap_err();
+        assert_eq!(err.tried[0], "./nope/x.lua");
+        assert_eq!(err.tried[1], "./nope/x/init.lua");
+        assert!(err.tried.iter().any(|t| t.ends_with("vendor/nope/x/init.lua")));
+        assert!(
+            err.tried.iter().any(|t| t.ends_with("vendor/nope.so")),
+            "all-in-one C root: {:?}",
+            err.tried
+        );
+    }
+
+    #[test]
+    fn env_paths_expand_double_semicolon() {
+        let cfg = SearchConfig { env_path: Some("/x/?.lua;;".into()), ..Default::default() };
+        let sp = SearchPath::new(&cfg);
+        let texts: Vec<&str> = sp.lua.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts[2], "/x/?.lua");
+        assert_eq!(texts[3..].join(";"), LUAJIT_DEFAULT_PATH);
+    }
+
+    #[test]
+    fn glob_lists_submodules() {
+        let t = tree();
+        let sp =
+            SearchPath::new(&SearchConfig { root: t.path().join("app"), ..Default::default() });
+        assert_eq!(sp.modules_under("pkg"), vec!["pkg.sub.y".to_owned(), "pkg.x".to_owned()]);
+        assert!(sp.modules_under("none").is_empty());
+    }
+}
