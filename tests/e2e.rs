@@ -118,6 +118,79 @@ fn check_all(extra: &[&str]) {
     );
 }
 
+/// A searcher wrapper that logs every module luajit actually loads from a Lua file.
+const RECORDER: &str = r#"
+local log = assert(io.open(os.getenv("BUNDLE_TRACE_FILE"), "w"))
+local lua_searcher = package.loaders[2]
+package.loaders[2] = function(name)
+  local found = lua_searcher(name)
+  if type(found) == "function" then log:write(name, "\n"); log:flush() end
+  return found
+end
+"#;
+
+/// The modules `luajit` loads when it runs the case.
+fn traced(dir: &Path, case: &Case) -> Vec<String> {
+    let trace = tempdir();
+    let file = trace.path().join("trace");
+    let mut cmd = Command::new(luajit());
+    cmd.current_dir(dir).env("LUA_PATH", "./?.lua;./?/init.lua").env("BUNDLE_TRACE_FILE", &file);
+    cmd.args(["-e", RECORDER]);
+    for p in &case.preloads {
+        cmd.args(["-l", p]);
+    }
+    cmd.arg("main.lua").args(&case.args);
+    run(&mut cmd);
+    let mut names: Vec<String> =
+        std::fs::read_to_string(&file).unwrap_or_default().lines().map(str::to_owned).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The modules `bundle --list` finds statically.
+fn listed(dir: &Path, case: &Case) -> Vec<String> {
+    let mut args = vec!["--list", "main.lua"];
+    for m in &case.modules {
+        args.extend(["-m", m]);
+    }
+    for p in &case.preloads {
+        args.extend(["-l", p]);
+    }
+    let r = bundle(dir, &args);
+    assert_eq!(r.code, 0, "--list failed in {}: {}", dir.display(), r.stderr);
+    r.stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut cols = l.split_whitespace();
+            let (name, kind) = (cols.next()?, cols.next()?);
+            (kind == "lua").then(|| name.to_owned())
+        })
+        .collect()
+}
+
+/// The static scan finds every module a real run loads (it may find more: lazy requires of
+/// functions that are never called, optional modules).
+#[test]
+fn static_discovery_covers_every_module_luajit_loads() {
+    let mut total = 0;
+    for dir in fixtures() {
+        let case = read_case(&dir);
+        let found = listed(&dir, &case);
+        let loaded = traced(&dir, &case);
+        for name in &loaded {
+            assert!(
+                found.contains(name),
+                "{}: luajit loaded '{name}', bundle --list did not find it",
+                dir.display()
+            );
+        }
+        total += loaded.len();
+    }
+    assert!(total >= 20, "the trace recorded too few modules ({total}): is the recorder working?");
+}
+
 #[test]
 fn bytecode_bundles_behave_like_luajit() {
     check_all(&[]);

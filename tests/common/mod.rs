@@ -41,9 +41,28 @@ pub fn run(cmd: &mut Command) -> Run {
     }
 }
 
-/// Runs `bundle` with `args` in `cwd`.
+/// Runs `bundle` with `args` in `cwd`, with no Lua search path from the environment.
 pub fn bundle(cwd: &Path, args: &[&str]) -> Run {
-    run(Command::new(bundle_bin()).current_dir(cwd).args(args).env("NO_COLOR", "1"))
+    run(&mut bundle_cmd(cwd, args))
+}
+
+/// The command [`bundle`] runs, to add environment variables.
+pub fn bundle_cmd(cwd: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bundle_bin());
+    cmd.current_dir(cwd).args(args).env("NO_COLOR", "1");
+    for var in ["LUA_PATH", "LUA_PATH_5_1", "LUA_CPATH", "LUA_CPATH_5_1", "LUA_INIT"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Writes `files` (path, contents) under `dir`, creating directories.
+pub fn write_tree(dir: &Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().expect("a parent")).expect("creating directories");
+        std::fs::write(&p, text).expect("writing a fixture file");
+    }
 }
 
 /// Replaces `prog: ` at line starts with `PROG: ` and `[C]: at 0x1234` with `[C]: at 0xADDR`.

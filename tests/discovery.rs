@@ -1,0 +1,331 @@
+//! Automatic require discovery: resolution order, search-path sources, globs, excludes, and the
+//! diagnostics users read (snapshot-tested).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempdir();
+    write_tree(dir.path(), files);
+    dir
+}
+
+/// Bundles `main.lua` in `dir` with `extra` flags and runs the result from elsewhere.
+fn bundle_and_run(dir: &Path, extra: &[&str]) -> (Run, Run) {
+    let out = dir.join("app.bin");
+    let out_s = out.to_str().unwrap().to_owned();
+    let mut args = vec!["main.lua", "-o", out_s.as_str()];
+    args.extend(extra);
+    let b = bundle(dir, &args);
+    let elsewhere = tempdir();
+    let r = if b.code == 0 {
+        run(hermetic(Command::new(&out).current_dir(elsewhere.path())))
+    } else {
+        Run { code: -1, signal: None, stdout: String::new(), stderr: String::new() }
+    };
+    (b, r)
+}
+
+fn luajit_in(dir: &Path, lua_path: &str) -> Run {
+    run(Command::new(luajit())
+        .current_dir(dir)
+        .env("LUA_PATH", lua_path)
+        .env_remove("LUA_INIT")
+        .arg("main.lua"))
+}
+
+#[test]
+fn missing_module_shows_chain_caret_and_paths() {
+    let dir = app(&[
+        ("main.lua", "local config = {}\n\nlocal db = require('lib.db')\nprint(db)\n"),
+        ("lib/db.lua", "-- database access\nlocal M = {}\n\n\n\n\n\n\n\nlocal pg = require(\"pgmoon\")\nreturn M\n"),
+    ]);
+    let r = bundle(dir.path(), &["main.lua", "-o", "app"]);
+    assert_eq!(r.code, 1);
+    assert!(!dir.path().join("app").exists());
+    insta::assert_snapshot!("missing_module", r.stderr);
+}
+
+#[test]
+fn optional_missing_module_is_a_warning_and_the_fallback_runs() {
+    let dir = app(&[(
+        "main.lua",
+        "local ok, json = pcall(require, 'cjson_missing')\nprint(ok and 'json' or 'fallback')\n",
+    )]);
+    let (b, r) = bundle_and_run(dir.path(), &[]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    insta::assert_snapshot!(
+        "optional_missing",
+        b.stderr
+            .lines()
+            .take_while(|l| !l.starts_with("bundle: wrote"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(r.stdout, "fallback\n");
+}
+
+#[test]
+fn non_literal_requires_are_warnings_with_hints() {
+    let dir = app(&[
+        ("main.lua", "local name = 'plug.a'\nlocal m = require(name)\nlocal req = require\nlocal n = require('plug.' .. 'b')\nprint(m, n)\n"),
+        ("plug/a.lua", "return 'A'"),
+        ("plug/b.lua", "return 'B'"),
+    ]);
+    let r = bundle(dir.path(), &["main.lua", "-o", "app"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let warnings: Vec<&str> =
+        r.stderr.lines().take_while(|l| !l.starts_with("bundle: wrote")).collect();
+    insta::assert_snapshot!("non_literal", warnings.join("\n"));
+    // The glob is the answer: the dynamic requires then work in the bundle.
+    let (b, run) = bundle_and_run(dir.path(), &["-q", "-m", "plug.*"]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert_eq!(run.stdout, "A\tB\n", "{}", run.stderr);
+}
+
+#[test]
+fn allow_missing_builds_and_fails_at_run_time_like_luajit() {
+    let dir = app(&[("main.lua", "print('start')\nlocal x = require('absent')\n")]);
+    let (b, r) = bundle_and_run(dir.path(), &["--allow-missing"]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert!(b.stderr.contains("warning: main.lua:2: module 'absent' not found"), "{}", b.stderr);
+    assert_eq!((r.code, r.stdout.as_str()), (1, "start\n"));
+    assert!(r.stderr.contains("module 'absent' not found:"), "{}", r.stderr);
+    assert!(r.stderr.contains("no module 'absent' in the bundle"), "{}", r.stderr);
+}
+
+#[test]
+fn resolution_order_matches_luajit() {
+    // `shared` exists in the app directory, in -I vendor, in LUA_PATH's dir and in the tree;
+    // `inc` in vendor, env and tree; `envmod` in env and tree; `treemod` only in the tree.
+    let dir = app(&[
+        (
+            "app/main.lua",
+            "print('shared', require('shared'))\nprint('inc', require('inc'))\nprint('envmod', require('envmod'))\nprint('treemod', require('treemod'))\n",
+        ),
+        ("app/shared.lua", "return 'app'"),
+        ("vendor/shared.lua", "return 'vendor'"),
+        ("vendor/inc.lua", "return 'vendor'"),
+        ("env/shared.lua", "return 'env'"),
+        ("env/inc.lua", "return 'env'"),
+        ("env/envmod.lua", "return 'env'"),
+        ("tree/share/lua/5.1/shared.lua", "return 'tree'"),
+        ("tree/share/lua/5.1/inc.lua", "return 'tree'"),
+        ("tree/share/lua/5.1/envmod.lua", "return 'tree'"),
+        ("tree/share/lua/5.1/treemod/init.lua", "return 'tree'"),
+    ]);
+    let root = dir.path();
+    let env = root.join("env/?.lua");
+    let mut cmd =
+        bundle_cmd(root, &["app/main.lua", "-o", "out", "-q", "-I", "vendor", "--tree", "tree"]);
+    let b = run(cmd.env("LUA_PATH", format!("{};;", env.display())));
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    let got = run(hermetic(&mut Command::new(root.join("out"))));
+    // luajit with the equivalent path, in the same order.
+    let lua_path = format!(
+        "./?.lua;./?/init.lua;{v}/?.lua;{v}/?/init.lua;{e};{t}/?.lua;{t}/?/init.lua",
+        v = root.join("vendor").display(),
+        e = env.display(),
+        t = root.join("tree/share/lua/5.1").display()
+    );
+    let want = luajit_in(&root.join("app"), &lua_path);
+    assert_eq!(
+        want.stdout, "shared\tapp\ninc\tvendor\nenvmod\tenv\ntreemod\ttree\n",
+        "{}",
+        want.stderr
+    );
+    assert_eq!(got.stdout, want.stdout, "{}", got.stderr);
+}
+
+#[test]
+fn double_semicolon_expands_to_luajit_default_path() {
+    let dir = app(&[("main.lua", "require('nowhere')\n")]);
+    let mut cmd = bundle_cmd(dir.path(), &["main.lua", "-o", "app"]);
+    let r = run(cmd.env("LUA_PATH", "/opt/x/?.lua;;").env("LUA_CPATH", ";;"));
+    assert_eq!(r.code, 1);
+    let searched =
+        r.stderr.lines().find(|l| l.contains("searched:")).unwrap_or_default().to_owned();
+    insta::assert_snapshot!("double_semicolon", searched);
+}
+
+#[test]
+fn lua_path_5_1_wins_over_lua_path() {
+    let dir = app(&[
+        ("main.lua", "print(require('m'))\n"),
+        ("a/m.lua", "return 'a'"),
+        ("b/m.lua", "return 'b'"),
+    ]);
+    let mut cmd = bundle_cmd(dir.path(), &["main.lua", "-o", "app", "-q"]);
+    let a = dir.path().join("a/?.lua");
+    let b = dir.path().join("b/?.lua");
+    let r = run(cmd.env("LUA_PATH", &a).env("LUA_PATH_5_1", &b));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(run(hermetic(&mut Command::new(dir.path().join("app")))).stdout, "b\n");
+}
+
+#[test]
+fn globs_and_excludes() {
+    let dir = app(&[
+        (
+            "main.lua",
+            "local a = require('lib.a')\nlocal ok, b = pcall(require, 'lib.b')\nprint(a, ok, b)\n",
+        ),
+        ("lib/a.lua", "return 'a'"),
+        ("lib/b.lua", "return 'b from disk'"),
+    ]);
+    // Excluded: not bundled; at run time it loads from disk when the path finds it.
+    let (b, r) = bundle_and_run(dir.path(), &["-q", "-x", "lib.b"]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert!(r.stdout.starts_with("a\tfalse\tmodule 'lib.b' not found"), "{}", r.stdout);
+    let from_disk = run(Command::new(dir.path().join("app.bin"))
+        .current_dir(dir.path())
+        .env("LUA_PATH", "./?.lua")
+        .env_remove("LUA_INIT"));
+    assert_eq!(from_disk.stdout, "a\ttrue\tb from disk\n");
+    let list = bundle(dir.path(), &["--list", "main.lua", "-x", "lib.*"]);
+    let row = list.stdout.lines().find(|l| l.starts_with("lib.a ")).unwrap_or_default();
+    assert_eq!(row.split_whitespace().nth(1), Some("excluded"), "{}", list.stdout);
+    // A glob that matches nothing is a warning.
+    let r = bundle(dir.path(), &["main.lua", "-o", "x", "-m", "nothing.here.*"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stderr.contains("warning: -m 'nothing.here.*' matches no module"), "{}", r.stderr);
+}
+
+#[test]
+fn explicit_module_wins_and_list_says_so() {
+    let dir = app(&[
+        ("main.lua", "print(require('lib.a'))\n"),
+        ("lib/a.lua", "return 'discovered'"),
+        ("other/a.lua", "return 'explicit'"),
+    ]);
+    let (b, r) = bundle_and_run(dir.path(), &["-q", "-m", "lib.a=other/a.lua"]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert_eq!(r.stdout, "explicit\n");
+    let list = bundle(dir.path(), &["--list", "main.lua", "-m", "lib.a=other/a.lua"]);
+    insta::assert_snapshot!("list_override", list.stdout);
+}
+
+#[test]
+fn c_module_on_the_cpath_is_reported() {
+    let dir =
+        app(&[("main.lua", "local n = require('native')\n"), ("clib/native.so", "not really ELF")]);
+    let r = bundle(dir.path(), &["main.lua", "-o", "app", "-I", "clib"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("C module 'native' at clib/native.so is not supported yet"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn module_path_that_is_a_directory() {
+    let dir = app(&[("main.lua", "require('weird')\n"), ("weird.lua/keep", "")]);
+    let r = bundle(dir.path(), &["main.lua", "-o", "app"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("module 'weird' resolves to ./weird.lua, which is a directory"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("app").exists());
+}
+
+#[test]
+fn unterminated_long_string_reports_like_the_parser() {
+    let dir = app(&[
+        ("main.lua", "require('lib.bad')\n"),
+        ("lib/bad.lua", "local x = 1\nlocal s = [==[ never\nclosed ]]\n"),
+    ]);
+    let r = bundle(dir.path(), &["main.lua", "-o", "app"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    // LuaJIT reports the line where it gave up, with its own wording.
+    let want = run(Command::new(luajit()).current_dir(dir.path()).arg("lib/bad.lua"));
+    let luajit_msg = want
+        .stderr
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches(|c| c != ':')
+        .trim_start_matches(": ");
+    assert!(r.stderr.contains(luajit_msg), "bundle: {} / luajit: {}", r.stderr, want.stderr);
+}
+
+#[test]
+fn non_utf8_sources_work() {
+    let dir = tempdir();
+    std::fs::write(
+        dir.path().join("main.lua"),
+        b"local m = require('latin1')\nprint(#m.s, m.s:byte(1))\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("latin1.lua"), b"-- caf\xe9\nreturn { s = '\xe9t\xe9' }\n")
+        .unwrap();
+    let (b, r) = bundle_and_run(dir.path(), &["-q"]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert_eq!(r.stdout, luajit_in(dir.path(), "./?.lua").stdout);
+    assert_eq!(r.stdout, "3\t233\n");
+}
+
+#[test]
+fn depfile_lists_every_file_read() {
+    let dir = app(&[
+        ("main.lua", "require('a')\n"),
+        ("a.lua", "require('b.c')"),
+        ("b/c.lua", "return 1"),
+    ]);
+    let r = bundle(dir.path(), &["main.lua", "-o", "out", "-q", "--depfile", "out.d"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(dir.path().join("out.d")).unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    assert!(text.starts_with(&format!("{}:", root.join("out").display())), "{text}");
+    for f in ["main.lua", "a.lua", "b/c.lua"] {
+        assert!(text.contains(&root.join(f).display().to_string()), "{f} missing from {text}");
+    }
+}
+
+#[test]
+fn why_prints_every_chain() {
+    let dir = app(&[
+        ("main.lua", "require('a')\nrequire('b')\n"),
+        ("a.lua", "return require('shared')"),
+        ("b.lua", "\nreturn require('shared')"),
+        ("shared.lua", "return 1"),
+    ]);
+    let r = bundle(dir.path(), &["why", "shared", "main.lua"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "main.lua:1 → a.lua:1 → shared\nmain.lua:2 → b.lua:2 → shared\n");
+    let r = bundle(dir.path(), &["why", "nothing", "main.lua"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("'nothing' is not required by main.lua"));
+}
+
+#[test]
+fn generated_apps_bundle_without_any_module_flag() {
+    let gen = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/gen_apps.py");
+    assert!(
+        gen.is_file(),
+        "{} is needed (the shared workloads beside the repository)",
+        gen.display()
+    );
+    let root = tempdir();
+    let g = run(Command::new("python3").arg(&gen).arg(root.path()));
+    assert_eq!(g.code, 0, "gen_apps.py: {}", g.stderr);
+    for (dir, main) in [("app", "main.lua"), ("big", "main.lua"), ("big", "main10.lua")] {
+        let d = root.path().join(dir);
+        let r = bundle(&d, &[main, "-o", "bundled", "-q"]);
+        assert_eq!(r.code, 0, "{dir}/{main}: {}", r.stderr);
+        let got = run(hermetic(&mut Command::new(d.join("bundled"))));
+        let want = run(Command::new(luajit())
+            .current_dir(&d)
+            .env("LUA_PATH", "./?.lua;./?/init.lua")
+            .arg(main));
+        assert_eq!(got, want, "{dir}/{main}");
+        assert!(want.stdout.starts_with("modules="), "{}", want.stdout);
+    }
+}
