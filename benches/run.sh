@@ -5,9 +5,10 @@
 #   RUNS=20 benches/run.sh    # fewer runs per command
 #
 # Workloads: ../shared/bench/gen_apps.py (hello; big = 300 modules, 2.2 MB of Lua; big/main10 =
-# the same tree with 10 modules required). Until automatic discovery lands, the bundles name
-# every module of big/ with -m (from MODULES.txt); main10 is bundled with all 300 modules too,
-# so it measures lazy loading. Prints a Markdown table of medians and ratios.
+# the same tree with 10 modules required). Modules are found by bundle's own discovery; the
+# main10 bundle is also built with all 300 modules (-m 'prefix.*' for every top-level package),
+# to measure lazy loading: start-up must not grow with the modules a program does not use.
+# Prints a Markdown table of medians and ratios.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,17 +25,13 @@ cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 bundle=$here/target/release/bundle
 python3 "$shared/bench/gen_apps.py" "$work" >/dev/null
 
-module_flags() {
-  sed -e 's/\.lua$//' "$1/MODULES.txt" | while read -r p; do
-    name=${p%/init}
-    printf -- '-m\n%s=%s.lua\n' "${name//\//.}" "$p"
-  done
-}
-mapfile -t big_flags < <(module_flags "$work/big")
+# Every module of big/, as -m NAME flags, for the all-modules main10 bundle.
+mapfile -t all_flags < <(sed -e 's/\.lua$//' -e 's#/init$##' -e 's#/#.#g' -e 's/^/-m\n/' "$work/big/MODULES.txt")
 
 (cd "$work/hello" && "$bundle" -q main.lua -o hello)
-(cd "$work/big" && "$bundle" -q main.lua "${big_flags[@]}" -o big)
-(cd "$work/big" && "$bundle" -q main10.lua "${big_flags[@]}" -o big10)
+(cd "$work/big" && "$bundle" -q main.lua -o big)
+(cd "$work/big" && "$bundle" -q main10.lua -o big10)
+(cd "$work/big" && "$bundle" -q main10.lua "${all_flags[@]}" -o big10all)
 
 export LUA_PATH='./?.lua;./?/init.lua;;'
 median() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]["median"])' "$@"; }
@@ -52,10 +49,13 @@ echo "|---|---|---|---|"
 compare hello "$work/hello" "luajit main.lua" "./hello"
 compare big "$work/big" "luajit main.lua" "./big"
 compare big/main10 "$work/big" "luajit main10.lua" "./big10"
+compare "big/main10, all 300 packed" "$work/big" "luajit main10.lua" "./big10all"
 
 (cd "$work/big" && hyperfine -N --warmup 3 --runs "$((runs / 2 > 5 ? runs / 2 : 5))" --export-json "$work/bt.json" \
-  "$bundle -q main.lua ${big_flags[*]} -o $work/big-bt" >/dev/null)
+  "$bundle -q main.lua -o $work/big-bt" "$bundle -q --list main.lua" >/dev/null)
+ms() { python3 -c 'import sys; print(f"{float(sys.argv[1])*1e3:.1f} ms")' "$1"; }
 echo
-echo "bundle time of big (300 modules, bytecode): $(python3 -c 'import sys; print(f"{float(sys.argv[1])*1e3:.1f} ms")' "$(median "$work/bt.json" 0)")"
+echo "bundle time of big (300 modules found, compiled to bytecode, packed): $(ms "$(median "$work/bt.json" 0)")"
+echo "scan + resolve of big (bundle --list, whole process): $(ms "$(median "$work/bt.json" 1)")"
 size() { stat -c %s "$1"; }
 echo "sizes: hello $(size "$work/hello/hello") B, big $(size "$work/big/big") B, bare stub $(size "$(ls "$here"/target/stub-build/*/stub/bundle-stub | head -n1)") B"
