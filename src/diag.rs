@@ -83,9 +83,8 @@ impl Diagnostic {
             if color { termcolor::ColorChoice::Auto } else { termcolor::ColorChoice::Never };
         let mut stderr = termcolor::StandardStream::stderr(choice);
         let (files, cs) = self.to_codespan();
-        if term::emit_to_write_style(&mut stderr, &config(), &files, &cs).is_err() {
-            eprintln!("{}", self.message);
-        }
+        // A closed or full stderr is not worth a panic: the exit status still tells.
+        let _ = term::emit_to_write_style(&mut stderr, &config(), &files, &cs);
     }
 
     fn to_codespan(&self) -> (SimpleFiles<String, String>, Cs<usize>) {

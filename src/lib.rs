@@ -88,9 +88,9 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
             return Err(Error::OutputIsModule(u.display.clone()));
         }
     }
+    let stub = stub::load(&plan.stub, plan.store)?;
     let compiled = compile::compile_all(&graph.units, plan.store)?;
     let (payload, totals) = pack::pack(&compiled, &plan.preloads)?;
-    let stub = stub::load(&plan.stub)?;
     let exe = emit::attach(&stub, &payload)?;
     emit::write_atomically(&output, &exe)?;
     if let Some(depfile) = &plan.depfile {

@@ -27,18 +27,18 @@ fn human(bytes: u64) -> String {
     }
 }
 
+/// Writes a line to stderr; a closed or full stderr is not worth a panic.
+fn say(line: std::fmt::Arguments) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Prints an error: graph diagnostics rendered with their source lines, anything else as one
 /// `bundle: error: ...` line.
 fn report_error(err: &Error) {
-    match err {
-        Error::Diagnostics(diags) => {
-            for d in diags {
-                d.emit();
-            }
-            eprintln!("bundle: error: {err}");
-        }
-        other => eprintln!("bundle: error: {other}"),
+    if let Error::Diagnostics(diags) = err {
+        diags.iter().for_each(|d| d.emit());
     }
+    say(format_args!("bundle: error: {err}"));
 }
 
 /// Writes to stdout; a closed pipe (`bundle --list | head`) is not an error.
@@ -64,7 +64,7 @@ fn build(cli: &Cli) -> Result<(), Error> {
         report.warnings.iter().for_each(|d| d.emit());
         let t = report.totals;
         let shown = cli.output.as_deref().unwrap_or(&report.output);
-        eprintln!(
+        say(format_args!(
             "bundle: wrote {} ({}): main script + {} module{}, {} → {} stored",
             shown.display(),
             human(report.output_len),
@@ -72,7 +72,7 @@ fn build(cli: &Cli) -> Result<(), Error> {
             if report.modules == 1 { "" } else { "s" },
             human(t.raw),
             human(t.stored),
-        );
+        ));
     }
     Ok(())
 }
@@ -82,7 +82,7 @@ fn why(cli: &WhyCli) -> Result<bool, Error> {
     let graph = bundle::graph::build(&plan)?;
     let chains = graph.chains_to(&cli.name);
     if chains.is_empty() {
-        eprintln!("bundle: '{}' is not required by {}", cli.name, cli.main.display());
+        say(format_args!("bundle: '{}' is not required by {}", cli.name, cli.main.display()));
         return Ok(false);
     }
     print_stdout(&chains.iter().map(|c| format!("{c}\n")).collect::<String>());

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::cli::{Cli, GraphArgs};
 use crate::resolve::{SearchConfig, SearchPath};
 
-/// Modules the runtime itself provides: never looked up, never packed.
+/// Modules the runtime itself provides, never looked up, never packed: the keys of
+/// `package.loaded` and `package.preload` in a fresh LuaJIT state (checked by a test).
 pub const BUILTIN_MODULES: &[&str] = &[
     "_G",
     "bit",
@@ -23,7 +24,10 @@ pub const BUILTIN_MODULES: &[&str] = &[
     "os",
     "package",
     "string",
+    "string.buffer",
     "table",
+    "table.clear",
+    "table.new",
 ];
 
 /// How Lua units are stored in the payload.
@@ -64,10 +68,10 @@ pub enum ModuleSpec {
     Glob(String),
 }
 
-/// Whether the runtime provides `name` itself (never looked up, never packed): the standard
-/// libraries and everything under `jit.`.
+/// Whether the runtime provides `name` itself (never looked up, never packed). LuaJIT's Lua-side
+/// `jit.*` tools (`jit.v`, `jit.dump`, ...) are not built in: they are looked up like any module.
 pub fn is_builtin(name: &str) -> bool {
-    BUILTIN_MODULES.contains(&name) || name.starts_with("jit.")
+    BUILTIN_MODULES.contains(&name)
 }
 
 /// Everything the pipeline needs, checked.
@@ -301,6 +305,16 @@ impl BuildPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builtin_list_matches_a_fresh_luajit_state() {
+        let lua = unsafe { mlua::Lua::unsafe_new() };
+        let names: Vec<String> = lua
+            .load("local t = {} for _, where in ipairs{package.loaded, package.preload} do for k in pairs(where) do t[#t+1] = k end end table.sort(t) return t")
+            .eval()
+            .unwrap();
+        assert_eq!(names, BUILTIN_MODULES);
+    }
 
     #[test]
     fn module_names() {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use object::{Object, ObjectSection};
 
-use crate::plan::StubChoice;
+use crate::plan::{Store, StubChoice};
 
 /// The host stub, embedded at build time.
 pub static EMBEDDED: &[u8] = include_bytes!(env!("BUNDLE_EMBEDDED_STUB"));
@@ -21,6 +21,8 @@ pub enum StubError {
     },
     #[error("{}: not a bundle stub ({reason})", path.display())]
     NotAStub { path: PathBuf, reason: String },
+    #[error("{}: {reason}", path.display())]
+    Incompatible { path: PathBuf, reason: String },
 }
 
 /// Checks that `bytes` is a stub this bundler can write payloads for.
@@ -45,14 +47,35 @@ pub fn check(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether bytecode compiled here (64-bit, little-endian LuaJIT with GC64) loads in the stub:
+/// LuaJIT refuses bytecode of another word size or byte order.
+pub fn bytecode_compatible(bytes: &[u8]) -> Result<(), String> {
+    let file = object::File::parse(bytes).map_err(|e| e.to_string())?;
+    if !file.is_64() || !file.is_little_endian() {
+        return Err(format!(
+            "the stub is a {}-bit {}-endian executable, and LuaJIT bytecode built here is 64-bit little-endian: use --source",
+            if file.is_64() { 64 } else { 32 },
+            if file.is_little_endian() { "little" } else { "big" }
+        ));
+    }
+    Ok(())
+}
+
 /// The stub's bytes, checked.
-pub fn load(choice: &StubChoice) -> Result<std::borrow::Cow<'static, [u8]>, StubError> {
+pub fn load(
+    choice: &StubChoice,
+    store: Store,
+) -> Result<std::borrow::Cow<'static, [u8]>, StubError> {
     match choice {
         StubChoice::Embedded => Ok(EMBEDDED.into()),
         StubChoice::File(path) => {
             let bytes = std::fs::read(path)
                 .map_err(|source| StubError::Read { path: path.clone(), source })?;
             check(&bytes).map_err(|reason| StubError::NotAStub { path: path.clone(), reason })?;
+            if !matches!(store, Store::Source) {
+                bytecode_compatible(&bytes)
+                    .map_err(|reason| StubError::Incompatible { path: path.clone(), reason })?;
+            }
             Ok(bytes.into())
         }
     }
@@ -63,6 +86,25 @@ mod tests {
     #[test]
     fn embedded_stub_is_a_stub() {
         super::check(super::EMBEDDED).unwrap();
+    }
+
+    #[test]
+    fn a_32_bit_stub_needs_source() {
+        use object::write::{Object, StreamingBuffer};
+        use object::{Architecture, BinaryFormat, Endianness, SectionKind};
+        let mut obj = Object::new(BinaryFormat::Elf, Architecture::I386, Endianness::Little);
+        let id = obj.add_section(
+            Vec::new(),
+            bundle_runtime::STUB_SECTION.as_bytes().to_vec(),
+            SectionKind::ReadOnlyData,
+        );
+        obj.append_section_data(id, &bundle_runtime::STUB_MARKER, 1);
+        let mut bytes = Vec::new();
+        obj.emit(&mut StreamingBuffer::new(&mut bytes)).unwrap();
+        super::check(&bytes).unwrap();
+        let err = super::bytecode_compatible(&bytes).unwrap_err();
+        assert!(err.contains("32-bit") && err.contains("--source"), "{err}");
+        super::bytecode_compatible(super::EMBEDDED).unwrap();
     }
 
     #[test]

@@ -349,3 +349,69 @@ fn damaged_executables_report_and_never_run() {
     assert_eq!(r.code, 0, "objcopy: {}", r.stderr);
     assert_damaged(&removed, "no bundle payload found");
 }
+
+#[test]
+fn many_arguments_reach_the_script() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("main.lua"), "print(select('#', ...), #arg, arg[#arg])\n")
+        .unwrap();
+    let r = bundle(dir.path(), &["main.lua", "-o", "app", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let args: Vec<String> = (1..=9000).map(|i| i.to_string()).collect();
+    let run = run(Command::new(dir.path().join("app")).args(&args));
+    assert_eq!((run.code, run.stdout.as_str()), (0, "9000\t9000\t9000\n"), "{}", run.stderr);
+}
+
+/// A finalizer that requires a module while a (large, compressed) module is being loaded: the
+/// searcher is re-entered from inside the loader's GC step. Regression test for a RefCell
+/// borrow held across luaL_loadbuffer, found in review.
+#[test]
+fn searcher_reentered_from_a_finalizer() {
+    let dir = tempdir();
+    let big: String = "local t = {}\n".to_owned()
+        + &(0..3000).map(|i| format!("t[{i}] = {{ {i}, '{i}' }}\n")).collect::<String>()
+        + "return true\n";
+    write_tree(
+        dir.path(),
+        &[
+            ("big.lua", big.as_str()),
+            ("small.lua", "return {}\n"),
+            (
+                "main.lua",
+                r#"local ran, armed = 0, false
+for i = 1, 1000 do
+  local p = newproxy(true)
+  getmetatable(p).__gc = function()
+    ran = ran + 1
+    if armed then package.loaded.small = nil; require("small") end
+  end
+end
+collectgarbage("setstepmul", 10)
+while ran == 0 do collectgarbage("step", 0) end
+armed = true
+require("big")
+print("survived")
+if false then require("small") end
+"#,
+            ),
+        ],
+    );
+    let r = bundle(dir.path(), &["main.lua", "-o", "app", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for _ in 0..20 {
+        let run = run(&mut Command::new(dir.path().join("app")));
+        assert_eq!((run.code, run.stdout.as_str()), (0, "survived\n"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn a_full_stderr_is_not_a_crash() {
+    let dir = program();
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let r = run(Command::new(bundle_bin())
+        .current_dir(dir.path())
+        .args(["main.lua", "-o", "app"])
+        .stderr(full));
+    assert_eq!(r.code, 0);
+    assert!(dir.path().join("app").exists());
+}

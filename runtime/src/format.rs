@@ -442,8 +442,21 @@ impl Entry<'_> {
     /// Decodes the entry with a reusable decoder (one decompression context for many entries).
     pub fn decode_with(&self, decoder: &mut Decoder) -> Result<Vec<u8>, FormatError> {
         let fail = |reason: String| FormatError::Decompress { name: self.display_name(), reason };
+        let raw_len =
+            usize::try_from(self.raw_len).map_err(|_| fail("too large for this machine".into()))?;
+        if self.codec == Codec::Zstd {
+            // The frame states its own size: a mismatch is a damaged entry, found before a
+            // possibly huge allocation.
+            let declared = zstd::zstd_safe::get_frame_content_size(self.stored).ok().flatten();
+            if declared != Some(self.raw_len) {
+                return Err(fail(format!(
+                    "frame declares {declared:?} bytes, index {}",
+                    self.raw_len
+                )));
+            }
+        }
         let mut out = Vec::new();
-        out.try_reserve_exact(self.raw_len as usize).map_err(|e| fail(e.to_string()))?;
+        out.try_reserve_exact(raw_len).map_err(|e| fail(e.to_string()))?;
         match self.codec {
             Codec::Stored => out.extend_from_slice(self.stored),
             Codec::Zstd => {

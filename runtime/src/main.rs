@@ -20,15 +20,14 @@
 #![no_main]
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fs::File;
-use std::io::Write;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use bundle_runtime::carrier::{self, LocateError};
-use bundle_runtime::format::{Codec, Decoder, Entry, Payload};
+use bundle_runtime::format::{Codec, Decoder, Entry, Kind, Payload};
 use mlua_sys::{self as ffi, lua_State};
 
 /// Exit status when the executable's payload is missing or damaged (sysexits' EX_DATAERR).
@@ -46,6 +45,14 @@ extern "C-unwind" {
     // LuaJIT's own, not mlua-sys's Lua 5.1 compatibility version: its output ("[C]: at 0x...")
     // is what luajit prints.
     fn luaL_traceback(L: *mut lua_State, L1: *mut lua_State, msg: *const c_char, level: c_int);
+    // LuaJIT's native loader with a mode ("b" bytecode only, "t" text only).
+    fn luaL_loadbufferx(
+        L: *mut lua_State,
+        buff: *const c_char,
+        sz: usize,
+        name: *const c_char,
+        mode: *const c_char,
+    ) -> c_int;
 }
 
 /// Everything `pmain` needs, owned by `main` for the life of the Lua state.
@@ -55,21 +62,30 @@ struct Ctx<'a> {
     payload: Payload<'static>,
     decoder: RefCell<Option<Decoder>>,
     /// Set when pmain reported an error itself.
-    failed: bool,
+    failed: Cell<bool>,
 }
 
 /// The state that the SIGINT handler interrupts (luajit.c's `globalL`).
 static GLOBAL_L: AtomicPtr<lua_State> = AtomicPtr::new(ptr::null_mut());
 
-/// Writes `progname: msg` to stderr, like luajit.c's `l_message`.
+extern "C" {
+    /// glibc's `stderr` stream: messages go through it, as luajit's do, so that they keep their
+    /// order with what the program wrote to a buffered `io.stderr`.
+    static mut stderr: *mut libc::FILE;
+}
+
+/// Writes `progname: msg` to C's stderr and flushes it, like luajit.c's `l_message`.
 fn message(progname: &CStr, msg: &[u8]) {
-    let mut line = Vec::with_capacity(progname.to_bytes().len() + msg.len() + 3);
-    line.extend_from_slice(progname.to_bytes());
-    line.extend_from_slice(b": ");
-    line.extend_from_slice(msg);
-    line.push(b'\n');
-    // Nothing sensible is left to do if stderr is gone.
-    let _ = std::io::stderr().write_all(&line);
+    // SAFETY: `stderr` is glibc's initialised stream; fwrite/fflush take any byte buffer.
+    unsafe {
+        let err = stderr;
+        let p = progname.to_bytes();
+        libc::fwrite(p.as_ptr().cast(), 1, p.len(), err);
+        libc::fwrite(b": ".as_ptr().cast(), 1, 2, err);
+        libc::fwrite(msg.as_ptr().cast(), 1, msg.len(), err);
+        libc::fwrite(b"\n".as_ptr().cast(), 1, 1, err);
+        libc::fflush(err);
+    }
 }
 
 /// Reads and verifies the payload of the running executable.
@@ -110,27 +126,35 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
             return EXIT_DAMAGED;
         }
     };
-    let mut ctx =
-        Ctx { args: &args, progname, payload, decoder: RefCell::new(None), failed: false };
+    let ctx = Ctx {
+        args: &args,
+        progname,
+        payload,
+        decoder: RefCell::new(None),
+        failed: Cell::new(false),
+    };
+    // Only shared references to `ctx` exist from here on: pmain and the searcher both reach it
+    // through this one pointer.
+    let ctx_ptr = ptr::from_ref(&ctx).cast_mut().cast::<c_void>();
     // SAFETY: plain LuaJIT C API use on a state this function owns; `ctx` outlives the state
-    // (lua_close below), which is the only place the pointer handed to pmain is used.
+    // (lua_close below runs the last finalizers that could reach the searcher).
     unsafe {
         let l = ffi::luaL_newstate();
         if l.is_null() {
             message(progname, b"cannot create state: not enough memory");
             return 1;
         }
-        let status = ffi::lua_cpcall(l, pmain, ptr::from_mut(&mut ctx).cast::<c_void>());
+        let status = ffi::lua_cpcall(l, pmain, ctx_ptr);
         report(l, progname, status);
         ffi::lua_close(l);
-        c_int::from(status != 0 || ctx.failed)
+        c_int::from(status != 0 || ctx.failed.get())
     }
 }
 
 /// luajit.c's `pmain`, for a program with a main script.
 unsafe extern "C-unwind" fn pmain(l: *mut lua_State) -> c_int {
     // SAFETY: lua_cpcall passes main's `ctx` as the only argument, a light userdata.
-    let ctx = unsafe { &mut *ffi::lua_touserdata(l, 1).cast::<Ctx>() };
+    let ctx = unsafe { &*ffi::lua_touserdata(l, 1).cast::<Ctx>() };
     GLOBAL_L.store(l, Ordering::Relaxed);
     // SAFETY: the stack holds only the light userdata; every call below keeps it balanced.
     unsafe {
@@ -139,50 +163,76 @@ unsafe extern "C-unwind" fn pmain(l: *mut lua_State) -> c_int {
         ffi::lua_gc(l, ffi::LUA_GCRESTART, -1);
         create_arg_table(l, ctx.args);
         install_searcher(l, ctx);
-        let preloads = match ctx.payload.preloads() {
-            Ok(p) => p,
-            Err(e) => return raise(l, format!("bundle payload: {e}")),
-        };
-        for name in preloads {
-            if dolibrary(l, ctx.progname, name) != 0 {
-                ctx.failed = true;
-                return 0;
-            }
-        }
-        let status = match ctx.payload.main() {
-            Ok(Some(main)) => match load_entry(l, ctx, &main) {
-                Ok(()) => {
-                    let script_args = ctx.args.get(1..).unwrap_or_default();
-                    let narg = c_int::try_from(script_args.len()).unwrap_or(c_int::MAX);
-                    ffi::luaL_checkstack(
-                        l,
-                        narg.saturating_add(3),
-                        c"too many arguments to script".as_ptr(),
-                    );
-                    for a in script_args {
-                        push_bytes(l, a.to_bytes());
+        match ctx.payload.preloads() {
+            Ok(preloads) => {
+                for name in preloads {
+                    if dolibrary(l, ctx.progname, name) != 0 {
+                        ctx.failed.set(true);
+                        return 0;
                     }
-                    docall(l, narg, false)
                 }
-                Err(msg) => {
-                    push_bytes(l, msg.as_bytes());
-                    ffi::LUA_ERRSYNTAX
-                }
-            },
-            Ok(None) => {
-                push_bytes(l, b"this executable has no main script");
-                ffi::LUA_ERRRUN
             }
-            Err(e) => {
-                push_bytes(l, format!("bundle payload: {e}").as_bytes());
-                ffi::LUA_ERRRUN
+            Err(e) => push_bytes(l, format!("bundle payload: {e}").as_bytes()),
+        }
+        let status = if ffi::lua_gettop(l) > 1 {
+            // The payload error pushed above.
+            ffi::LUA_ERRRUN
+        } else {
+            match ctx.payload.main() {
+                Ok(Some(main)) => match load_entry(l, ctx, &main) {
+                    Ok(()) => {
+                        let narg = push_script_args(l);
+                        docall(l, narg, false)
+                    }
+                    Err(msg) => {
+                        push_bytes(l, msg.as_bytes());
+                        ffi::LUA_ERRSYNTAX
+                    }
+                },
+                Ok(None) => {
+                    push_bytes(l, b"this executable has no main script");
+                    ffi::LUA_ERRRUN
+                }
+                Err(e) => {
+                    push_bytes(l, format!("bundle payload: {e}").as_bytes());
+                    ffi::LUA_ERRRUN
+                }
             }
         };
         if report(l, ctx.progname, status) != 0 {
-            ctx.failed = true;
+            ctx.failed.set(true);
         }
     }
     0
+}
+
+/// luajit.c's `handle_script`: the script's `...` are `arg[1..]` as they are now, after the
+/// preloads (which may have changed `arg`). Returns how many were pushed.
+///
+/// # Safety
+/// `l` is a valid state in a protected call.
+unsafe fn push_script_args(l: *mut lua_State) -> c_int {
+    // SAFETY: LuaJIT grows the stack on each push, as luajit.c relies on; the table and the
+    // terminating nil are removed again.
+    unsafe {
+        let mut narg = 0;
+        ffi::lua_getglobal_(l, c"arg".as_ptr());
+        if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+            loop {
+                narg += 1;
+                ffi::lua_rawgeti_(l, -narg, narg);
+                if ffi::lua_isnil(l, -1) != 0 {
+                    break;
+                }
+            }
+            ffi::lua_pop(l, 1);
+            ffi::lua_remove(l, -narg);
+            narg - 1
+        } else {
+            ffi::lua_pop(l, 1);
+            0
+        }
+    }
 }
 
 /// Pushes a Lua string with the given bytes.
@@ -192,19 +242,6 @@ unsafe extern "C-unwind" fn pmain(l: *mut lua_State) -> c_int {
 unsafe fn push_bytes(l: *mut lua_State, s: &[u8]) {
     // SAFETY: the pointer and length describe `s`; Lua copies the bytes.
     unsafe { ffi::lua_pushlstring_(l, s.as_ptr().cast(), s.len()) };
-}
-
-/// Raises `msg` as a Lua error. The Rust string is dropped before control leaves this frame.
-///
-/// # Safety
-/// `l` is a valid state, called from a Lua C function (protected context).
-unsafe fn raise(l: *mut lua_State, msg: String) -> c_int {
-    // SAFETY: see the function contract; `msg` is copied by Lua before it is dropped.
-    unsafe {
-        push_bytes(l, msg.as_bytes());
-        drop(msg);
-        ffi::lua_error(l)
-    }
 }
 
 /// luajit.c's `createargtable` for a bundled program: `arg[0]` is the executable as invoked,
@@ -229,14 +266,14 @@ unsafe fn create_arg_table(l: *mut lua_State, args: &[&CStr]) {
 ///
 /// # Safety
 /// `l` is a valid state in a protected call; `ctx` outlives it.
-unsafe fn install_searcher(l: *mut lua_State, ctx: &mut Ctx) {
+unsafe fn install_searcher(l: *mut lua_State, ctx: &Ctx) {
     // SAFETY: balanced stack use; the light userdata points at `ctx`, which outlives the state.
     unsafe {
         if ffi::luaL_loadbuffer(l, BOOT_LUA.as_ptr().cast(), BOOT_LUA.len(), c"=boot".as_ptr()) != 0
         {
             ffi::lua_error(l);
         }
-        ffi::lua_pushlightuserdata(l, ptr::from_mut(ctx).cast::<c_void>());
+        ffi::lua_pushlightuserdata(l, ptr::from_ref(ctx).cast_mut().cast::<c_void>());
         ffi::lua_pushcclosure(l, searcher, 1);
         ffi::lua_call(l, 1, 0);
     }
@@ -245,8 +282,24 @@ unsafe fn install_searcher(l: *mut lua_State, ctx: &mut Ctx) {
 /// The searcher for bundled modules (Lua 5.1 manual §5.3, `package.loaders`): returns the
 /// module's chunk, or a string saying why the bundle does not have it.
 unsafe extern "C-unwind" fn searcher(l: *mut lua_State) -> c_int {
+    // SAFETY: see search; when it fails, the message is on the stack and nothing owned by Rust
+    // is left in this frame for the error to unwind past.
+    unsafe {
+        match search(l) {
+            Ok(n) => n,
+            Err(()) => ffi::lua_error(l),
+        }
+    }
+}
+
+/// The searcher's work. `Err` means an error message was pushed, to be raised by the caller.
+///
+/// # Safety
+/// Called from [`searcher`] only.
+unsafe fn search(l: *mut lua_State) -> Result<c_int, ()> {
     // SAFETY: the upvalue is the `ctx` pointer set by install_searcher; the name argument is a
-    // string (luaL_checklstring raises otherwise) that stays on the stack while it is borrowed.
+    // string (luaL_checklstring raises otherwise, before anything is owned here) that stays on
+    // the stack while it is borrowed.
     unsafe {
         let ctx = &*ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)).cast::<Ctx>();
         let mut len = 0;
@@ -254,23 +307,28 @@ unsafe extern "C-unwind" fn searcher(l: *mut lua_State) -> c_int {
         let name = std::slice::from_raw_parts(name.cast::<u8>(), len);
         match ctx.payload.module(name) {
             Ok(Some(entry)) => match load_entry(l, ctx, &entry) {
-                Ok(()) => 1,
-                Err(msg) => raise(
-                    l,
-                    format!(
-                        "error loading module '{}' from the bundle:\n\t{msg}",
-                        entry.display_name()
-                    ),
-                ),
+                Ok(()) => Ok(1),
+                Err(msg) => {
+                    let what = entry.display_name();
+                    push_bytes(
+                        l,
+                        format!("error loading module '{what}' from the bundle:\n\t{msg}")
+                            .as_bytes(),
+                    );
+                    Err(())
+                }
             },
             Ok(None) => {
                 let mut msg = b"\n\tno module '".to_vec();
                 msg.extend_from_slice(name);
                 msg.extend_from_slice(b"' in the bundle");
                 push_bytes(l, &msg);
-                1
+                Ok(1)
             }
-            Err(e) => raise(l, format!("bundle payload: {e}")),
+            Err(e) => {
+                push_bytes(l, format!("bundle payload: {e}").as_bytes());
+                Err(())
+            }
         }
     }
 }
@@ -280,6 +338,13 @@ unsafe extern "C-unwind" fn searcher(l: *mut lua_State) -> c_int {
 /// # Safety
 /// `l` is a valid state with a free stack slot.
 unsafe fn load_entry(l: *mut lua_State, ctx: &Ctx, entry: &Entry) -> Result<(), String> {
+    // The kind decides what the loader accepts: bytecode is never taken for source nor the
+    // other way round, and other kinds are not Lua chunks at all.
+    let mode = match entry.kind {
+        Kind::LuaBytecode => c"b",
+        Kind::LuaSource => c"t",
+        other => return Err(format!("entry of kind {other} is not a Lua chunk")),
+    };
     // Stored entries are loaded straight from the mapped file; only compressed ones need the
     // (lazily created) decompression context and a buffer.
     let code: Cow<[u8]> = match entry.codec {
@@ -297,8 +362,9 @@ unsafe fn load_entry(l: *mut lua_State, ctx: &Ctx, entry: &Entry) -> Result<(), 
         CString::new(entry.chunkname).map_err(|_| "chunk name contains NUL".to_owned())?;
     // SAFETY: buffer and length describe `code`; luaL_loadbuffer runs protected and copies what
     // it keeps. The checksum was verified at start-up, so bytecode is what the bundler wrote.
-    let status =
-        unsafe { ffi::luaL_loadbuffer(l, code.as_ptr().cast(), code.len(), chunkname.as_ptr()) };
+    let status = unsafe {
+        luaL_loadbufferx(l, code.as_ptr().cast(), code.len(), chunkname.as_ptr(), mode.as_ptr())
+    };
     if status == 0 {
         return Ok(());
     }
@@ -354,12 +420,25 @@ unsafe extern "C-unwind" fn lstop(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
     }
 }
 
+/// luajit.c's `signal_set`: `sigaction` with no flags, so that a blocked read is interrupted
+/// (no SA_RESTART, unlike `signal`).
+fn set_sigint(handler: libc::sighandler_t) {
+    // SAFETY: a zeroed sigaction with an empty mask and a valid handler is a valid argument.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGINT, &sa, ptr::null_mut());
+    }
+}
+
 /// luajit.c's `laction`: on SIGINT, make the running Lua code raise "interrupted!".
 extern "C" fn laction(sig: c_int) {
     // SAFETY: restoring the default disposition and setting a hook is what luajit.c does from
     // its handler; lua_sethook only stores fields, which is why luajit deems it signal-safe.
     unsafe {
-        libc::signal(sig, libc::SIG_DFL);
+        let _ = sig;
+        set_sigint(libc::SIG_DFL);
         let l = GLOBAL_L.load(Ordering::Relaxed);
         if !l.is_null() {
             let mask = ffi::LUA_MASKCALL | ffi::LUA_MASKRET | ffi::LUA_MASKCOUNT;
@@ -378,10 +457,9 @@ unsafe fn docall(l: *mut lua_State, narg: c_int, clear: bool) -> c_int {
         let base = ffi::lua_gettop(l) - narg;
         ffi::lua_pushcfunction(l, traceback);
         ffi::lua_insert(l, base);
-        let handler = laction as extern "C" fn(c_int);
-        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        set_sigint(laction as extern "C" fn(c_int) as libc::sighandler_t);
         let status = ffi::lua_pcall(l, narg, if clear { 0 } else { ffi::LUA_MULTRET }, base);
-        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        set_sigint(libc::SIG_DFL);
         ffi::lua_remove(l, base);
         if status != 0 {
             // Force a complete garbage collection in case of errors, as luajit does.
