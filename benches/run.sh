@@ -37,7 +37,7 @@ export LUA_PATH='./?.lua;./?/init.lua;;'
 median() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]["median"])' "$@"; }
 compare() { # name dir luajit-command bundled-command
   local name=$1 dir=$2
-  (cd "$dir" && hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/$name.json" "$3" "$4" >/dev/null)
+  (cd "$dir" && hyperfine -N --warmup 20 --runs "$runs" --export-json "$work/$name.json" "$3" "$4" >/dev/null)
   local l b
   l=$(median "$work/$name.json" 0)
   b=$(median "$work/$name.json" 1)
