@@ -96,3 +96,39 @@ pub struct WhyCli {
     #[command(flatten)]
     pub graph: GraphArgs,
 }
+
+/// `bundle inspect FILE`: what an executable made by bundle holds.
+#[derive(Debug, Parser)]
+#[command(name = "bundle inspect")]
+pub struct InspectCli {
+    /// The executable to inspect.
+    pub file: PathBuf,
+
+    /// Print JSON (schema in docs/INSPECT.md) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bundle verify FILE`: exit 0 only if the payload is intact (structure and checksum).
+#[derive(Debug, Parser)]
+#[command(name = "bundle verify")]
+pub struct VerifyCli {
+    /// The executable to verify.
+    pub file: PathBuf,
+}
+
+/// `bundle extract FILE -d DIR`: write the entries back as files.
+#[derive(Debug, Parser)]
+#[command(name = "bundle extract")]
+pub struct ExtractCli {
+    /// The executable to extract from.
+    pub file: PathBuf,
+
+    /// The directory to write into (created if missing).
+    #[arg(short = 'd', long = "dir", value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,14 +1,15 @@
 //! The `bundle` command: parse flags, validate them into a plan, run the pipeline, report.
+//! Subcommands (`why`, `inspect`, `verify`, `extract`) are recognised by the first argument.
 //!
-//! Exit status: 0 on success, 1 when the build failed (the message names the file), 2 for a
-//! command-line usage error. `bundle why NAME MAIN.lua` explains why a module is bundled.
+//! Exit status: 0 on success, 1 when the build failed (the message names the file) or a
+//! subcommand found a problem, 2 for a command-line usage error.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use bundle::cli::{Cli, WhyCli};
+use bundle::cli::{Cli, ExtractCli, InspectCli, VerifyCli, WhyCli};
 use bundle::plan::BuildPlan;
 use bundle::Error;
 
@@ -89,12 +90,74 @@ fn why(cli: &WhyCli) -> Result<bool, Error> {
     Ok(true)
 }
 
+fn inspect(cli: &InspectCli) -> ExitCode {
+    match bundle::inspect::inspect(&cli.file) {
+        Ok(report) => {
+            if cli.json {
+                let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+                print_stdout(&format!("{text}\n"));
+            } else {
+                print_stdout(&bundle::inspect::render(&report));
+            }
+            if report.payload.checksum_ok {
+                ExitCode::SUCCESS
+            } else {
+                say(format_args!(
+                    "bundle: error: {}: the payload checksum does not match: the file is damaged",
+                    cli.file.display()
+                ));
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            say(format_args!("bundle: error: {e}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn verify(cli: &VerifyCli) -> ExitCode {
+    match bundle::inspect::verify(&cli.file) {
+        Ok(r) => {
+            print_stdout(&format!(
+                "{}: ok ({} entries, checksum {})\n",
+                cli.file.display(),
+                r.payload.totals.entries,
+                r.payload.checksum
+            ));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            say(format_args!("bundle: error: {e}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn extract(cli: &ExtractCli) -> ExitCode {
+    match bundle::extract::extract(&cli.file, &cli.dir, cli.force) {
+        Ok(files) => {
+            print_stdout(&files.iter().map(|f| format!("{}\n", f.display())).collect::<String>());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            say(format_args!("bundle: error: {e}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let result = if args.get(1).is_some_and(|a| a == "why") {
-        why(&WhyCli::parse_from(&args[1..])).map(|found| found.then_some(()).ok_or(()))
-    } else {
-        build(&Cli::parse_from(&args)).map(Ok)
+    let sub = args.get(1).and_then(|a| a.to_str());
+    let result = match sub {
+        Some("why") => {
+            why(&WhyCli::parse_from(&args[1..])).map(|found| found.then_some(()).ok_or(()))
+        }
+        Some("inspect") => return inspect(&InspectCli::parse_from(&args[1..])),
+        Some("verify") => return verify(&VerifyCli::parse_from(&args[1..])),
+        Some("extract") => return extract(&ExtractCli::parse_from(&args[1..])),
+        _ => build(&Cli::parse_from(&args)).map(Ok),
     };
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,

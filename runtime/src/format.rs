@@ -209,6 +209,7 @@ pub struct Payload<'a> {
     records: &'a [u8],
     data: &'a [u8],
     checksum: u64,
+    computed: u64,
 }
 
 /// One index entry, borrowed from the payload.
@@ -229,8 +230,20 @@ pub struct Entry<'a> {
 }
 
 impl<'a> Payload<'a> {
-    /// Parses and verifies a payload that spans exactly `bytes`.
+    /// Parses and verifies a payload that spans exactly `bytes`: structure and checksum. This is
+    /// the only way the runtime reads a payload.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, FormatError> {
+        let p = Self::parse_unverified(bytes)?;
+        if p.checksum != p.computed {
+            return Err(FormatError::ChecksumMismatch { stored: p.checksum, computed: p.computed });
+        }
+        Ok(p)
+    }
+
+    /// Parses the structure without insisting on the checksum, for `bundle inspect` to show
+    /// what a damaged payload claims to hold ([`Payload::checksum_ok`] tells). Nothing read this
+    /// way may be loaded as code.
+    pub fn parse_unverified(bytes: &'a [u8]) -> Result<Self, FormatError> {
         if array::<8>(bytes, 0, "magic")? != MAGIC {
             return Err(FormatError::BadMagic);
         }
@@ -276,9 +289,6 @@ impl<'a> Payload<'a> {
         let body_len = total_len - FOOTER_LEN as u64;
         let stored = u64_at(bytes, body_len as usize, "checksum")?;
         let computed = checksum(slice(bytes, 0, body_len, "checksummed bytes")?);
-        if stored != computed {
-            return Err(FormatError::ChecksumMismatch { stored, computed });
-        }
         let mut at = HEADER_LEN as u64;
         let mut take = |len: u64, what| {
             let s = slice(bytes, at, len, what);
@@ -292,6 +302,7 @@ impl<'a> Payload<'a> {
             records: take(records_len, "records")?,
             data: take(data_len, "data")?,
             checksum: stored,
+            computed,
         })
     }
 
@@ -305,9 +316,24 @@ impl<'a> Payload<'a> {
         self.entry_count == 0
     }
 
-    /// The stored checksum (already verified).
+    /// The stored checksum.
     pub fn checksum(&self) -> u64 {
         self.checksum
+    }
+
+    /// Whether the stored checksum matches the bytes (always true after [`Payload::parse`]).
+    pub fn checksum_ok(&self) -> bool {
+        self.checksum == self.computed
+    }
+
+    /// Total length of the payload in bytes.
+    pub fn total_len(&self) -> u64 {
+        (HEADER_LEN
+            + self.index.len()
+            + self.strings.len()
+            + self.records.len()
+            + self.data.len()
+            + FOOTER_LEN) as u64
     }
 
     /// Entry `i` of the sorted index.

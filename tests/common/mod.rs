@@ -31,8 +31,18 @@ pub struct Run {
 
 pub fn run(cmd: &mut Command) -> Run {
     use std::os::unix::process::ExitStatusExt;
-    let out =
-        cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    // A file just written can be "busy" for a moment: another test thread may have forked
+    // while holding it open for writing (the fd closes at that child's exec). Retry then.
+    let mut attempt = 0;
+    let out = loop {
+        match cmd.stdin(Stdio::null()).output() {
+            Err(e) if e.raw_os_error() == Some(26) && attempt < 100 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}")),
+        }
+    };
     Run {
         code: out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0)),
         signal: out.status.signal(),

@@ -1,0 +1,76 @@
+//! Shared code of the fuzz targets: what each target does with a payload, and the rewrite that
+//! makes the checksum of an arbitrary input match.
+//!
+//! `format.rs` promises that nothing in it panics on any input; the targets check that, and a
+//! few cheap consistency properties on top (see the `assert!`s).
+
+use bundle_runtime::carrier;
+use bundle_runtime::format::{self, Decoder, Payload, END_MAGIC, FOOTER_LEN, HEADER_LEN};
+
+/// Module names looked up in every parsed payload besides the ones it holds.
+const SYNTHETIC_NAMES: &[&[u8]] = &[b"", b"a", b"b.c", b"main", b"zz", b"\x00", b"\xff\xff\xff"];
+
+/// Runs the whole input through the carrier lookup and the payload parser.
+pub fn exercise(data: &[u8]) {
+    // The carrier lookup promises a range inside the image: index it directly so a range that
+    // is not would panic here.
+    if let Ok(located) = carrier::locate(data) {
+        exercise_payload(&data[located.range]);
+    }
+    exercise_payload(data);
+}
+
+/// Parses `bytes` as a payload and, when that succeeds, reads everything in it.
+pub fn exercise_payload(bytes: &[u8]) {
+    let Ok(p) = Payload::parse(bytes) else { return };
+    let _ = (p.len(), p.is_empty(), p.checksum());
+    let mut decoder = Decoder::new().ok();
+    let mut names = Vec::new();
+    for entry in p.entries() {
+        let Ok(entry) = entry else { continue };
+        names.push(entry.name);
+        let _ = entry.display_name();
+        if let Ok(out) = entry.decode() {
+            assert_eq!(out.len() as u64, entry.raw_len, "decode returned the wrong length");
+            if let Some(d) = decoder.as_mut() {
+                // A reused context must give the same bytes as a fresh one.
+                assert_eq!(entry.decode_with(d).ok(), Some(out), "decode_with differs from decode");
+            }
+        }
+    }
+    for name in names.iter().copied().chain(SYNTHETIC_NAMES.iter().copied()) {
+        if let Ok(Some(found)) = p.module(name) {
+            assert_eq!(found.name, name, "module() returned an entry of another name");
+        }
+    }
+    if let Ok(Some(main)) = p.main() {
+        assert!(main.name.is_empty(), "main() returned a named entry");
+    }
+    let _ = p.preloads();
+    // `records()` must end: after an error it returns `None`.
+    let mut records = p.records();
+    for _ in 0..=bytes.len() {
+        if records.next().is_none() {
+            break;
+        }
+    }
+    assert!(records.next().is_none(), "records() does not terminate");
+    let _ = p.entry(p.len());
+}
+
+/// Rewrites `data` in place so that the header's total length and the footer (checksum,
+/// total length, end magic) are consistent with its length; inputs shorter than a header and
+/// a footer are left alone. What is left for the parser to reject is the rest of the header
+/// and the section lengths, which the fuzzer can learn from the comparisons.
+pub fn fix_checksum(data: &mut [u8]) {
+    if data.len() < HEADER_LEN + FOOTER_LEN {
+        return;
+    }
+    let total = data.len() as u64;
+    data[40..48].copy_from_slice(&total.to_le_bytes());
+    let body = data.len() - FOOTER_LEN;
+    let sum = format::checksum(&data[..body]);
+    data[body..body + 8].copy_from_slice(&sum.to_le_bytes());
+    data[body + 8..body + 16].copy_from_slice(&total.to_le_bytes());
+    data[body + 16..].copy_from_slice(&END_MAGIC);
+}

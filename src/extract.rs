@@ -1,0 +1,171 @@
+//! `bundle extract FILE -d DIR`: writes the entries of a verified payload back to files: Lua
+//! source as `.lua`, bytecode as `.luac` (loadable by `luajit`), native libraries as they were.
+//!
+//! The file names come from the payload, which may have been crafted: every path is checked to
+//! stay inside DIR (no absolute path, no `..`, no symlink on the way), and existing files are
+//! only replaced with `--force`. All checks run before the first file is written.
+
+use std::path::{Component, Path, PathBuf};
+
+use bundle_runtime::carrier;
+use bundle_runtime::format::{Entry, Kind, Payload};
+
+/// Why nothing (or not everything) was extracted.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Payload {
+        path: PathBuf,
+        #[source]
+        source: carrier::LocateError,
+    },
+    #[error(
+        "entry '{entry}': its path {path:?} would leave the output directory; nothing extracted"
+    )]
+    Escapes { entry: String, path: String },
+    #[error("{}: is a symbolic link; refusing to write through it", .0.display())]
+    Symlink(PathBuf),
+    #[error("{}: already exists (use --force to overwrite)", .0.display())]
+    Exists(PathBuf),
+    #[error("two entries would be written to {}", .0.display())]
+    Collision(PathBuf),
+}
+
+/// The relative path an entry is written to.
+pub fn entry_path(e: &Entry) -> String {
+    let chunk = String::from_utf8_lossy(e.chunkname).into_owned();
+    let name = String::from_utf8_lossy(e.name).into_owned();
+    let base = match chunk.strip_prefix('@') {
+        Some(rel) if !rel.starts_with('/') => rel.trim_start_matches("./").to_owned(),
+        _ if name.is_empty() => "main.lua".to_owned(),
+        _ => match e.kind {
+            Kind::Native => format!("{}.so", name.replace('.', "/")),
+            _ => format!("{}.lua", name.replace('.', "/")),
+        },
+    };
+    match e.kind {
+        Kind::LuaBytecode => match base.strip_suffix(".lua") {
+            Some(stem) => format!("{stem}.luac"),
+            None => format!("{base}.luac"),
+        },
+        _ => base,
+    }
+}
+
+/// Checks that `rel` is a plain relative path and joins it to `dir`.
+fn safe_join(dir: &Path, rel: &str, entry: &str) -> Result<PathBuf, ExtractError> {
+    let escapes = || ExtractError::Escapes { entry: entry.to_owned(), path: rel.to_owned() };
+    let p = Path::new(rel);
+    if rel.is_empty() || !p.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(escapes());
+    }
+    Ok(dir.join(p))
+}
+
+/// Refuses a symlink anywhere between `dir` (exclusive) and `target` (inclusive).
+fn check_no_symlink(dir: &Path, target: &Path) -> Result<(), ExtractError> {
+    let mut at = target.to_path_buf();
+    while at != dir {
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(ExtractError::Symlink(at));
+        }
+        if !at.pop() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Extracts every entry of `file` under `dir`; returns the files written.
+pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, ExtractError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ExtractError::Io { path, source }
+    };
+    let bytes = std::fs::read(file).map_err(io(file))?;
+    let payload_err = |source| ExtractError::Payload { path: file.to_path_buf(), source };
+    let located = carrier::locate(&bytes).map_err(payload_err)?;
+    let damaged =
+        |source| payload_err(carrier::LocateError::Damaged { carrier: located.carrier, source });
+    let payload = Payload::parse(&bytes[located.range.clone()]).map_err(damaged)?;
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(ExtractError::Symlink(dir.to_path_buf()));
+    }
+    // Plan every write first: a refusal leaves the directory as it was.
+    let mut plan: Vec<(PathBuf, Entry)> = Vec::new();
+    for e in payload.entries() {
+        let e = e.map_err(damaged)?;
+        let label = if e.name.is_empty() {
+            "(main)".to_owned()
+        } else {
+            String::from_utf8_lossy(e.name).into_owned()
+        };
+        let target = safe_join(dir, &entry_path(&e), &label)?;
+        check_no_symlink(dir, &target)?;
+        if plan.iter().any(|(t, _)| *t == target) {
+            return Err(ExtractError::Collision(target));
+        }
+        if !force && std::fs::symlink_metadata(&target).is_ok() {
+            return Err(ExtractError::Exists(target));
+        }
+        plan.push((target, e));
+    }
+    let mut written = Vec::new();
+    for (target, e) in plan {
+        let data = e.decode().map_err(damaged)?;
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        // Checked again right before writing: the directory may have changed meanwhile.
+        check_no_symlink(dir, &target)?;
+        std::fs::write(&target, &data).map_err(io(&target))?;
+        written.push(target);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bundle_runtime::format::Codec;
+
+    fn entry<'a>(name: &'a [u8], chunk: &'a [u8], kind: Kind) -> Entry<'a> {
+        Entry {
+            name,
+            chunkname: chunk,
+            kind,
+            codec: Codec::Stored,
+            stored: b"",
+            raw_len: 0,
+            offset: 0,
+        }
+    }
+
+    #[test]
+    fn paths_follow_chunk_names() {
+        assert_eq!(entry_path(&entry(b"", b"@main.lua", Kind::LuaBytecode)), "main.luac");
+        assert_eq!(entry_path(&entry(b"a.b", b"@./a/b.lua", Kind::LuaSource)), "a/b.lua");
+        assert_eq!(entry_path(&entry(b"p", b"@./p/init.lua", Kind::LuaBytecode)), "p/init.luac");
+        assert_eq!(
+            entry_path(&entry(b"x.y", b"@/usr/share/lua/5.1/x/y.lua", Kind::LuaBytecode)),
+            "x/y.luac"
+        );
+        assert_eq!(entry_path(&entry(b"cjson", b"@cjson.so", Kind::Native)), "cjson.so");
+    }
+
+    #[test]
+    fn escaping_paths_are_refused() {
+        let dir = Path::new("/out");
+        for bad in ["../x.lua", "a/../../x", "/etc/passwd", "", "./x"] {
+            assert!(safe_join(dir, bad, "m").is_err(), "{bad:?}");
+        }
+        assert_eq!(safe_join(dir, "a/b.lua", "m").unwrap(), Path::new("/out/a/b.lua"));
+    }
+}

@@ -1,0 +1,358 @@
+//! `bundle inspect` and `bundle verify`: what an executable made by bundle holds, read without
+//! running it. The executable side (format, architecture, interpreter, `DT_NEEDED`, the newest
+//! glibc symbol version it needs) comes from goblin; the payload side from the runtime's own
+//! format reader, so inspect and the runtime can never disagree on what a payload means.
+//!
+//! The JSON form (`--json`) is documented in docs/INSPECT.md; its `schema` field changes when a
+//! field changes meaning or disappears.
+
+use std::path::{Path, PathBuf};
+
+use bundle_runtime::carrier::{self, Carrier, LocateError};
+use bundle_runtime::format::{Kind, Payload};
+use serde::Serialize;
+
+/// Version of the JSON document.
+pub const SCHEMA: u32 = 1;
+
+/// Why a file cannot be inspected.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: is a directory, not an executable", .0.display())]
+    Directory(PathBuf),
+    #[error("{}: not an executable made by bundle (no ELF header and no payload trailer)", .0.display())]
+    NotExecutable(PathBuf),
+    #[error("{}: {source}", path.display())]
+    Payload {
+        path: PathBuf,
+        #[source]
+        source: LocateError,
+    },
+}
+
+/// Everything `inspect` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    pub file: String,
+    pub size: u64,
+    pub executable: Option<Executable>,
+    pub payload: PayloadInfo,
+}
+
+/// The executable around the payload.
+#[derive(Debug, Clone, Serialize)]
+pub struct Executable {
+    /// `elf64` or `elf32`.
+    pub format: String,
+    pub arch: String,
+    pub endian: String,
+    /// No `.symtab`: `strip` ran on it.
+    pub stripped: bool,
+    /// The dynamic loader (`PT_INTERP`), if dynamically linked.
+    pub interpreter: Option<String>,
+    /// `DT_NEEDED` libraries, in order.
+    pub needed: Vec<String>,
+    /// The newest `GLIBC_x.y` symbol version required by the executable or a packed native
+    /// library: the oldest glibc it can run on.
+    pub min_glibc: Option<String>,
+}
+
+/// The payload.
+#[derive(Debug, Clone, Serialize)]
+pub struct PayloadInfo {
+    pub format_version: u16,
+    /// `section` (ELF section `.bundle`) or `trailer` (end of file).
+    pub carrier: String,
+    pub offset: u64,
+    pub size: u64,
+    /// XXH3-64, hexadecimal.
+    pub checksum: String,
+    pub checksum_ok: bool,
+    /// Chunk name of the main script; `null` for an interpreter build.
+    pub main: Option<String>,
+    pub preloads: Vec<String>,
+    pub entries: Vec<EntryInfo>,
+    pub totals: Totals,
+}
+
+/// One payload entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryInfo {
+    /// Module name; empty for the main script.
+    pub name: String,
+    /// `lua-source`, `lua-bytecode`, `native` or `asset`.
+    pub kind: String,
+    pub chunkname: String,
+    /// `stored` or `zstd`.
+    pub codec: String,
+    pub raw: u64,
+    pub stored: u64,
+}
+
+/// Sums over the entries.
+#[derive(Debug, Clone, Serialize)]
+pub struct Totals {
+    pub entries: usize,
+    pub raw: u64,
+    pub stored: u64,
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `GLIBC_2.34` → (2, 34); other version names are not glibc's.
+fn glibc_version(name: &str) -> Option<Vec<u32>> {
+    let v = name.strip_prefix("GLIBC_")?;
+    v.split('.').map(|p| p.parse().ok()).collect()
+}
+
+/// The newest GLIBC_* version an ELF file's version-needs section names.
+pub fn min_glibc(bytes: &[u8]) -> Option<Vec<u32>> {
+    // goblin is not promised to be panic-free on hostile input: contain it.
+    std::panic::catch_unwind(|| {
+        let elf = goblin::elf::Elf::parse(bytes).ok()?;
+        let verneed = elf.verneed.as_ref()?;
+        verneed
+            .iter()
+            .flat_map(|need| {
+                need.iter().filter_map(|aux| elf.dynstrtab.get_at(aux.vna_name)).collect::<Vec<_>>()
+            })
+            .filter_map(glibc_version)
+            .max()
+    })
+    .ok()
+    .flatten()
+}
+
+fn executable(bytes: &[u8], native: &[Vec<u8>]) -> Option<Executable> {
+    let parsed = std::panic::catch_unwind(|| {
+        let elf = goblin::elf::Elf::parse(bytes).ok()?;
+        Some(Executable {
+            format: if elf.is_64 { "elf64" } else { "elf32" }.to_owned(),
+            arch: goblin::elf::header::machine_to_str(elf.header.e_machine).to_lowercase(),
+            endian: if elf.little_endian { "little" } else { "big" }.to_owned(),
+            stripped: !elf
+                .section_headers
+                .iter()
+                .any(|s| s.sh_type == goblin::elf::section_header::SHT_SYMTAB),
+            interpreter: elf.interpreter.map(str::to_owned),
+            needed: elf.libraries.iter().map(|s| (*s).to_owned()).collect(),
+            min_glibc: None,
+        })
+    })
+    .ok()
+    .flatten();
+    parsed.map(|mut e| {
+        e.min_glibc = std::iter::once(bytes)
+            .chain(native.iter().map(Vec::as_slice))
+            .filter_map(min_glibc)
+            .max()
+            .map(|v| v.iter().map(u32::to_string).collect::<Vec<_>>().join("."));
+        e
+    })
+}
+
+/// Reads `path` and the payload it carries. A payload whose checksum does not match is still
+/// described (with `checksum_ok: false`); one whose structure is broken is an error.
+pub fn inspect(path: &Path) -> Result<Report, InspectError> {
+    if path.is_dir() {
+        return Err(InspectError::Directory(path.to_path_buf()));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|source| InspectError::Read { path: path.to_path_buf(), source })?;
+    let is_elf = bytes.starts_with(b"\x7fELF");
+    let located = match carrier::locate(&bytes) {
+        Ok(l) => l,
+        Err(LocateError::NotFound) if !is_elf => {
+            return Err(InspectError::NotExecutable(path.to_path_buf()))
+        }
+        Err(source) => return Err(InspectError::Payload { path: path.to_path_buf(), source }),
+    };
+    let damaged = |source| InspectError::Payload {
+        path: path.to_path_buf(),
+        source: LocateError::Damaged { carrier: located.carrier, source },
+    };
+    let payload_bytes = &bytes[located.range.clone()];
+    let p = Payload::parse_unverified(payload_bytes).map_err(damaged)?;
+    let mut entries = Vec::new();
+    let mut native = Vec::new();
+    for e in p.entries() {
+        let e = e.map_err(damaged)?;
+        // Only a verified payload's native libraries are decoded.
+        if e.kind == Kind::Native && p.checksum_ok() {
+            native.push(e.decode().map_err(damaged)?);
+        }
+        entries.push(EntryInfo {
+            name: lossy(e.name),
+            kind: e.kind.to_string(),
+            chunkname: lossy(e.chunkname),
+            codec: match e.codec {
+                bundle_runtime::format::Codec::Stored => "stored",
+                bundle_runtime::format::Codec::Zstd => "zstd",
+            }
+            .to_owned(),
+            raw: e.raw_len,
+            stored: e.stored.len() as u64,
+        });
+    }
+    let main = p.main().map_err(damaged)?.map(|m| lossy(m.chunkname));
+    let preloads = p.preloads().map_err(damaged)?.into_iter().map(lossy).collect();
+    let totals = Totals {
+        entries: entries.len(),
+        raw: entries.iter().map(|e| e.raw).sum(),
+        stored: entries.iter().map(|e| e.stored).sum(),
+    };
+    Ok(Report {
+        schema: SCHEMA,
+        file: path.display().to_string(),
+        size: bytes.len() as u64,
+        executable: if is_elf { executable(&bytes, &native) } else { None },
+        payload: PayloadInfo {
+            format_version: bundle_runtime::format::VERSION,
+            carrier: match located.carrier {
+                Carrier::Section => "section",
+                Carrier::Trailer => "trailer",
+            }
+            .to_owned(),
+            offset: located.range.start as u64,
+            size: p.total_len(),
+            checksum: format!("{:016x}", p.checksum()),
+            checksum_ok: p.checksum_ok(),
+            main,
+            preloads,
+            entries,
+            totals,
+        },
+    })
+}
+
+/// Checks structure and checksum; `Ok` only if the payload is intact.
+pub fn verify(path: &Path) -> Result<Report, InspectError> {
+    let report = inspect(path)?;
+    if !report.payload.checksum_ok {
+        // Re-parse strictly for the precise message.
+        let bytes = std::fs::read(path)
+            .map_err(|source| InspectError::Read { path: path.to_path_buf(), source })?;
+        let located = carrier::locate(&bytes)
+            .map_err(|source| InspectError::Payload { path: path.to_path_buf(), source })?;
+        if let Err(source) = Payload::parse(&bytes[located.range]) {
+            return Err(InspectError::Payload {
+                path: path.to_path_buf(),
+                source: LocateError::Damaged { carrier: located.carrier, source },
+            });
+        }
+    }
+    Ok(report)
+}
+
+fn ratio(raw: u64, stored: u64) -> String {
+    if raw == 0 {
+        "-".to_owned()
+    } else {
+        format!("{:.0}%", stored as f64 * 100.0 / raw as f64)
+    }
+}
+
+/// The human-readable form.
+pub fn render(r: &Report) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "file         {} ({} bytes)", r.file, r.size);
+    if let Some(e) = &r.executable {
+        let linking =
+            if e.interpreter.is_some() { "dynamically linked" } else { "statically linked" };
+        let stripped = if e.stripped { "stripped" } else { "not stripped" };
+        let _ = writeln!(
+            out,
+            "executable   {} {} {}-endian, {linking}, {stripped}",
+            e.format, e.arch, e.endian
+        );
+        if let Some(i) = &e.interpreter {
+            let _ = writeln!(out, "interpreter  {i}");
+        }
+        if !e.needed.is_empty() {
+            let _ = writeln!(out, "needed       {}", e.needed.join(", "));
+        }
+        if let Some(g) = &e.min_glibc {
+            let _ = writeln!(out, "glibc        {g} or newer");
+        }
+    }
+    let p = &r.payload;
+    let _ = writeln!(
+        out,
+        "payload      format {}, {} at offset {}, {} bytes, checksum {} ({})",
+        p.format_version,
+        p.carrier,
+        p.offset,
+        p.size,
+        p.checksum,
+        if p.checksum_ok { "ok" } else { "MISMATCH: damaged" }
+    );
+    let _ = writeln!(out, "main         {}", p.main.as_deref().unwrap_or("(none: interpreter)"));
+    if !p.preloads.is_empty() {
+        let _ = writeln!(out, "preloads     {}", p.preloads.join(", "));
+    }
+    out.push('\n');
+    let mut rows = vec![["NAME", "KIND", "CHUNK NAME", "RAW", "STORED", "RATIO"].map(String::from)];
+    for e in &p.entries {
+        rows.push([
+            if e.name.is_empty() { "(main)".to_owned() } else { e.name.clone() },
+            e.kind.clone(),
+            e.chunkname.clone(),
+            e.raw.to_string(),
+            e.stored.to_string(),
+            ratio(e.raw, e.stored),
+        ]);
+    }
+    rows.push([
+        format!("total: {} entries", p.totals.entries),
+        String::new(),
+        String::new(),
+        p.totals.raw.to_string(),
+        p.totals.stored.to_string(),
+        ratio(p.totals.raw, p.totals.stored),
+    ]);
+    let widths: Vec<usize> =
+        (0..6).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    for row in &rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            // Sizes right-aligned, text left-aligned.
+            if (3..6).contains(&c) {
+                let _ = write!(line, "{cell:>w$}  ", w = widths[c]);
+            } else {
+                let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glibc_versions_compare_numerically() {
+        assert_eq!(glibc_version("GLIBC_2.34"), Some(vec![2, 34]));
+        assert_eq!(glibc_version("GLIBC_PRIVATE"), None);
+        assert!(glibc_version("GLIBC_2.9") < glibc_version("GLIBC_2.17"));
+        assert_eq!(glibc_version("GCC_3.0"), None);
+    }
+
+    #[test]
+    fn the_embedded_stub_needs_some_glibc() {
+        let v = min_glibc(crate::stub::EMBEDDED).expect("the stub links glibc");
+        assert_eq!(v[0], 2);
+    }
+}

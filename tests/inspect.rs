@@ -1,0 +1,272 @@
+//! `bundle inspect`, `verify` and `extract`, and the hardening corpus: executables damaged in
+//! every way the issue lists, run directly and through inspect/verify. A damaged executable
+//! prints one line and exits 65; the tools report an error; nothing panics or dies by a signal.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// A program with a preload, nested modules and a module big enough to be compressed.
+fn built() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempdir();
+    let big: String = (0..200).map(|i| format!("M[{i}] = 'value {i}'\n")).collect();
+    write_tree(
+        dir.path(),
+        &[
+            ("main.lua", "local a = require('lib.a')\nlocal p = require('pkg')\nprint(a.v, p.v, #require('lib.big'))\n"),
+            ("lib/a.lua", "return { v = 'a' }\n"),
+            ("pkg/init.lua", "return { v = 'pkg' }\n"),
+            ("lib/big.lua", &format!("local M = {{}}\n{big}return M\n")),
+            ("pre.lua", "PRE = true\n"),
+        ],
+    );
+    let r = bundle(dir.path(), &["main.lua", "-l", "pre", "-o", "app", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let app = dir.path().join("app");
+    (dir, app)
+}
+
+fn json(file: &Path) -> serde_json::Value {
+    let r = run(Command::new(bundle_bin()).args(["inspect", "--json"]).arg(file));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).expect("inspect --json prints JSON")
+}
+
+#[test]
+fn inspect_json_is_stable() {
+    let (_dir, app) = built();
+    let mut v = json(&app);
+    // What depends on the stub build is checked for shape, then masked for the snapshot.
+    assert!(v["size"].as_u64().unwrap() > 500_000);
+    v["size"] = "[size]".into();
+    v["file"] = "[file]".into();
+    let p = &mut v["payload"];
+    assert!(p["offset"].as_u64().unwrap() > 0);
+    p["offset"] = "[offset]".into();
+    assert!(p["size"].as_u64().unwrap() > 72);
+    p["size"] = "[size]".into();
+    assert_eq!(p["checksum"].as_str().unwrap().len(), 16);
+    p["checksum"] = "[checksum]".into();
+    let g = v["executable"]["min_glibc"].as_str().unwrap().to_owned();
+    assert!(g.starts_with("2."), "{g}");
+    v["executable"]["min_glibc"] = "[glibc]".into();
+    // Bytecode sizes depend on the LuaJIT version.
+    for e in v["payload"]["entries"].as_array_mut().unwrap() {
+        for k in ["raw", "stored"] {
+            assert!(e[k].as_u64().unwrap() > 0);
+            e[k] = format!("[{k}]").into();
+        }
+    }
+    for k in ["raw", "stored"] {
+        v["payload"]["totals"][k] = format!("[{k}]").into();
+    }
+    insta::assert_snapshot!("inspect_json", serde_json::to_string_pretty(&v).unwrap());
+}
+
+#[test]
+fn inspect_table_and_verify() {
+    let (_dir, app) = built();
+    let r = run(Command::new(bundle_bin()).arg("inspect").arg(&app));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for needle in [
+        "executable   elf64 x86_64",
+        "checksum",
+        "(ok)",
+        "main         @main.lua",
+        "preloads     pre",
+        "lib.big",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle:?} in\n{}", r.stdout);
+    }
+    assert!(r.stdout.contains("total: 5 entries"), "{}", r.stdout);
+    let v = run(Command::new(bundle_bin()).arg("verify").arg(&app));
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert!(v.stdout.contains(": ok (5 entries"), "{}", v.stdout);
+    // A compressed entry is reported as such.
+    let j = json(&app);
+    let big = j["payload"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "lib.big")
+        .unwrap()
+        .clone();
+    assert_eq!(big["codec"], "zstd");
+    assert_eq!(big["kind"], "lua-bytecode");
+}
+
+#[test]
+fn inspect_bad_inputs() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("text"), "hello").unwrap();
+    std::fs::write(dir.path().join("empty"), "").unwrap();
+    let stub = dir.path().join("stub");
+    std::fs::write(&stub, bundle::stub::EMBEDDED).unwrap();
+    for (file, needle) in [
+        (dir.path().to_path_buf(), "is a directory"),
+        (dir.path().join("text"), "not an executable made by bundle"),
+        (dir.path().join("empty"), "not an executable made by bundle"),
+        (stub.clone(), "no bundle payload found"),
+        (dir.path().join("missing"), "No such file"),
+    ] {
+        for sub in ["inspect", "verify"] {
+            let r = run(Command::new(bundle_bin()).arg(sub).arg(&file));
+            assert_eq!(r.code, 1, "{sub} {}: {}", file.display(), r.stderr);
+            assert_eq!(r.signal, None);
+            assert!(r.stderr.contains(needle), "{sub} {}: {}", file.display(), r.stderr);
+        }
+    }
+}
+
+#[test]
+fn extract_round_trips_and_luajit_runs_the_bytecode() {
+    let (dir, app) = built();
+    let out = dir.path().join("out");
+    let r = run(Command::new(bundle_bin()).arg("extract").arg(&app).arg("-d").arg(&out));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for f in ["main.luac", "lib/a.luac", "pkg/init.luac", "lib/big.luac", "pre.luac"] {
+        assert!(out.join(f).is_file(), "{f} not extracted: {}", r.stdout);
+    }
+    // Debian's luajit loads the extracted bytecode and runs the program the same way.
+    let want = run(Command::new(luajit())
+        .current_dir(dir.path())
+        .env("LUA_PATH", "./?.lua;./?/init.lua")
+        .args(["-l", "pre", "main.lua"]));
+    let got = run(Command::new(luajit())
+        .current_dir(&out)
+        .env("LUA_PATH", "./?.luac;./?/init.luac")
+        .args(["-l", "pre", "main.luac"]));
+    assert_eq!(got.stdout, want.stdout, "{}", got.stderr);
+    // No overwriting without --force; with it, fine.
+    let again = run(Command::new(bundle_bin()).arg("extract").arg(&app).arg("-d").arg(&out));
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("already exists (use --force to overwrite)"), "{}", again.stderr);
+    let forced =
+        run(Command::new(bundle_bin()).arg("extract").arg(&app).arg("-d").arg(&out).arg("--force"));
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+}
+
+#[test]
+fn extract_refuses_symlinks_in_the_target() {
+    let (dir, app) = built();
+    let out = dir.path().join("out");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out.join("lib")).unwrap();
+    let r =
+        run(Command::new(bundle_bin()).arg("extract").arg(&app).arg("-d").arg(&out).arg("--force"));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("is a symbolic link"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
+    assert!(!out.join("main.luac").exists(), "all checks run before the first write");
+}
+
+fn write_exe(path: &Path, bytes: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, bytes).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Runs a damaged file, then inspects and verifies it: errors everywhere, never a signal, never
+/// a partial run.
+fn assert_rejected(exe: &Path, what: &str) {
+    let r = run(&mut Command::new(exe));
+    assert_eq!(r.signal, None, "{what}: killed by a signal");
+    assert_eq!(r.code, 65, "{what}: exit code; stderr {:?}", r.stderr);
+    assert!(r.stdout.is_empty(), "{what}: part of the program ran: {:?}", r.stdout);
+    assert_eq!(r.stderr.lines().count(), 1, "{what}: {:?}", r.stderr);
+    for sub in ["verify", "inspect"] {
+        let t = run(Command::new(bundle_bin()).arg(sub).arg(exe));
+        assert_eq!(t.signal, None, "{what}: {sub} killed by a signal");
+        assert_eq!(t.code, 1, "{what}: {sub} exit; {}", t.stderr);
+        assert!(!t.stderr.contains("panicked"), "{what}: {sub} panicked: {}", t.stderr);
+    }
+}
+
+#[test]
+fn hardening_corpus() {
+    let (dir, app) = built();
+    let image = std::fs::read(&app).unwrap();
+    let range = bundle_runtime::carrier::locate(&image).unwrap().range;
+    let d = |name: &str| dir.path().join(name);
+    let mut cases = 0;
+
+    // Truncated at 10 points from the start of the payload to the end of the file (before that,
+    // the program's own code would be cut off: the kernel, not the runtime, would fail it).
+    let span = image.len() - range.start;
+    for i in 0..10 {
+        let keep = range.start + span * i / 10;
+        let exe = d(&format!("trunc{i}"));
+        write_exe(&exe, &image[..keep]);
+        assert_rejected(&exe, &format!("truncated to {keep} bytes"));
+        cases += 1;
+    }
+
+    // Single-bit flips in the payload header, the index, the string table, the data, the footer.
+    let header = 0..48;
+    let index = 48..48 + 5 * 40;
+    let len = range.len();
+    let spots: Vec<usize> = header
+        .step_by(7)
+        .chain(index.step_by(13))
+        .chain([250, 300, len / 2, len * 3 / 4, len - 30, len - 20, len - 5])
+        .collect();
+    for (i, at) in spots.into_iter().enumerate() {
+        for bit in [0, 5] {
+            let mut bytes = image.clone();
+            bytes[range.start + at] ^= 1 << bit;
+            let exe = d(&format!("flip{i}_{bit}"));
+            write_exe(&exe, &bytes);
+            assert_rejected(&exe, &format!("bit {bit} of payload byte {at}"));
+            cases += 1;
+        }
+    }
+
+    // The section removed.
+    let removed = d("removed");
+    let r =
+        run(Command::new("objcopy").args(["--remove-section", ".bundle"]).arg(&app).arg(&removed));
+    assert_eq!(r.code, 0, "objcopy: {}", r.stderr);
+    assert_rejected(&removed, "section removed");
+    cases += 1;
+
+    // A trailer-carried payload, then `strip`, which drops data after the last section.
+    let mut trailer = std::fs::read(&removed).unwrap();
+    trailer.extend_from_slice(&image[range.clone()]);
+    let stripped = d("trailer-stripped");
+    write_exe(&stripped, &trailer);
+    let ok = run(&mut Command::new(&stripped));
+    assert_eq!(ok.code, 0, "the trailer carrier runs before strip: {}", ok.stderr);
+    let r = run(Command::new("strip").arg(&stripped));
+    assert_eq!(r.code, 0, "strip: {}", r.stderr);
+    assert_rejected(&stripped, "trailer removed by strip");
+    cases += 1;
+
+    assert!(cases >= 40, "{cases}");
+}
+
+#[test]
+fn zero_length_and_non_elf_files_through_the_tools() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("zero"), b"").unwrap();
+    std::fs::write(dir.path().join("script"), b"#!/bin/sh\necho hi\n").unwrap();
+    for f in ["zero", "script"] {
+        for sub in ["inspect", "verify", "extract"] {
+            let mut cmd = Command::new(bundle_bin());
+            cmd.arg(sub).arg(dir.path().join(f));
+            if sub == "extract" {
+                cmd.arg("-d").arg(dir.path().join("x"));
+            }
+            let r = run(&mut cmd);
+            assert_eq!((r.code, r.signal), (1, None), "{sub} {f}: {}", r.stderr);
+        }
+    }
+}
