@@ -26,6 +26,7 @@ fn payload(n: usize, module_len: usize) -> Vec<u8> {
             name: format!("mod.m{i}").into_bytes(),
             chunkname: format!("@./mod/m{i}.lua").into_bytes(),
             kind: Kind::LuaSource,
+            flags: 0,
             data,
         });
     }

@@ -46,6 +46,10 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub depfile: Option<PathBuf>,
 
+    /// SIGPIPE policy of the program.
+    #[arg(long, value_enum, default_value_t = Sigpipe::Default)]
+    pub sigpipe: Sigpipe,
+
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -80,6 +84,23 @@ pub struct GraphArgs {
     /// Treat modules that cannot be found as warnings, not errors.
     #[arg(long)]
     pub allow_missing: bool,
+
+    /// Do not pack this shared library (a DT_NEEDED name, e.g. libuv.so.1) that a C module
+    /// needs: the target machine must provide it (repeatable).
+    #[arg(long = "no-lib", value_name = "NAME")]
+    pub no_libs: Vec<String>,
+}
+
+/// What the program does on SIGPIPE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Sigpipe {
+    /// The default disposition, as under `luajit`: a write to a closed pipe or socket ends the
+    /// process.
+    #[default]
+    Default,
+    /// Writes to a closed peer fail with EPIPE instead (servers); child processes still start
+    /// with the default.
+    Ignore,
 }
 
 /// `bundle why NAME MAIN.lua`: every chain of requires that pulls NAME into the bundle.

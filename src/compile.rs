@@ -81,8 +81,16 @@ impl Compiler {
         Ok(Compiler { lua, dump })
     }
 
-    /// Compiles (or, for [`Store::Source`], checks) one unit.
+    /// Compiles (or, for [`Store::Source`], checks) one unit; a native module passes as is.
     pub fn compile(&self, unit: &Unit, store: Store) -> Result<Compiled, CompileError> {
+        if unit.kind == crate::graph::UnitKind::Native {
+            return Ok(Compiled {
+                name: unit.name.clone(),
+                chunkname: unit.chunkname.clone(),
+                kind: Kind::Native,
+                data: unit.source.clone(),
+            });
+        }
         let source = skip_bom(&unit.source);
         if source.first() == Some(&0x1b) {
             return Err(CompileError::Precompiled { display: unit.display.clone() });
@@ -164,6 +172,8 @@ mod tests {
             chunkname: "@./lib/m.lua".into(),
             source: src.as_bytes().to_vec(),
             origin: crate::graph::Origin::Explicit,
+            kind: crate::graph::UnitKind::Lua,
+            needs: Vec::new(),
             sites: Vec::new(),
             overrides: None,
         }

@@ -142,6 +142,7 @@ mod tests {
             chunkname: chunk,
             kind,
             codec: Codec::Stored,
+            flags: 0,
             stored: b"",
             raw_len: 0,
             offset: 0,

@@ -31,9 +31,31 @@ pub enum Origin {
     },
 }
 
-/// A Lua file to pack.
+/// What a unit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitKind {
+    Lua,
+    /// A C module (shared object), packed as is.
+    Native,
+}
+
+/// A shared library that native modules need, packed beside them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Library {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+    /// Packed libraries it needs itself.
+    pub needs: Vec<String>,
+    /// The first module (or library) that needed it.
+    pub needed_by: String,
+}
+
+/// A Lua file or C module to pack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unit {
+    pub kind: UnitKind,
+    /// For a native module, the packed libraries it needs.
+    pub needs: Vec<String>,
     /// Module name; `None` for the main script.
     pub name: Option<String>,
     /// The file name for messages: as given, or relative to the current directory.
@@ -88,6 +110,8 @@ pub struct Graph {
     pub edges: Vec<Edge>,
     /// Names required but not packed, with the first unit and line requiring them.
     pub unpacked: BTreeMap<String, (Unpacked, Option<(usize, u32)>)>,
+    /// Shared libraries needed by the native modules, by `DT_NEEDED` name.
+    pub libraries: BTreeMap<String, Library>,
     /// Warnings (and errors, when [`Graph::has_errors`]).
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -228,6 +252,8 @@ pub fn chunkname(root: &Path, path: &Path, is_main: bool) -> String {
 
 struct Builder<'p> {
     plan: &'p BuildPlan,
+    /// ELF machine of the stub: native code must match it.
+    machine: u16,
     graph: Graph,
     by_name: BTreeMap<String, usize>,
     /// The current directory, for display paths (looked up once).
@@ -246,7 +272,11 @@ impl Builder<'_> {
     }
 
     fn add(&mut self, mut unit: Unit) -> Result<usize, Error> {
-        unit.sites = match scan::scan(&unit.source) {
+        let scanned = match unit.kind {
+            UnitKind::Native => Ok(Vec::new()),
+            UnitKind::Lua => scan::scan(&unit.source),
+        };
+        unit.sites = match scanned {
             Ok(sites) => sites,
             Err(e) => {
                 // The real parser has the authoritative message for what the lexer rejected.
@@ -319,6 +349,8 @@ impl Builder<'_> {
                 }
                 let source = self.read(&path, &display)?;
                 let unit = Unit {
+                    kind: UnitKind::Lua,
+                    needs: Vec::new(),
                     name: Some(name.to_owned()),
                     display,
                     path,
@@ -330,16 +362,24 @@ impl Builder<'_> {
                 };
                 self.add(unit)?;
             }
-            Ok(Found::C { shown, .. }) => {
-                let mut d = Diagnostic::error(headline(&format!(
-                    "C module '{name}' at {shown} is not supported yet"
-                )))
-                .note("native modules cannot be packed yet; leave it out with -x to load it from disk at run time");
-                if optional {
-                    d.severity = crate::diag::Severity::Warning;
+            Ok(Found::C { shown, path }) => {
+                let added = self.add_native(name, &shown, &path, origin);
+                if let Err(problem) = added {
+                    let what = format!("C module '{name}' at {shown}: {problem}");
+                    let mut d = Diagnostic::error(match from {
+                        Some((u, s)) => format!("{}: {what}", self.graph.chain(u, Some(s.line))),
+                        None => what,
+                    });
+                    if optional {
+                        d.severity = crate::diag::Severity::Warning;
+                        d = d
+                            .note("the require is protected by pcall: the program runs without it");
+                    } else {
+                        d = d.note("leave it out with -x NAME to load it from disk at run time");
+                    }
+                    self.graph.unpacked.insert(name.to_owned(), (Unpacked::CModule(shown), first));
+                    self.push_diag(d, from, "required here");
                 }
-                self.graph.unpacked.insert(name.to_owned(), (Unpacked::CModule(shown), first));
-                self.push_diag(d, from, "required here");
             }
             Err(NotFound { tried }) => {
                 let mut d = Diagnostic::error(headline(&format!("module '{name}' not found")))
@@ -357,6 +397,91 @@ impl Builder<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Checks and adds a C module and, transitively, the libraries it needs.
+    fn add_native(
+        &mut self,
+        name: &str,
+        shown: &str,
+        path: &Path,
+        origin: Origin,
+    ) -> Result<(), String> {
+        let path = lexical_absolute(path);
+        if let Some(other) =
+            self.graph.units.iter().find(|u| u.kind == UnitKind::Native && u.path == path)
+        {
+            return Err(format!(
+                "the same shared object is also required as '{}': loading it twice would make two copies of its state; require it by one name",
+                other.label()
+            ));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read it: {e}"))?;
+        let object = crate::native::check(
+            &bytes,
+            self.machine,
+            Some(&bundle_runtime::luaopen_symbol(name.as_bytes())),
+        )?;
+        let needs = self.add_libraries(name, &object, &path)?;
+        let display = display_path(&path, self.cwd.as_deref());
+        self.add(Unit {
+            kind: UnitKind::Native,
+            needs,
+            name: Some(name.to_owned()),
+            display,
+            path,
+            chunkname: format!("@{shown}"),
+            source: bytes,
+            origin,
+            sites: Vec::new(),
+            overrides: None,
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Resolves and adds the non-base libraries `object` (at `path`) needs; returns their names.
+    fn add_libraries(
+        &mut self,
+        who: &str,
+        object: &crate::native::Object,
+        path: &Path,
+    ) -> Result<Vec<String>, String> {
+        let origin = path.parent().unwrap_or(Path::new("/"));
+        let mut needs = Vec::new();
+        for lib in &object.needed {
+            if crate::native::is_base_system(lib) || self.plan.no_libs.iter().any(|n| n == lib) {
+                continue;
+            }
+            needs.push(lib.clone());
+            if self.graph.libraries.contains_key(lib) {
+                continue;
+            }
+            let found = crate::native::find_library(lib, object, origin).map_err(|dirs| {
+                format!(
+                    "it needs {lib}, which cannot be found on this machine (searched: {}); install it, or leave it out with --no-lib {lib}",
+                    dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+                )
+            })?;
+            let bytes = std::fs::read(&found).map_err(|e| format!("{}: {e}", found.display()))?;
+            let lib_object = crate::native::check(&bytes, self.machine, None)
+                .map_err(|e| format!("it needs {lib} ({}), which is {e}", found.display()))?;
+            // Insert first: a cycle between libraries then ends here.
+            self.graph.libraries.insert(
+                lib.clone(),
+                Library {
+                    path: found.clone(),
+                    bytes,
+                    needs: Vec::new(),
+                    needed_by: who.to_owned(),
+                },
+            );
+            let sub = self.add_libraries(lib, &lib_object, &found)?;
+            if let Some(l) = self.graph.libraries.get_mut(lib) {
+                l.needs = sub;
+            }
+        }
+        Ok(needs)
     }
 
     fn push_diag(&mut self, d: Diagnostic, from: Option<(usize, &Site)>, label: &str) {
@@ -405,9 +530,12 @@ impl Builder<'_> {
 /// Builds the graph for `plan`: reads and scans every file reached.
 pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
     let cwd = std::env::current_dir().ok().map(|c| lexical_absolute(&c));
-    let mut b = Builder { plan, graph: Graph::default(), by_name: BTreeMap::new(), cwd };
+    let machine = crate::stub::machine(&plan.stub)?;
+    let mut b = Builder { plan, machine, graph: Graph::default(), by_name: BTreeMap::new(), cwd };
     let main_source = b.read(&plan.main.path, &plan.main.display)?;
     b.add(Unit {
+        kind: UnitKind::Lua,
+        needs: Vec::new(),
         name: None,
         display: plan.main.display.clone(),
         path: plan.main.path.clone(),
@@ -431,6 +559,8 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
                     _ => None,
                 };
                 b.add(Unit {
+                    kind: UnitKind::Lua,
+                    needs: Vec::new(),
                     name: Some(name.clone()),
                     display: input.display.clone(),
                     path: input.path.clone(),

@@ -17,6 +17,7 @@ pub mod emit;
 pub mod extract;
 pub mod graph;
 pub mod inspect;
+pub mod native;
 pub mod pack;
 pub mod plan;
 pub mod resolve;
@@ -92,7 +93,7 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
     }
     let stub = stub::load(&plan.stub, plan.store)?;
     let compiled = compile::compile_all(&graph.units, plan.store)?;
-    let (payload, totals) = pack::pack(&compiled, &plan.preloads)?;
+    let (payload, totals) = pack::pack(&compiled, &graph, plan)?;
     let exe = emit::attach(&stub, &payload)?;
     emit::write_atomically(&output, &exe)?;
     if let Some(depfile) = &plan.depfile {
@@ -134,7 +135,11 @@ pub fn list_table(graph: &graph::Graph) -> String {
     let mut rows: Vec<[String; 5]> =
         vec![["NAME", "KIND", "SIZE", "FILE", "REQUIRED BY"].map(String::from)];
     for u in &graph.units {
-        let kind = if u.is_main() { "main" } else { "lua" };
+        let kind = match (u.is_main(), u.kind) {
+            (true, _) => "main",
+            (false, graph::UnitKind::Lua) => "lua",
+            (false, graph::UnitKind::Native) => "c",
+        };
         let by = match &u.origin {
             graph::Origin::Main => "-".to_owned(),
             graph::Origin::Explicit => match &u.overrides {
@@ -153,10 +158,19 @@ pub fn list_table(graph: &graph::Graph) -> String {
             by,
         ]);
     }
+    for (name, lib) in &graph.libraries {
+        rows.push([
+            name.clone(),
+            "lib".to_owned(),
+            lib.bytes.len().to_string(),
+            lib.path.display().to_string(),
+            format!("needed by {}", lib.needed_by),
+        ]);
+    }
     for (name, (what, first)) in &graph.unpacked {
         let (kind, file) = match what {
             graph::Unpacked::Missing => ("missing", "-".to_owned()),
-            graph::Unpacked::CModule(shown) => ("c", shown.clone()),
+            graph::Unpacked::CModule(shown) => ("c (not packed)", shown.clone()),
             graph::Unpacked::Excluded => ("excluded", "-".to_owned()),
         };
         let by =

@@ -1,22 +1,51 @@
 //! Packs compiled units and preload names into a payload (`bundle_runtime::format`), each entry
 //! its own zstd frame so that a `require` decodes only its module.
 
-use bundle_runtime::format::{FormatError, NewEntry, Totals, Writer};
+use bundle_runtime::format::{flags, FormatError, Kind, NewEntry, Totals, Writer};
 
 use crate::compile::Compiled;
+use crate::graph::Graph;
+use crate::plan::BuildPlan;
 
 /// zstd level: the payload is written once and decoded on every run, and decoding speed barely
 /// depends on the level, so spend some bundle time on size.
 pub const ZSTD_LEVEL: i32 = 9;
 
-/// Builds the payload bytes.
-pub fn pack(units: &[Compiled], preloads: &[String]) -> Result<(Vec<u8>, Totals), FormatError> {
+/// Builds the payload bytes: the compiled units, the libraries native modules need (with the
+/// records of who needs what), preloads and the SIGPIPE policy.
+pub fn pack(
+    units: &[Compiled],
+    graph: &Graph,
+    plan: &BuildPlan,
+) -> Result<(Vec<u8>, Totals), FormatError> {
     let mut writer = Writer::new(ZSTD_LEVEL);
+    for (name, lib) in &graph.libraries {
+        writer.add(NewEntry {
+            name: name.clone().into_bytes(),
+            chunkname: format!("@{}", lib.path.display()).into_bytes(),
+            kind: Kind::Native,
+            flags: flags::LIBRARY,
+            data: lib.bytes.clone(),
+        });
+        if !lib.needs.is_empty() {
+            let needs: Vec<&[u8]> = lib.needs.iter().map(|n| n.as_bytes()).collect();
+            writer.needs(name.as_bytes(), &needs);
+        }
+    }
+    for u in graph.units.iter().filter(|u| !u.needs.is_empty()) {
+        let needs: Vec<&[u8]> = u.needs.iter().map(|n| n.as_bytes()).collect();
+        writer.needs(u.label().as_bytes(), &needs);
+    }
+    if plan.ignore_sigpipe {
+        writer.ignore_sigpipe();
+    }
+    let preloads = &plan.preloads;
     for u in units {
         writer.add(NewEntry {
             name: u.name.clone().unwrap_or_default().into_bytes(),
             chunkname: u.chunkname.clone().into_bytes(),
             kind: u.kind,
+            flags: 0,
             data: u.data.clone(),
         });
     }

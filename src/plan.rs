@@ -83,6 +83,10 @@ pub struct BuildPlan {
     pub modules: Vec<ModuleSpec>,
     pub preloads: Vec<String>,
     pub excludes: Vec<String>,
+    /// Libraries (`DT_NEEDED` names) not to pack.
+    pub no_libs: Vec<String>,
+    /// Ignore SIGPIPE in the program (`--sigpipe ignore`).
+    pub ignore_sigpipe: bool,
     pub search: SearchPath,
     pub allow_missing: bool,
     /// `None` when nothing is to be written (`--list`, `why`).
@@ -258,6 +262,8 @@ impl BuildPlan {
             modules,
             preloads: args.preloads.clone(),
             excludes: args.excludes.clone(),
+            no_libs: args.no_libs.clone(),
+            ignore_sigpipe: false,
             search,
             allow_missing: args.allow_missing,
             output: None,
@@ -272,6 +278,7 @@ impl BuildPlan {
     pub fn from_cli(cli: &Cli) -> Result<Self, PlanError> {
         let mut plan = Self::for_graph(&cli.main, &cli.graph)?;
         plan.quiet = cli.quiet;
+        plan.ignore_sigpipe = cli.sigpipe == crate::cli::Sigpipe::Ignore;
         plan.store = if cli.source { Store::Source } else { Store::Bytecode { strip: cli.strip } };
         plan.stub = match &cli.stub {
             Some(p) => StubChoice::File(input_file(p)?),

@@ -6,17 +6,27 @@
 //!
 //! The search path, in order: the main script's directory (`?.lua`, `?/init.lua`); each `-I DIR`
 //! (`DIR/?.lua;DIR/?/init.lua`, and `DIR/?.so` for C); `LUA_PATH_5_1` or `LUA_PATH` (and the
-//! `CPATH` pair) with `;;` expanded to LuaJIT's default path; each `--tree DIR`, a LuaRocks tree
-//! (`DIR/share/lua/5.1`, `DIR/lib/lua/5.1`).
+//! `CPATH` pair) with `;;` expanded to LuaJIT's default path — the default path itself when the
+//! variable is unset, as for luajit; each `--tree DIR`, a LuaRocks tree (`DIR/share/lua/5.1`,
+//! `DIR/lib/lua/5.1`).
 
 use std::path::{Path, PathBuf};
 
-/// LuaJIT 2.1's `LUA_PATH_DEFAULT` (luaconf.h), what `;;` expands to.
-pub const LUAJIT_DEFAULT_PATH: &str =
-    "./?.lua;/usr/local/share/luajit-2.1/?.lua;/usr/local/share/lua/5.1/?.lua;/usr/local/share/lua/5.1/?/init.lua";
-/// LuaJIT 2.1's `LUA_CPATH_DEFAULT` (luaconf.h).
-pub const LUAJIT_DEFAULT_CPATH: &str =
-    "./?.so;/usr/local/lib/lua/5.1/?.so;/usr/local/lib/lua/5.1/loadall.so";
+/// The default Lua path: LuaJIT 2.1's `LUA_PATH_DEFAULT` (luaconf.h) followed by the
+/// distribution's Lua directory, as Debian's and Ubuntu's `luajit` have it. Used when
+/// `LUA_PATH` is unset, and for `;;` in it.
+pub const LUAJIT_DEFAULT_PATH: &str = "./?.lua;/usr/local/share/luajit-2.1/?.lua;/usr/local/share/lua/5.1/?.lua;/usr/local/share/lua/5.1/?/init.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua";
+
+/// The default C path: LuaJIT's `LUA_CPATH_DEFAULT` with the distribution's (multiarch)
+/// directory before `loadall.so`, as Debian's `luajit` has it.
+pub fn luajit_default_cpath() -> String {
+    let multiarch = match std::env::consts::ARCH {
+        "x86_64" => "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;",
+        "aarch64" => "/usr/lib/aarch64-linux-gnu/lua/5.1/?.so;",
+        _ => "",
+    };
+    format!("./?.so;/usr/local/lib/lua/5.1/?.so;{multiarch}/usr/lib/lua/5.1/?.so;/usr/local/lib/lua/5.1/loadall.so")
+}
 
 /// One search-path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,12 +123,12 @@ impl SearchPath {
             sp.lua.push(Template::new(format!("{d}/?/init.lua"), None));
             sp.c.push(Template::new(format!("{d}/?.so"), None));
         }
-        if let Some(p) = &cfg.env_path {
-            sp.lua.extend(split_env(p, LUAJIT_DEFAULT_PATH));
-        }
-        if let Some(p) = &cfg.env_cpath {
-            sp.c.extend(split_env(p, LUAJIT_DEFAULT_CPATH));
-        }
+        // Unset, the variables mean the default path, as for luajit.
+        let path = cfg.env_path.clone().unwrap_or_else(|| LUAJIT_DEFAULT_PATH.to_owned());
+        sp.lua.extend(split_env(&path, LUAJIT_DEFAULT_PATH));
+        let default_cpath = luajit_default_cpath();
+        let cpath = cfg.env_cpath.clone().unwrap_or_else(|| default_cpath.clone());
+        sp.c.extend(split_env(&cpath, &default_cpath));
         for tree in &cfg.trees {
             let d = dir_text(tree);
             sp.lua.push(Template::new(format!("{d}/share/lua/5.1/?.lua"), None));
@@ -275,6 +285,9 @@ mod tests {
         let texts: Vec<&str> = sp.lua.iter().map(|t| t.text.as_str()).collect();
         assert_eq!(texts[2], "/x/?.lua");
         assert_eq!(texts[3..].join(";"), LUAJIT_DEFAULT_PATH);
+        let unset = SearchPath::new(&SearchConfig::default());
+        let texts: Vec<&str> = unset.lua.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts[2..].join(";"), LUAJIT_DEFAULT_PATH, "unset means the default");
     }
 
     #[test]

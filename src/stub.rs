@@ -61,6 +61,23 @@ pub fn bytecode_compatible(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// The ELF machine of the stub `choice` names (what native modules must be built for).
+pub fn machine(choice: &StubChoice) -> Result<u16, StubError> {
+    let bytes = match choice {
+        StubChoice::Embedded => std::borrow::Cow::Borrowed(EMBEDDED),
+        StubChoice::File(path) => std::borrow::Cow::Owned(
+            std::fs::read(path).map_err(|source| StubError::Read { path: path.clone(), source })?,
+        ),
+    };
+    crate::native::machine_of(&bytes).ok_or_else(|| StubError::NotAStub {
+        path: match choice {
+            StubChoice::File(p) => p.clone(),
+            StubChoice::Embedded => "(embedded stub)".into(),
+        },
+        reason: "not an ELF executable".into(),
+    })
+}
+
 /// The stub's bytes, checked.
 pub fn load(
     choice: &StubChoice,

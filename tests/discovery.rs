@@ -210,19 +210,6 @@ fn explicit_module_wins_and_list_says_so() {
 }
 
 #[test]
-fn c_module_on_the_cpath_is_reported() {
-    let dir =
-        app(&[("main.lua", "local n = require('native')\n"), ("clib/native.so", "not really ELF")]);
-    let r = bundle(dir.path(), &["main.lua", "-o", "app", "-I", "clib"]);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("C module 'native' at clib/native.so is not supported yet"),
-        "{}",
-        r.stderr
-    );
-}
-
-#[test]
 fn module_path_that_is_a_directory() {
     let dir = app(&[("main.lua", "require('weird')\n"), ("weird.lua/keep", "")]);
     let r = bundle(dir.path(), &["main.lua", "-o", "app"]);

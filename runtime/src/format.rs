@@ -130,8 +130,22 @@ impl TryFrom<u8> for Codec {
 pub mod record {
     /// A module to `require` before the main chunk runs; repeatable, in order.
     pub const PRELOAD: u16 = 0x0001;
+    /// The packed libraries a native entry needs loaded first: the entry's name, then each
+    /// library entry's name, NUL-separated, in load order. One record per native entry.
+    pub const NEEDS: u16 = 0x0002;
+    /// SIGPIPE policy of the program, one byte: 0 default disposition (as luajit), 1 ignored
+    /// (writes to a closed peer fail with EPIPE instead of ending the process).
+    pub const SIGPIPE: u16 = 0x0003;
     /// Bit marking a record that readers may ignore when they do not know it.
     pub const OPTIONAL: u16 = 0x8000;
+}
+
+/// Bits of an index entry's `flags` field.
+pub mod flags {
+    /// A shared library that native modules need: loaded on their behalf, never by `require`.
+    pub const LIBRARY: u16 = 0x0001;
+    /// Every bit version 1 defines.
+    pub const KNOWN: u16 = LIBRARY;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,6 +235,8 @@ pub struct Entry<'a> {
     pub chunkname: &'a [u8],
     pub kind: Kind,
     pub codec: Codec,
+    /// [`flags`] bits.
+    pub flags: u16,
     /// The stored (possibly compressed) bytes.
     pub stored: &'a [u8],
     /// Size after decoding.
@@ -350,8 +366,9 @@ impl<'a> Payload<'a> {
         let chunk_off = u32_at(raw, 8, "chunkname offset")?;
         let kind = Kind::try_from(raw[12])?;
         let codec = Codec::try_from(raw[13])?;
-        if u16_at(raw, 14, "reserved")? != 0 {
-            return Err(bad("reserved field is not zero"));
+        let flags = u16_at(raw, 14, "flags")?;
+        if flags & !flags::KNOWN != 0 {
+            return Err(bad("unknown flags are set"));
         }
         let data_off = u64_at(raw, 16, "data offset")?;
         let stored_len = u64_at(raw, 24, "stored length")?;
@@ -368,7 +385,7 @@ impl<'a> Payload<'a> {
         let offset = (HEADER_LEN + self.index.len() + self.strings.len() + self.records.len())
             as u64
             + data_off;
-        Ok(Entry { name, chunkname, kind, codec, stored, raw_len, offset })
+        Ok(Entry { name, chunkname, kind, codec, flags, stored, raw_len, offset })
     }
 
     /// All entries in index order.
@@ -377,8 +394,13 @@ impl<'a> Payload<'a> {
     }
 
     /// The module called `name`, by binary search of the sorted index. The empty name is the
-    /// main script, not a module, and is never found here.
+    /// main script and library entries are not modules: neither is ever found here.
     pub fn module(&self, name: &[u8]) -> Result<Option<Entry<'a>>, FormatError> {
+        Ok(self.lookup(name)?.filter(|e| e.flags & flags::LIBRARY == 0))
+    }
+
+    /// Any entry called `name` (not the main script).
+    fn lookup(&self, name: &[u8]) -> Result<Option<Entry<'a>>, FormatError> {
         if name.is_empty() {
             return Ok(None);
         }
@@ -393,6 +415,35 @@ impl<'a> Payload<'a> {
             }
         }
         Ok(None)
+    }
+
+    /// The packed shared library called `name` (an entry with the [`flags::LIBRARY`] bit).
+    pub fn library(&self, name: &[u8]) -> Result<Option<Entry<'a>>, FormatError> {
+        Ok(self.lookup(name)?.filter(|e| e.flags & flags::LIBRARY != 0))
+    }
+
+    /// The libraries native entry `name` needs loaded first, in order.
+    pub fn needs(&self, name: &[u8]) -> Result<Vec<&'a [u8]>, FormatError> {
+        for r in self.records() {
+            let (tag, value) = r?;
+            if tag == record::NEEDS {
+                let mut parts = value.split(|b| *b == 0);
+                if parts.next() == Some(name) {
+                    return Ok(parts.filter(|p| !p.is_empty()).collect());
+                }
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// Whether the program asked for SIGPIPE to be ignored.
+    pub fn ignore_sigpipe(&self) -> Result<bool, FormatError> {
+        for r in self.records() {
+            if let (record::SIGPIPE, value) = r? {
+                return Ok(value.first() == Some(&1));
+            }
+        }
+        Ok(false)
     }
 
     /// The main script: the entry with the empty name, which sorts first. `None` for an
@@ -422,7 +473,9 @@ impl<'a> Payload<'a> {
                 Ok((tag, value)) => {
                     at += 6 + value.len();
                     match tag {
-                        record::PRELOAD => return Some(Ok((tag, value))),
+                        record::PRELOAD | record::NEEDS | record::SIGPIPE => {
+                            return Some(Ok((tag, value)))
+                        }
                         t if t & record::OPTIONAL != 0 => continue,
                         t => {
                             at = usize::MAX;
@@ -520,6 +573,8 @@ pub struct NewEntry {
     pub name: Vec<u8>,
     pub chunkname: Vec<u8>,
     pub kind: Kind,
+    /// [`flags`] bits.
+    pub flags: u16,
     /// The decoded bytes.
     pub data: Vec<u8>,
 }
@@ -529,7 +584,8 @@ pub struct NewEntry {
 #[derive(Debug, Default)]
 pub struct Writer {
     entries: Vec<NewEntry>,
-    preloads: Vec<Vec<u8>>,
+    /// (tag, value), in the order they are written.
+    records: Vec<(u16, Vec<u8>)>,
     level: i32,
 }
 
@@ -553,7 +609,22 @@ impl Writer {
     }
 
     pub fn preload(&mut self, name: impl Into<Vec<u8>>) {
-        self.preloads.push(name.into());
+        self.records.push((record::PRELOAD, name.into()));
+    }
+
+    /// Records that native entry `entry` needs the library entries `libs` loaded first.
+    pub fn needs(&mut self, entry: &[u8], libs: &[&[u8]]) {
+        let mut value = entry.to_vec();
+        for l in libs {
+            value.push(0);
+            value.extend_from_slice(l);
+        }
+        self.records.push((record::NEEDS, value));
+    }
+
+    /// Makes the program ignore SIGPIPE (see [`record::SIGPIPE`]).
+    pub fn ignore_sigpipe(&mut self) {
+        self.records.push((record::SIGPIPE, vec![1]));
     }
 
     /// Lays out, compresses and checksums the payload.
@@ -590,7 +661,7 @@ impl Writer {
             index.extend_from_slice(&chunk_off.to_le_bytes());
             index.push(e.kind as u8);
             index.push(codec as u8);
-            index.extend_from_slice(&0u16.to_le_bytes());
+            index.extend_from_slice(&e.flags.to_le_bytes());
             index.extend_from_slice(&(data.len() as u64).to_le_bytes());
             index.extend_from_slice(&(stored.len() as u64).to_le_bytes());
             index.extend_from_slice(&(e.data.len() as u64).to_le_bytes());
@@ -599,12 +670,11 @@ impl Writer {
             data.extend_from_slice(&stored);
         }
         let mut records = Vec::new();
-        for p in &self.preloads {
-            records.extend_from_slice(&record::PRELOAD.to_le_bytes());
-            let len =
-                u32::try_from(p.len()).map_err(|_| FormatError::TooLarge("a preload name"))?;
+        for (tag, value) in &self.records {
+            records.extend_from_slice(&tag.to_le_bytes());
+            let len = u32::try_from(value.len()).map_err(|_| FormatError::TooLarge("a record"))?;
             records.extend_from_slice(&len.to_le_bytes());
-            records.extend_from_slice(p);
+            records.extend_from_slice(value);
         }
         let to_u32 = |n: usize, what| u32::try_from(n).map_err(|_| FormatError::TooLarge(what));
         let total =
@@ -651,7 +721,7 @@ mod tests {
     use super::*;
 
     fn entry(name: &str, chunk: &str, kind: Kind, data: &[u8]) -> NewEntry {
-        NewEntry { name: name.into(), chunkname: chunk.into(), kind, data: data.to_vec() }
+        NewEntry { name: name.into(), chunkname: chunk.into(), kind, flags: 0, data: data.to_vec() }
     }
 
     fn sample() -> Vec<u8> {
@@ -728,6 +798,27 @@ mod tests {
         }
         assert_eq!(Kind::try_from(0), Err(FormatError::UnknownKind(0)));
         assert_eq!(Codec::try_from(9), Err(FormatError::UnknownCodec(9)));
+    }
+
+    #[test]
+    fn libraries_needs_and_sigpipe() {
+        let mut w = Writer::new(3);
+        w.add(entry("luv", "@luv.so", Kind::Native, b"\x7fELF module"));
+        w.add(NewEntry {
+            flags: flags::LIBRARY,
+            ..entry("libuv.so.1", "@libuv.so.1", Kind::Native, b"\x7fELF lib")
+        });
+        w.needs(b"luv", &[b"libuv.so.1"]);
+        w.ignore_sigpipe();
+        let (bytes, _) = w.finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        assert!(p.module(b"luv").unwrap().is_some());
+        assert_eq!(p.module(b"libuv.so.1").unwrap(), None, "a library is not a module");
+        assert_eq!(p.library(b"libuv.so.1").unwrap().unwrap().flags, flags::LIBRARY);
+        assert_eq!(p.library(b"luv").unwrap(), None);
+        assert_eq!(p.needs(b"luv").unwrap(), vec![&b"libuv.so.1"[..]]);
+        assert!(p.needs(b"other").unwrap().is_empty());
+        assert!(p.ignore_sigpipe().unwrap());
     }
 
     #[test]

@@ -13,3 +13,25 @@ pub mod format;
 pub const STUB_MARKER: [u8; 16] = *b"bundle-stub\0fmt\x01";
 /// Name of the ELF section holding [`STUB_MARKER`].
 pub const STUB_SECTION: &str = ".bundle_stub";
+
+/// The `luaopen_*` function Lua's C loader calls for module `name`: the part after the first
+/// `-` (Lua 5.1 manual §5.3, `package.loaders`), dots replaced by underscores.
+pub fn luaopen_symbol(name: &[u8]) -> Vec<u8> {
+    let name = match name.iter().position(|b| *b == b'-') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    };
+    let mut sym = b"luaopen_".to_vec();
+    sym.extend(name.iter().map(|b| if *b == b'.' { b'_' } else { *b }));
+    sym
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn luaopen_symbols_follow_the_manual() {
+        assert_eq!(super::luaopen_symbol(b"cjson"), b"luaopen_cjson");
+        assert_eq!(super::luaopen_symbol(b"socket.core"), b"luaopen_socket_core");
+        assert_eq!(super::luaopen_symbol(b"a.v1-b.c"), b"luaopen_b_c");
+    }
+}

@@ -26,6 +26,10 @@ use std::fs::File;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
+mod native;
+
+use std::collections::HashMap;
+
 use bundle_runtime::carrier::{self, LocateError};
 use bundle_runtime::format::{Codec, Decoder, Entry, Kind, Payload};
 use mlua_sys::{self as ffi, lua_State};
@@ -61,6 +65,8 @@ struct Ctx<'a> {
     progname: &'a CStr,
     payload: Payload<'static>,
     decoder: RefCell<Option<Decoder>>,
+    /// Native libraries opened so far, by entry name: each is opened once.
+    libraries: RefCell<HashMap<Vec<u8>, native::Handle>>,
     /// Set when pmain reported an error itself.
     failed: Cell<bool>,
 }
@@ -131,8 +137,17 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         progname,
         payload,
         decoder: RefCell::new(None),
+        libraries: RefCell::new(HashMap::new()),
         failed: Cell::new(false),
     };
+    match ctx.payload.ignore_sigpipe() {
+        Ok(true) => native::ignore_sigpipe(),
+        Ok(false) => {}
+        Err(e) => {
+            message(progname, format!("bundle payload: {e}").as_bytes());
+            return EXIT_DAMAGED;
+        }
+    }
     // Only shared references to `ctx` exist from here on: pmain and the searcher both reach it
     // through this one pointer.
     let ctx_ptr = ptr::from_ref(&ctx).cast_mut().cast::<c_void>();
@@ -306,6 +321,21 @@ unsafe fn search(l: *mut lua_State) -> Result<c_int, ()> {
         let name = ffi::luaL_checklstring(l, 1, &mut len);
         let name = std::slice::from_raw_parts(name.cast::<u8>(), len);
         match ctx.payload.module(name) {
+            Ok(Some(entry)) if entry.kind == Kind::Native => match load_native(ctx, &entry) {
+                Ok(open) => {
+                    ffi::lua_pushcfunction(l, open);
+                    Ok(1)
+                }
+                Err(msg) => {
+                    let what = entry.display_name();
+                    push_bytes(
+                        l,
+                        format!("error loading C module '{what}' from the bundle:\n\t{msg}")
+                            .as_bytes(),
+                    );
+                    Err(())
+                }
+            },
             Ok(Some(entry)) => match load_entry(l, ctx, &entry) {
                 Ok(()) => Ok(1),
                 Err(msg) => {
@@ -333,6 +363,64 @@ unsafe fn search(l: *mut lua_State) -> Result<c_int, ()> {
     }
 }
 
+/// Decodes an entry (borrowing the shared decoder only for the call).
+fn decode<'a>(ctx: &Ctx, entry: &Entry<'a>) -> Result<Cow<'a, [u8]>, String> {
+    Ok(match entry.codec {
+        Codec::Stored => Cow::Borrowed(entry.stored),
+        Codec::Zstd => {
+            let mut slot = ctx.decoder.borrow_mut();
+            let decoder = match &mut *slot {
+                Some(d) => d,
+                empty @ None => empty.insert(Decoder::new().map_err(|e| e.to_string())?),
+            };
+            Cow::Owned(entry.decode_with(decoder).map_err(|e| e.to_string())?)
+        }
+    })
+}
+
+/// Opens the packed library `name` and, first, the libraries it needs.
+fn open_library(ctx: &Ctx, name: &[u8], depth: usize) -> Result<(), String> {
+    if ctx.libraries.borrow().contains_key(name) {
+        return Ok(());
+    }
+    let shown = String::from_utf8_lossy(name);
+    if depth > 32 {
+        return Err(format!("library dependencies nest too deep at {shown}"));
+    }
+    open_needs(ctx, name, depth)?;
+    let entry = ctx
+        .payload
+        .library(name)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("the bundle lacks the library {shown}"))?;
+    let bytes = decode(ctx, &entry)?;
+    let handle = native::open(name, &bytes, bundle_runtime::format::checksum(&bytes))
+        .map_err(|e| format!("{shown}: {e}"))?;
+    ctx.libraries.borrow_mut().insert(name.to_vec(), handle);
+    Ok(())
+}
+
+/// Opens every library that native entry `name` needs, in the recorded order.
+fn open_needs(ctx: &Ctx, name: &[u8], depth: usize) -> Result<(), String> {
+    for dep in ctx.payload.needs(name).map_err(|e| e.to_string())? {
+        open_library(ctx, dep, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// Opens a native module and returns its `luaopen_*` function.
+fn load_native(ctx: &Ctx, entry: &Entry) -> Result<ffi::lua_CFunction, String> {
+    open_needs(ctx, entry.name, 0)?;
+    let bytes = decode(ctx, entry)?;
+    let handle = native::open(entry.name, &bytes, bundle_runtime::format::checksum(&bytes))?;
+    let symbol = bundle_runtime::luaopen_symbol(entry.name);
+    let f = native::symbol(handle, &symbol)
+        .ok_or_else(|| format!("no {} in the library", String::from_utf8_lossy(&symbol)))?;
+    // SAFETY: a `luaopen_*` function has the lua_CFunction signature by the Lua C API contract
+    // (the bundler checked that the symbol exists; its type is the module author's promise).
+    Ok(unsafe { std::mem::transmute::<*mut c_void, ffi::lua_CFunction>(f) })
+}
+
 /// Decodes `entry` and pushes its loaded chunk, or returns the error message.
 ///
 /// # Safety
@@ -345,19 +433,7 @@ unsafe fn load_entry(l: *mut lua_State, ctx: &Ctx, entry: &Entry) -> Result<(), 
         Kind::LuaSource => c"t",
         other => return Err(format!("entry of kind {other} is not a Lua chunk")),
     };
-    // Stored entries are loaded straight from the mapped file; only compressed ones need the
-    // (lazily created) decompression context and a buffer.
-    let code: Cow<[u8]> = match entry.codec {
-        Codec::Stored => Cow::Borrowed(entry.stored),
-        Codec::Zstd => {
-            let mut slot = ctx.decoder.borrow_mut();
-            let decoder = match &mut *slot {
-                Some(d) => d,
-                empty @ None => empty.insert(Decoder::new().map_err(|e| e.to_string())?),
-            };
-            Cow::Owned(entry.decode_with(decoder).map_err(|e| e.to_string())?)
-        }
-    };
+    let code = decode(ctx, entry)?;
     let chunkname =
         CString::new(entry.chunkname).map_err(|_| "chunk name contains NUL".to_owned())?;
     // SAFETY: buffer and length describe `code`; luaL_loadbuffer runs protected and copies what
