@@ -407,7 +407,8 @@ impl Builder<'_> {
         path: &Path,
         origin: Origin,
     ) -> Result<(), String> {
-        let path = lexical_absolute(path);
+        // Canonical: the same object reached through a symlink is still the same object.
+        let path = path.canonicalize().unwrap_or_else(|_| lexical_absolute(path));
         if let Some(other) =
             self.graph.units.iter().find(|u| u.kind == UnitKind::Native && u.path == path)
         {
