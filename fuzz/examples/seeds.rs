@@ -8,11 +8,12 @@ use std::fs;
 use std::path::Path;
 
 use bundle_runtime::format::{
-    checksum, record, Kind, NewEntry, Writer, END_MAGIC, FOOTER_LEN, HEADER_LEN, SECTION_NAME,
+    checksum, flags, record, Kind, NewEntry, Writer, END_MAGIC, FOOTER_LEN, HEADER_LEN,
+    SECTION_NAME,
 };
 
 fn entry(name: &str, chunk: &str, kind: Kind, data: &[u8]) -> NewEntry {
-    NewEntry { name: name.into(), chunkname: chunk.into(), kind, data: data.to_vec() }
+    NewEntry { name: name.into(), chunkname: chunk.into(), kind, flags: 0, data: data.to_vec() }
 }
 
 /// A LuaJIT bytecode-looking blob (`ESC L J` header, then filler that compresses).
@@ -55,17 +56,30 @@ fn payloads() -> Vec<(&'static str, Vec<u8>)> {
     w.preload("net.http");
     out.push(("modules", finish(w)));
 
-    // The other two kinds.
+    // The other two kinds, a shared library the native module needs, SIGPIPE ignored.
     let mut w = Writer::new(3);
     w.add(entry("", "@main.lua", Kind::LuaBytecode, &bytecode(300)));
     w.add(entry("lfs", "lfs.so", Kind::Native, b"\x7fELF\x02\x01\x01\0fake"));
+    w.add(NewEntry {
+        flags: flags::LIBRARY,
+        ..entry("libz.so.1", "libz.so.1", Kind::Native, "\x7fELF lib ".repeat(40).as_bytes())
+    });
     w.add(entry("data.txt", "data.txt", Kind::Asset, "asset ".repeat(50).as_bytes()));
+    w.needs(b"lfs", &[b"libz.so.1"]);
+    w.ignore_sigpipe();
     out.push(("kinds", finish(w)));
 
-    // Records section with an unknown optional record (skipped), a preload and an unknown
-    // required record (an error), laid out by hand as in format.rs's tests.
+    // Records section with an unknown optional record (skipped), a preload, a needs, a
+    // sigpipe and an unknown required record (an error), laid out by hand as in format.rs's
+    // tests.
     let mut records = Vec::new();
-    for (tag, value) in [(0x8123u16, &b"x"[..]), (record::PRELOAD, b"m"), (0x0042, b"")] {
+    for (tag, value) in [
+        (0x8123u16, &b"x"[..]),
+        (record::PRELOAD, b"m"),
+        (record::NEEDS, b"m\0liba.so\0\0libb.so"),
+        (record::SIGPIPE, b"\x01"),
+        (0x0042, b""),
+    ] {
         records.extend_from_slice(&tag.to_le_bytes());
         records.extend_from_slice(&(value.len() as u32).to_le_bytes());
         records.extend_from_slice(value);
@@ -90,7 +104,8 @@ fn elf_with_section(payload: &[u8]) -> Vec<u8> {
     use object::write::Object;
     use object::{Architecture, BinaryFormat, Endianness, SectionKind};
     let mut obj = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
-    let id = obj.add_section(Vec::new(), SECTION_NAME.as_bytes().to_vec(), SectionKind::ReadOnlyData);
+    let id =
+        obj.add_section(Vec::new(), SECTION_NAME.as_bytes().to_vec(), SectionKind::ReadOnlyData);
     obj.append_section_data(id, payload, 1);
     obj.write().expect("seed ELF")
 }

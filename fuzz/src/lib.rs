@@ -5,7 +5,7 @@
 //! few cheap consistency properties on top (see the `assert!`s).
 
 use bundle_runtime::carrier;
-use bundle_runtime::format::{self, Decoder, Payload, END_MAGIC, FOOTER_LEN, HEADER_LEN};
+use bundle_runtime::format::{self, flags, Decoder, Payload, END_MAGIC, FOOTER_LEN, HEADER_LEN};
 
 /// Module names looked up in every parsed payload besides the ones it holds.
 const SYNTHETIC_NAMES: &[&[u8]] = &[b"", b"a", b"b.c", b"main", b"zz", b"\x00", b"\xff\xff\xff"];
@@ -20,10 +20,22 @@ pub fn exercise(data: &[u8]) {
     exercise_payload(data);
 }
 
-/// Parses `bytes` as a payload and, when that succeeds, reads everything in it.
+/// Parses `bytes` as a payload and, when that succeeds, reads everything in it. Also reads
+/// whatever `parse_unverified` (what `bundle inspect` uses on damaged files) accepts, which
+/// reaches the same code without the checksum.
 pub fn exercise_payload(bytes: &[u8]) {
-    let Ok(p) = Payload::parse(bytes) else { return };
-    let _ = (p.len(), p.is_empty(), p.checksum());
+    if let Ok(p) = Payload::parse(bytes) {
+        assert!(p.checksum_ok(), "parse accepted a payload whose checksum does not match");
+        read_all(&p, bytes.len());
+    } else if let Ok(p) = Payload::parse_unverified(bytes) {
+        read_all(&p, bytes.len());
+    }
+}
+
+/// Every read a parsed payload offers.
+fn read_all(p: &Payload<'_>, input_len: usize) {
+    let _ = (p.len(), p.is_empty(), p.checksum(), p.checksum_ok());
+    assert_eq!(p.total_len(), input_len as u64, "total_len differs from the parsed length");
     let mut decoder = Decoder::new().ok();
     let mut names = Vec::new();
     for entry in p.entries() {
@@ -41,15 +53,22 @@ pub fn exercise_payload(bytes: &[u8]) {
     for name in names.iter().copied().chain(SYNTHETIC_NAMES.iter().copied()) {
         if let Ok(Some(found)) = p.module(name) {
             assert_eq!(found.name, name, "module() returned an entry of another name");
+            assert_eq!(found.flags & flags::LIBRARY, 0, "module() returned a library");
         }
+        if let Ok(Some(found)) = p.library(name) {
+            assert_eq!(found.name, name, "library() returned an entry of another name");
+            assert_ne!(found.flags & flags::LIBRARY, 0, "library() returned a module");
+        }
+        let _ = p.needs(name);
     }
     if let Ok(Some(main)) = p.main() {
         assert!(main.name.is_empty(), "main() returned a named entry");
     }
     let _ = p.preloads();
+    let _ = p.ignore_sigpipe();
     // `records()` must end: after an error it returns `None`.
     let mut records = p.records();
-    for _ in 0..=bytes.len() {
+    for _ in 0..=input_len {
         if records.next().is_none() {
             break;
         }

@@ -1,0 +1,435 @@
+//! Native C modules inside the executable: Debian's lua-cjson, lua-lpeg, lua-socket and
+//! lua-luv (with libuv, a non-system library it needs) loaded from memory; the example HTTP
+//! server in a bare root filesystem; SIGPIPE policy; and bad shared objects at bundle time.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn example_server() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/server")
+}
+
+fn is_root() -> bool {
+    run(Command::new("id").arg("-u")).stdout.trim() == "0"
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One HTTP GET; returns (status line, body).
+fn get(port: u16, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("response");
+    let status = text.lines().next().unwrap_or_default().to_owned();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+/// A server process that is killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd` (a server printing "listening on port N" when ready) and waits for that line.
+fn start(mut cmd: Command) -> Server {
+    let mut child =
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start the server");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("the server's first line");
+    assert!(line.starts_with("listening on port"), "server said {line:?}");
+    Server(child)
+}
+
+fn bundle_server(out: &Path, extra: &[&str]) {
+    let out = out.to_str().unwrap();
+    let mut args = vec!["main.lua", "-o", out, "-q"];
+    args.extend(extra);
+    let r = bundle(&example_server(), &args);
+    assert_eq!(r.code, 0, "bundling the example server: {}", r.stderr);
+}
+
+#[test]
+fn c_modules_round_trip_from_memory() {
+    let dir = tempdir();
+    write_tree(
+        dir.path(),
+        &[(
+            "main.lua",
+            r#"local cjson = require("cjson")
+local doc = cjson.decode('{"list":[1,2,3],"name":"x"}')
+print(cjson.encode(doc.list), doc.name, cjson.encode({ nested = { true, false } }))
+local lpeg = require("lpeg")
+local digits = lpeg.C(lpeg.R("09") ^ 1)
+print(lpeg.match(digits, "12345abc"), lpeg.version ~= nil)
+local socket = require("socket")
+print(type(socket.gettime()), socket._VERSION ~= nil, type(socket.tcp()))
+local uv = require("luv")
+print(type(uv.version()), uv.hrtime() > 0)
+"#,
+        )],
+    );
+    let r = bundle(dir.path(), &["main.lua", "-o", "app", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let list = bundle(dir.path(), &["--list", "main.lua"]);
+    for row in ["cjson ", "lpeg ", "socket.core ", "luv ", "libuv.so.1 "] {
+        assert!(list.stdout.lines().any(|l| l.starts_with(row)), "{row} missing:\n{}", list.stdout);
+    }
+    let elsewhere = tempdir();
+    let got = run(hermetic(Command::new(dir.path().join("app")).current_dir(elsewhere.path())));
+    let want = run(Command::new(luajit()).current_dir(dir.path()).arg("main.lua"));
+    assert_eq!(want.code, 0, "luajit: {}", want.stderr);
+    assert_eq!((got.code, got.stdout.as_str()), (0, want.stdout.as_str()), "{}", got.stderr);
+}
+
+#[test]
+fn memfd_path_writes_no_file_and_the_fallback_is_reused() {
+    let dir = tempdir();
+    write_tree(dir.path(), &[("main.lua", "print(require('cjson').encode({1, 2}))\n")]);
+    assert_eq!(bundle(dir.path(), &["main.lua", "-o", "app", "-q"]).code, 0);
+    let runtime_dir = tempdir();
+    let exe = dir.path().join("app");
+    let r = run(Command::new(&exe).env("XDG_RUNTIME_DIR", runtime_dir.path()));
+    assert_eq!((r.code, r.stdout.as_str()), (0, "[1,2]\n"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_dir(runtime_dir.path()).unwrap().count(),
+        0,
+        "the memfd path wrote a file"
+    );
+    // Forced fallback: a private directory, written once and reused.
+    let fallback =
+        |r: &Run| assert_eq!((r.code, r.stdout.as_str()), (0, "[1,2]\n"), "{}", r.stderr);
+    let mut cmd = Command::new(&exe);
+    cmd.env("XDG_RUNTIME_DIR", runtime_dir.path()).env("BUNDLE_NO_MEMFD", "1");
+    fallback(&run(&mut cmd));
+    let private = std::fs::read_dir(runtime_dir.path())
+        .unwrap()
+        .next()
+        .expect("a private directory")
+        .unwrap()
+        .path();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o700);
+    let files: Vec<PathBuf> =
+        std::fs::read_dir(&private).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mtime = std::fs::metadata(&files[0]).unwrap().modified().unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    fallback(&run(&mut cmd));
+    assert_eq!(
+        std::fs::metadata(&files[0]).unwrap().modified().unwrap(),
+        mtime,
+        "the copy is reused"
+    );
+}
+
+#[test]
+fn example_server_answers_and_survives_resetting_clients() {
+    let dir = tempdir();
+    let exe = dir.path().join("server");
+    bundle_server(&exe, &[]);
+    let port = free_port();
+    let mut cmd = Command::new(&exe);
+    hermetic(cmd.current_dir(dir.path()).env("PORT", port.to_string()));
+    let _server = start(cmd);
+    assert_eq!(get(port, "/"), ("HTTP/1.1 200 OK".into(), "hello from a single binary\n".into()));
+    let (status, body) = get(port, "/json");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        body.contains("\"server\":\"bundle-example\"") && body.contains("\"ok\":true"),
+        "{body}"
+    );
+    assert_eq!(get(port, "/echo?x=1").1, "{\"query\":\"x=1\"}");
+    assert_eq!(get(port, "/nope").0, "HTTP/1.1 404 Not Found");
+    // 2,000 clients that send a request and reset the connection at once.
+    use std::os::fd::AsRawFd;
+    for _ in 0..2000 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let _ = s.write_all(b"GET /json HTTP/1.1\r\nHost: x\r\n\r\n");
+        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+        // SAFETY: a valid socket and a correctly sized option value.
+        unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                std::ptr::from_ref(&linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+    }
+    assert_eq!(get(port, "/").0, "HTTP/1.1 200 OK", "the server still answers");
+}
+
+/// Copies a file, following symlinks, creating the directory.
+fn copy_into(root: &Path, from: &str) {
+    let to = root.join(from.trim_start_matches('/'));
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(from, &to).unwrap_or_else(|e| panic!("copying {from}: {e}"));
+}
+
+/// Unmounts /proc of the bare root filesystem on the way out.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn example_server_runs_in_a_bare_root_filesystem() {
+    if !is_root() {
+        eprintln!("SKIPPED example_server_runs_in_a_bare_root_filesystem: chroot needs root");
+        return;
+    }
+    let root = tempdir();
+    let r = root.path();
+    // Only the glibc runtime files: no Lua, no libuv, no lua modules.
+    for lib in [
+        "/lib64/ld-linux-x86-64.so.2",
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib/x86_64-linux-gnu/libm.so.6",
+        "/lib/x86_64-linux-gnu/libdl.so.2",
+        "/lib/x86_64-linux-gnu/libpthread.so.0",
+        "/lib/x86_64-linux-gnu/libgcc_s.so.1",
+    ] {
+        copy_into(r, lib);
+    }
+    std::fs::create_dir_all(r.join("proc")).unwrap();
+    std::fs::create_dir_all(r.join("tmp")).unwrap();
+    let mount = run(Command::new("mount").args(["-t", "proc", "proc"]).arg(r.join("proc")));
+    if mount.code != 0 {
+        eprintln!(
+            "SKIPPED example_server_runs_in_a_bare_root_filesystem: cannot mount /proc here: {}",
+            mount.stderr
+        );
+        return;
+    }
+    let _mounted = Mounted(r.join("proc"));
+    bundle_server(&r.join("server"), &[]);
+    let port = free_port();
+    let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("chroot (coreutils)");
+    // The loader alone, to tell a refused chroot (no CAP_SYS_CHROOT) from a failing server.
+    let probe = run(Command::new(chroot).arg(r).args(["/lib64/ld-linux-x86-64.so.2", "--version"]));
+    if probe.code != 0 {
+        eprintln!(
+            "SKIPPED example_server_runs_in_a_bare_root_filesystem: chroot refused: {}",
+            probe.stderr
+        );
+        return;
+    }
+    let mut cmd = Command::new(chroot);
+    cmd.arg(r).arg("/server").env_clear().env("PORT", port.to_string());
+    let _server = start(cmd);
+    assert_eq!(get(port, "/").0, "HTTP/1.1 200 OK");
+    let (_, body) = get(port, "/json");
+    assert!(body.contains("\"ok\":true"), "{body}");
+    assert_eq!(
+        std::fs::read_dir(r.join("tmp")).unwrap().count(),
+        0,
+        "memfd path: nothing written in the root"
+    );
+    let files: Vec<String> = walk(r);
+    assert!(
+        !files.iter().any(|f| f.contains("lua") || f.contains("libuv")),
+        "the root holds no Lua: {files:?}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.ends_with("proc") {
+            continue;
+        }
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn sigpipe_policy() {
+    let dir = tempdir();
+    write_tree(
+        dir.path(),
+        &[(
+            "main.lua",
+            "if arg[1] == 'child' then os.execute('grep SigIgn /proc/self/status') return end\nfor i = 1, 200000 do io.write('line ', i, '\\n') end\nio.stderr:write('finished\\n')\n",
+        )],
+    );
+    for (flag, name) in [("default", "dflt"), ("ignore", "ign")] {
+        let r = bundle(dir.path(), &["main.lua", "-o", name, "-q", "--sigpipe", flag]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    // Writing into a pipe whose reader is gone.
+    let piped = |exe: &str| {
+        let cmd = format!(
+            "{} | head -c 1 >/dev/null; echo ${{PIPESTATUS[0]}}",
+            dir.path().join(exe).display()
+        );
+        run(Command::new("bash").args(["-c", &cmd]))
+    };
+    let luajit_status = run(Command::new("bash").args([
+        "-c",
+        &format!(
+            "{} {} | head -c 1 >/dev/null; echo ${{PIPESTATUS[0]}}",
+            luajit().display(),
+            dir.path().join("main.lua").display()
+        ),
+    ]));
+    let dflt = piped("dflt");
+    assert_eq!(
+        dflt.stdout.trim(),
+        luajit_status.stdout.trim(),
+        "default: as luajit (killed by SIGPIPE)"
+    );
+    assert_eq!(dflt.stdout.trim(), "141");
+    let ign = piped("ign");
+    assert_eq!(ign.stdout.trim(), "0", "ignore: the program goes on");
+    assert!(ign.stderr.contains("finished"), "{}", ign.stderr);
+    // A child process starts with the default disposition: bit 13 (SIGPIPE) not in SigIgn.
+    let child = run(Command::new(dir.path().join("ign")).arg("child"));
+    let mask = child
+        .stdout
+        .split_whitespace()
+        .nth(1)
+        .and_then(|m| u64::from_str_radix(m, 16).ok())
+        .expect("SigIgn mask");
+    assert_eq!(mask & (1 << 12), 0, "SIGPIPE ignored in the child: {}", child.stdout);
+}
+
+/// Compiles `source` into a shared object with the system C compiler.
+fn cc_shared(dir: &Path, name: &str, source: &str, extra: &[&str]) -> PathBuf {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, source).unwrap();
+    let out = dir.join(name);
+    let r = run(Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&out).arg(&c).args(extra));
+    assert_eq!(r.code, 0, "cc: {}", r.stderr);
+    out
+}
+
+#[test]
+fn bad_shared_objects_are_refused_at_bundle_time() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("c")).unwrap();
+    // Not ELF.
+    std::fs::write(d.join("c/text.so"), "not a library").unwrap();
+    // Wrong architecture: an aarch64 object.
+    {
+        use object::write::{Object, StreamingBuffer};
+        let mut obj = Object::new(
+            object::BinaryFormat::Elf,
+            object::Architecture::Aarch64,
+            object::Endianness::Little,
+        );
+        obj.add_symbol(object::write::Symbol {
+            name: b"luaopen_arm".to_vec(),
+            value: 0,
+            size: 0,
+            kind: object::SymbolKind::Text,
+            scope: object::SymbolScope::Dynamic,
+            weak: false,
+            section: object::write::SymbolSection::Undefined,
+            flags: object::SymbolFlags::None,
+        });
+        let mut bytes = Vec::new();
+        obj.emit(&mut StreamingBuffer::new(&mut bytes)).unwrap();
+        std::fs::write(d.join("c/arm.so"), bytes).unwrap();
+    }
+    // No luaopen_* function.
+    cc_shared(&d.join("c"), "noopen.so", "int something(void) { return 1; }\n", &[]);
+    // A NEEDED library that this machine does not have.
+    cc_shared(
+        &d.join("c"),
+        "libgone.so.1",
+        "int gone(void) { return 2; }\n",
+        &["-Wl,-soname,libgone.so.1"],
+    );
+    cc_shared(
+        &d.join("c"),
+        "needsgone.so",
+        "int gone(void);\nint luaopen_needsgone(void *L) { (void)L; return gone(); }\n",
+        &["-L", d.join("c").to_str().unwrap(), "-l:libgone.so.1"],
+    );
+    std::fs::remove_file(d.join("c/libgone.so.1")).unwrap();
+    // One shared object under two names.
+    cc_shared(&d.join("c"), "twice.so", "int luaopen_twice(void *L) { (void)L; return 0; }\nint luaopen_again(void *L) { (void)L; return 0; }\n", &[]);
+    std::os::unix::fs::symlink(d.join("c/twice.so"), d.join("c/again.so")).unwrap();
+
+    for (main, needle) in [
+        ("require('text')", "C module 'text' at c/text.so: not an ELF shared object"),
+        ("require('arm')", "C module 'arm' at c/arm.so: built for aarch64, but the stub is x86_64"),
+        (
+            "require('noopen')",
+            "C module 'noopen' at c/noopen.so: it does not export luaopen_noopen",
+        ),
+        ("require('needsgone')", "it needs libgone.so.1, which cannot be found on this machine"),
+        (
+            "require('twice')\nrequire('again')",
+            "the same shared object is also required as 'twice'",
+        ),
+    ] {
+        std::fs::write(d.join("main.lua"), format!("{main}\n")).unwrap();
+        let r = bundle(d, &["main.lua", "-o", "app", "-I", "c"]);
+        assert_eq!(r.code, 1, "{main}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{main}: expected {needle:?} in\n{}", r.stderr);
+        assert!(!d.join("app").exists());
+    }
+    // --no-lib leaves the library to the target machine: the build then succeeds.
+    std::fs::write(d.join("main.lua"), "require('needsgone')\n").unwrap();
+    let r = bundle(d, &["main.lua", "-o", "app", "-q", "-I", "c", "--no-lib", "libgone.so.1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn the_stub_exports_exactly_the_lua_c_api() {
+    let dir = tempdir();
+    let stub = dir.path().join("stub");
+    std::fs::write(&stub, bundle::stub::EMBEDDED).unwrap();
+    let r = run(Command::new("readelf").args(["--dyn-syms", "-W"]).arg(&stub));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut exported = 0;
+    for line in r.stdout.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        // Num: Value Size Type Bind Vis Ndx Name
+        if cols.len() < 8 || cols[6] == "UND" || cols[6] == "Ndx" || cols[4] == "LOCAL" {
+            continue;
+        }
+        let name = cols[7].split('@').next().unwrap_or_default();
+        assert!(
+            ["lua_", "luaL_", "luaopen_", "luaJIT_"].iter().any(|p| name.starts_with(p)),
+            "unexpected export {name}"
+        );
+        exported += 1;
+    }
+    assert!(exported > 100, "the Lua C API is exported ({exported} symbols)");
+}
