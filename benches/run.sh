@@ -59,3 +59,38 @@ echo "bundle time of big (300 modules found, compiled to bytecode, packed): $(ms
 echo "scan + resolve of big (bundle --list, whole process): $(ms "$(median "$work/bt.json" 1)")"
 size() { stat -c %s "$1"; }
 echo "sizes: hello $(size "$work/hello/hello") B, big $(size "$work/big/big") B, bare stub $(size "$(ls "$here"/target/stub-build/*/stub/bundle-stub | head -n1)") B"
+
+# --- Native modules -----------------------------------------------------------------------
+# The cost of requiring a C module: bundled (from memory) versus luajit (from the filesystem),
+# each measured as the difference to an empty program of its own kind.
+native=$work/native
+mkdir -p "$native"
+echo 'local x = 1' > "$native/empty.lua"
+echo 'require("cjson") require("luv")' > "$native/req.lua"
+(cd "$native" && "$bundle" -q empty.lua -o empty && "$bundle" -q req.lua -o req)
+(cd "$native" && hyperfine -N --warmup 20 --runs "$runs" --export-json "$work/native.json" \
+  "luajit empty.lua" "luajit req.lua" "./empty" "./req" >/dev/null)
+python3 - "$work/native.json" <<'PY'
+import json, sys
+r = [x["median"] for x in json.load(open(sys.argv[1]))["results"]]
+dl, db = (r[1] - r[0]) * 1e6, (r[3] - r[2]) * 1e6
+print(f"\nrequire cjson + luv (with libuv): luajit from disk +{dl:.0f} µs, bundled from memory +{db:.0f} µs: difference {db - dl:+.0f} µs")
+PY
+
+# Requests per second of the example server (wrk, loopback), bundled vs run by luajit.
+if command -v wrk >/dev/null; then
+  srv=$here/examples/server
+  "$bundle" -q "$srv/main.lua" -o "$work/server"
+  rps() { # command... ; prints requests/s
+    local port=$1; shift
+    PORT=$port "$@" >/dev/null & local pid=$!
+    sleep 0.5
+    wrk -t1 -c32 -d5s "http://127.0.0.1:$port/json" | awk '/Requests\/sec/ {print $2}'
+    kill $pid; wait $pid 2>/dev/null || true
+  }
+  a=$(cd "$srv" && rps 18181 luajit main.lua)
+  b=$(rps 18182 "$work/server")
+  python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f"example server /json: luajit {a:.0f} req/s, bundled {b:.0f} req/s: ratio {b/a:.2f}")' "$a" "$b"
+else
+  echo "(wrk not installed: server throughput not measured)"
+fi

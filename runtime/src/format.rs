@@ -647,13 +647,16 @@ impl Writer {
         for e in &self.entries {
             let name_off = push_string(&mut strings, &e.name, "a module name")?;
             let chunk_off = push_string(&mut strings, &e.chunkname, "a chunk name")?;
-            let compressed =
-                cctx.compress(&e.data).map_err(|_| FormatError::TooLarge("an entry"))?;
-            // Keep whichever is smaller; tiny entries often do not compress.
-            let (codec, stored) = if compressed.len() < e.data.len() {
-                (Codec::Zstd, compressed)
-            } else {
-                (Codec::Stored, e.data.clone())
+            // Native libraries are stored as they are: loading one copies it into memory for the
+            // dynamic loader, and decompressing it first would cost more than the size saved.
+            // Otherwise keep whichever is smaller; tiny entries often do not compress.
+            let compressed = match e.kind {
+                Kind::Native => None,
+                _ => Some(cctx.compress(&e.data).map_err(|_| FormatError::TooLarge("an entry"))?),
+            };
+            let (codec, stored) = match compressed {
+                Some(c) if c.len() < e.data.len() => (Codec::Zstd, c),
+                _ => (Codec::Stored, e.data.clone()),
             };
             index.extend_from_slice(&name_off.to_le_bytes());
             index.extend_from_slice(&len_u16(&e.name, "a module name")?.to_le_bytes());
