@@ -35,9 +35,12 @@ pub const ENTRY_LEN: usize = 40;
 pub const FOOTER_LEN: usize = 24;
 /// Name of the ELF section that carries the payload.
 pub const SECTION_NAME: &str = ".bundle";
-/// Largest raw (decompressed) entry size accepted: a bound on what a corrupt or hostile payload
-/// can make the runtime allocate.
+/// Largest raw (decompressed) entry size accepted.
 pub const MAX_RAW_LEN: u64 = 1 << 32;
+/// Entries up to this size are decompressed in one shot into a buffer reserved from the
+/// declared size; larger ones are streamed, so that a hostile header cannot make the runtime
+/// reserve more than this up front.
+const ONE_SHOT_LIMIT: usize = 16 << 20;
 
 /// Why a payload could not be read or written.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -535,13 +538,29 @@ impl Entry<'_> {
             }
         }
         let mut out = Vec::new();
-        out.try_reserve_exact(raw_len).map_err(|e| fail(e.to_string()))?;
         match self.codec {
-            Codec::Stored => out.extend_from_slice(self.stored),
-            Codec::Zstd => {
+            Codec::Stored => {
+                out.try_reserve_exact(raw_len).map_err(|e| fail(e.to_string()))?;
+                out.extend_from_slice(self.stored);
+            }
+            // One-shot into a buffer of the declared size: the fast path for module-sized entries.
+            Codec::Zstd if raw_len <= ONE_SHOT_LIMIT => {
+                out.try_reserve_exact(raw_len).map_err(|e| fail(e.to_string()))?;
                 decoder
                     .0
                     .decompress_to_buffer(self.stored, &mut out)
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+            // Larger: stream, so that memory grows with what the frame really produces, not with
+            // what a (possibly hostile) header claims. Found by fuzzing: a 12-byte frame
+            // declaring 3 GiB made the one-shot path reserve 3 GiB.
+            Codec::Zstd => {
+                use std::io::Read;
+                let stream = zstd::stream::read::Decoder::with_buffer(self.stored)
+                    .map_err(|e| fail(e.to_string()))?;
+                stream
+                    .take(self.raw_len + 1)
+                    .read_to_end(&mut out)
                     .map_err(|e| fail(e.to_string()))?;
             }
         }
@@ -822,6 +841,29 @@ mod tests {
         assert_eq!(p.needs(b"luv").unwrap(), vec![&b"libuv.so.1"[..]]);
         assert!(p.needs(b"other").unwrap().is_empty());
         assert!(p.ignore_sigpipe().unwrap());
+    }
+
+    /// A zstd frame whose header declares 3 GiB but that holds nothing: decoding fails without
+    /// reserving the declared size (regression: fuzz/regressions/oom-zstd-frame-declares-3gib.bin).
+    #[test]
+    fn a_lying_frame_header_does_not_allocate_its_claim() {
+        // Magic, frame header descriptor (FCS 4 bytes, single segment), size 3 GiB, then one
+        // last, empty raw block.
+        let mut frame = vec![0x28, 0xb5, 0x2f, 0xfd, 0xa0];
+        frame.extend_from_slice(&(3u32 << 30).to_le_bytes());
+        frame.extend_from_slice(&[0x01, 0x00, 0x00]);
+        let e = Entry {
+            name: b"x",
+            chunkname: b"@x",
+            kind: Kind::LuaSource,
+            codec: Codec::Zstd,
+            flags: 0,
+            stored: &frame,
+            raw_len: 3 << 30,
+            offset: 0,
+        };
+        let err = e.decode().unwrap_err();
+        assert!(err.to_string().contains("0 bytes decoded, 3221225472 expected"), "{err}");
     }
 
     #[test]
