@@ -862,8 +862,10 @@ mod tests {
             raw_len: 3 << 30,
             offset: 0,
         };
+        // zstd itself refuses a window this large when streaming; either way, an error and no
+        // 3 GiB reservation (the one-shot path is the one that reserved it).
         let err = e.decode().unwrap_err();
-        assert!(err.to_string().contains("0 bytes decoded, 3221225472 expected"), "{err}");
+        assert!(matches!(err, FormatError::Decompress { .. }), "{err}");
     }
 
     #[test]
