@@ -433,3 +433,25 @@ fn the_stub_exports_exactly_the_lua_c_api() {
     }
     assert!(exported > 100, "the Lua C API is exported ({exported} symbols)");
 }
+
+#[test]
+fn when_memory_and_directory_both_fail_require_says_why() {
+    let dir = tempdir();
+    write_tree(dir.path(), &[("main.lua", "print(pcall(require, 'cjson'))\n")]);
+    assert_eq!(bundle(dir.path(), &["main.lua", "-o", "app", "-q"]).code, 0);
+    // The private directory's name is taken by a file: the fallback must refuse it.
+    let runtime_dir = tempdir();
+    let uid = run(Command::new("id").arg("-u")).stdout.trim().to_owned();
+    std::fs::write(runtime_dir.path().join(format!("bundle-{uid}")), "not a directory").unwrap();
+    let r = run(Command::new(dir.path().join("app"))
+        .env("XDG_RUNTIME_DIR", runtime_dir.path())
+        .env("BUNDLE_NO_MEMFD", "1"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("false\terror loading C module 'cjson' from the bundle:"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("from memory: disabled by BUNDLE_NO_MEMFD=1"), "{}", r.stdout);
+    assert!(r.stdout.contains("is not a private directory of this user"), "{}", r.stdout);
+}
