@@ -320,21 +320,7 @@ pub fn render(r: &Report) -> String {
         p.totals.stored.to_string(),
         ratio(p.totals.raw, p.totals.stored),
     ]);
-    let widths: Vec<usize> =
-        (0..6).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
-    for row in &rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            // Sizes right-aligned, text left-aligned.
-            if (3..6).contains(&c) {
-                let _ = write!(line, "{cell:>w$}  ", w = widths[c]);
-            } else {
-                let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
+    out.push_str(&crate::table::render(&rows, &[3, 4, 5]));
     out
 }
 

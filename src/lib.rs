@@ -23,8 +23,8 @@ pub mod plan;
 pub mod resolve;
 pub mod scan;
 pub mod stub;
+pub mod table;
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use diag::Diagnostic;
@@ -177,20 +177,5 @@ pub fn list_table(graph: &graph::Graph) -> String {
             first.map_or("-".to_owned(), |(u, line)| format!("{}:{line}", graph.units[u].display));
         rows.push([name.clone(), kind.to_owned(), "-".to_owned(), file, by]);
     }
-    let widths: Vec<usize> =
-        (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for r in &rows {
-        let mut line = String::new();
-        for (c, cell) in r.iter().enumerate() {
-            if c == 4 {
-                line.push_str(cell);
-            } else {
-                let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    table::render(&rows, &[2])
 }

@@ -154,7 +154,7 @@ fn unreadable_module() {
     let dir = program();
     // Root reads any file whatever its mode; /proc/self/mem cannot be read from offset 0 by
     // anyone, so it stands in for an unreadable file in that case.
-    let unreadable = if unsafe_is_root() {
+    let unreadable = if is_root() {
         "/proc/self/mem".to_owned()
     } else {
         let p = dir.path().join("secret.lua");
@@ -167,10 +167,6 @@ fn unreadable_module() {
     let r = bundle(dir.path(), &["main.lua", "-m", &spec, "-o", "app"]);
     assert_error(&r, 1, "cannot read");
     assert!(!dir.path().join("app").exists());
-}
-
-fn unsafe_is_root() -> bool {
-    run(Command::new("id").arg("-u")).stdout.trim() == "0"
 }
 
 #[test]
@@ -303,12 +299,6 @@ fn assert_damaged(exe: &Path, needle: &str) {
     let name = exe.file_name().unwrap().to_string_lossy();
     assert!(r.stderr.contains(name.as_ref()), "the message names the executable: {:?}", r.stderr);
     assert!(r.stderr.contains(needle), "expected {needle:?} in {:?}", r.stderr);
-}
-
-fn write_exe(path: &Path, bytes: &[u8]) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, bytes).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 #[test]

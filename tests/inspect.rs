@@ -169,12 +169,6 @@ fn extract_refuses_symlinks_in_the_target() {
     assert!(!out.join("main.luac").exists(), "all checks run before the first write");
 }
 
-fn write_exe(path: &Path, bytes: &[u8]) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, bytes).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 /// Runs a damaged file, then inspects and verifies it: errors everywhere, never a signal, never
 /// a partial run.
 fn assert_rejected(exe: &Path, what: &str) {

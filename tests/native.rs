@@ -16,10 +16,6 @@ fn example_server() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/server")
 }
 
-fn is_root() -> bool {
-    run(Command::new("id").arg("-u")).stdout.trim() == "0"
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -120,3 +120,15 @@ pub fn hermetic(cmd: &mut Command) -> &mut Command {
         .env("LUA_CPATH", "/nonexistent/?.so")
         .env_remove("LUA_INIT")
 }
+
+/// Whether the tests run as root (chroot, mount, and files root can read whatever their mode).
+pub fn is_root() -> bool {
+    run(Command::new("id").arg("-u")).stdout.trim() == "0"
+}
+
+/// Writes an executable file (mode 0755).
+pub fn write_exe(path: &Path, bytes: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, bytes).expect("writing an executable");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod 755");
+}
