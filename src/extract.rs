@@ -37,17 +37,26 @@ pub enum ExtractError {
     Collision(PathBuf),
 }
 
-/// The relative path an entry is written to.
+/// The relative path an entry is written to: by module name (`a.b` → `a/b.lua`, as the
+/// `./?.lua` template finds it; unique, since names are), the main script by the file name of
+/// its chunk name. Bytecode gets `.luac`, a native library keeps its file name.
 pub fn entry_path(e: &Entry) -> String {
     let chunk = String::from_utf8_lossy(e.chunkname).into_owned();
     let name = String::from_utf8_lossy(e.name).into_owned();
-    let base = match chunk.strip_prefix('@') {
-        Some(rel) if !rel.starts_with('/') => rel.trim_start_matches("./").to_owned(),
-        _ if name.is_empty() => "main.lua".to_owned(),
-        _ => match e.kind {
-            Kind::Native => format!("{}.so", name.replace('.', "/")),
-            _ => format!("{}.lua", name.replace('.', "/")),
-        },
+    let base = if name.is_empty() {
+        chunk
+            .rsplit('/')
+            .next()
+            .filter(|f| !f.is_empty() && *f != "@")
+            .map_or("main.lua".to_owned(), |f| f.trim_start_matches('@').to_owned())
+    } else if e.kind == Kind::Native {
+        if e.flags & bundle_runtime::format::flags::LIBRARY != 0 {
+            name.clone()
+        } else {
+            format!("{}.so", name.replace('.', "/"))
+        }
+    } else {
+        format!("{}.lua", name.replace('.', "/"))
     };
     match e.kind {
         Kind::LuaBytecode => match base.strip_suffix(".lua") {
@@ -152,13 +161,19 @@ mod tests {
     #[test]
     fn paths_follow_chunk_names() {
         assert_eq!(entry_path(&entry(b"", b"@main.lua", Kind::LuaBytecode)), "main.luac");
+        assert_eq!(entry_path(&entry(b"", b"@src/app.lua", Kind::LuaSource)), "app.lua");
         assert_eq!(entry_path(&entry(b"a.b", b"@./a/b.lua", Kind::LuaSource)), "a/b.lua");
-        assert_eq!(entry_path(&entry(b"p", b"@./p/init.lua", Kind::LuaBytecode)), "p/init.luac");
+        // By name: `pkg` and `pkg.init` cannot collide, `../shared/u.lua` cannot escape.
+        assert_eq!(entry_path(&entry(b"p", b"@./p/init.lua", Kind::LuaBytecode)), "p.luac");
         assert_eq!(
-            entry_path(&entry(b"x.y", b"@/usr/share/lua/5.1/x/y.lua", Kind::LuaBytecode)),
-            "x/y.luac"
+            entry_path(&entry(b"p.init", b"@./p/init.lua", Kind::LuaBytecode)),
+            "p/init.luac"
         );
-        assert_eq!(entry_path(&entry(b"cjson", b"@cjson.so", Kind::Native)), "cjson.so");
+        assert_eq!(entry_path(&entry(b"u", b"@../shared/u.lua", Kind::LuaBytecode)), "u.luac");
+        assert_eq!(
+            entry_path(&entry(b"socket.core", b"@/usr/lib/core.so", Kind::Native)),
+            "socket/core.so"
+        );
     }
 
     #[test]

@@ -256,6 +256,8 @@ struct Builder<'p> {
     machine: u16,
     graph: Graph,
     by_name: BTreeMap<String, usize>,
+    /// Names not packed so far, asked for by optional sites only.
+    optional_only: std::collections::BTreeSet<String>,
     /// The current directory, for display paths (looked up once).
     cwd: Option<PathBuf>,
 }
@@ -319,6 +321,12 @@ impl Builder<'_> {
         if let Some((unit, site)) = from {
             self.graph.edges.push(Edge { from: unit, name: name.to_owned(), line: site.line });
         }
+        let optional = from.is_some_and(|(_, s)| s.kind == SiteKind::Optional);
+        // A name that only optional sites have asked for so far was let off with a warning: a
+        // plain require of it must be judged again (and fail) whatever the order of the sites.
+        if !optional && self.optional_only.remove(name) {
+            self.graph.unpacked.remove(name);
+        }
         if is_builtin(name)
             || self.by_name.contains_key(name)
             || self.graph.unpacked.contains_key(name)
@@ -330,7 +338,9 @@ impl Builder<'_> {
             self.graph.unpacked.insert(name.to_owned(), (Unpacked::Excluded, first));
             return Ok(());
         }
-        let optional = from.is_some_and(|(_, s)| s.kind == SiteKind::Optional);
+        if optional {
+            self.optional_only.insert(name.to_owned());
+        }
         let headline = |what: &str| match from {
             Some((u, s)) => format!("{}: {what}", self.graph.chain(u, Some(s.line))),
             None => what.to_owned(),
@@ -407,11 +417,13 @@ impl Builder<'_> {
         path: &Path,
         origin: Origin,
     ) -> Result<(), String> {
-        // Canonical: the same object reached through a symlink is still the same object.
-        let path = path.canonicalize().unwrap_or_else(|_| lexical_absolute(path));
-        if let Some(other) =
-            self.graph.units.iter().find(|u| u.kind == UnitKind::Native && u.path == path)
-        {
+        // The path as opened decides `$ORIGIN` (the dynamic loader does not resolve symlinks);
+        // the canonical path decides identity: one object reached through a symlink is still one.
+        let opened = lexical_absolute(path);
+        let path = path.canonicalize().unwrap_or_else(|_| opened.clone());
+        if let Some(other) = self.graph.units.iter().find(|u| {
+            u.kind == UnitKind::Native && u.path.canonicalize().ok().as_ref() == Some(&path)
+        }) {
             return Err(format!(
                 "the same shared object is also required as '{}': loading it twice would make two copies of its state; require it by one name",
                 other.label()
@@ -423,14 +435,14 @@ impl Builder<'_> {
             self.machine,
             Some(&bundle_runtime::luaopen_symbol(name.as_bytes())),
         )?;
-        let needs = self.add_libraries(name, &object, &path)?;
-        let display = display_path(&path, self.cwd.as_deref());
+        let needs = self.add_libraries(name, &object, &opened, &[])?;
+        let display = display_path(&opened, self.cwd.as_deref());
         self.add(Unit {
             kind: UnitKind::Native,
             needs,
             name: Some(name.to_owned()),
             display,
-            path,
+            path: opened,
             chunkname: format!("@{shown}"),
             source: bytes,
             origin,
@@ -441,14 +453,18 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Resolves and adds the non-base libraries `object` (at `path`) needs; returns their names.
+    /// Resolves and adds the non-base libraries `object` (at `path`, as opened) needs; returns
+    /// their names. `inherited` holds the RPATH directories of the objects that led here.
     fn add_libraries(
         &mut self,
         who: &str,
         object: &crate::native::Object,
         path: &Path,
+        inherited: &[PathBuf],
     ) -> Result<Vec<String>, String> {
         let origin = path.parent().unwrap_or(Path::new("/"));
+        let mut chain = object.rpath_dirs(origin);
+        chain.extend(inherited.iter().cloned());
         let mut needs = Vec::new();
         for lib in &object.needed {
             if crate::native::is_base_system(lib) || self.plan.no_libs.iter().any(|n| n == lib) {
@@ -458,7 +474,7 @@ impl Builder<'_> {
             if self.graph.libraries.contains_key(lib) {
                 continue;
             }
-            let found = crate::native::find_library(lib, object, origin).map_err(|dirs| {
+            let found = crate::native::find_library(lib, object, origin, inherited).map_err(|dirs| {
                 format!(
                     "it needs {lib}, which cannot be found on this machine (searched: {}); install it, or leave it out with --no-lib {lib}",
                     dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
@@ -467,6 +483,15 @@ impl Builder<'_> {
             let bytes = std::fs::read(&found).map_err(|e| format!("{}: {e}", found.display()))?;
             let lib_object = crate::native::check(&bytes, self.machine, None)
                 .map_err(|e| format!("it needs {lib} ({}), which is {e}", found.display()))?;
+            // Loaded from memory, a library is found for the modules that need it by its SONAME
+            // only: one without (or with another) SONAME would never be matched.
+            if lib_object.soname.as_deref() != Some(lib.as_str()) {
+                return Err(format!(
+                    "it needs {lib} ({}), whose SONAME is {}: a library loaded from memory is matched by its SONAME, so it cannot be packed; leave it out with --no-lib {lib}",
+                    found.display(),
+                    lib_object.soname.as_deref().map_or("missing".to_owned(), |s| format!("'{s}'"))
+                ));
+            }
             // Insert first: a cycle between libraries then ends here.
             self.graph.libraries.insert(
                 lib.clone(),
@@ -477,7 +502,7 @@ impl Builder<'_> {
                     needed_by: who.to_owned(),
                 },
             );
-            let sub = self.add_libraries(lib, &lib_object, &found)?;
+            let sub = self.add_libraries(lib, &lib_object, &found, &chain)?;
             if let Some(l) = self.graph.libraries.get_mut(lib) {
                 l.needs = sub;
             }
@@ -532,7 +557,14 @@ impl Builder<'_> {
 pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
     let cwd = std::env::current_dir().ok().map(|c| lexical_absolute(&c));
     let machine = crate::stub::machine(&plan.stub)?;
-    let mut b = Builder { plan, machine, graph: Graph::default(), by_name: BTreeMap::new(), cwd };
+    let mut b = Builder {
+        plan,
+        machine,
+        graph: Graph::default(),
+        by_name: BTreeMap::new(),
+        optional_only: Default::default(),
+        cwd,
+    };
     let main_source = b.read(&plan.main.path, &plan.main.display)?;
     b.add(Unit {
         kind: UnitKind::Lua,

@@ -98,6 +98,7 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
     emit::write_atomically(&output, &exe)?;
     if let Some(depfile) = &plan.depfile {
         let mut deps: Vec<&Path> = graph.units.iter().map(|u| u.path.as_path()).collect();
+        deps.extend(graph.libraries.values().map(|l| l.path.as_path()));
         if let plan::StubChoice::File(p) = &plan.stub {
             deps.push(p);
         }
@@ -116,10 +117,16 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
     })
 }
 
-/// A Make rule `target: deps...`, with spaces, `#` and `$` escaped as GNU make and ninja read them.
+/// A Make rule `target: deps...`, with spaces, `#`, `:` and `$` escaped as GNU make and ninja
+/// read them.
 pub fn make_rule(target: &Path, deps: &[&Path]) -> String {
     let esc = |p: &Path| {
-        p.display().to_string().replace('$', "$$").replace(' ', "\\ ").replace('#', "\\#")
+        p.display()
+            .to_string()
+            .replace('$', "$$")
+            .replace(' ', "\\ ")
+            .replace('#', "\\#")
+            .replace(':', "\\:")
     };
     let mut out = format!("{}:", esc(target));
     for d in deps {

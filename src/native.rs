@@ -132,23 +132,37 @@ fn multiarch() -> &'static str {
     }
 }
 
-/// Where the dynamic loader would look for `needed` on behalf of `object` (which lives in
-/// `origin`), in order.
-pub fn search_dirs(object: &Object, origin: &Path) -> Vec<PathBuf> {
-    let expand = |p: &str| {
-        PathBuf::from(
-            p.replace("$ORIGIN", &origin.display().to_string())
-                .replace("${ORIGIN}", &origin.display().to_string()),
-        )
-    };
+impl Object {
+    /// The object's own DT_RPATH directories, `$ORIGIN` expanded, if it has no DT_RUNPATH (a
+    /// RUNPATH disables the RPATHs, its own and those inherited from the loading chain).
+    pub fn rpath_dirs(&self, origin: &Path) -> Vec<PathBuf> {
+        if self.runpath.is_empty() {
+            self.rpath.iter().map(|p| expand_origin(p, origin)).collect()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+fn expand_origin(p: &str, origin: &Path) -> PathBuf {
+    let o = origin.display().to_string();
+    PathBuf::from(p.replace("${ORIGIN}", &o).replace("$ORIGIN", &o))
+}
+
+/// Where the dynamic loader would look for the libraries `object` (which lives in `origin`, the
+/// directory as opened, symlinks not resolved) needs, in order (ld.so(8)): its DT_RPATH and those
+/// of the objects that loaded it (`inherited`), unless it has a DT_RUNPATH; LD_LIBRARY_PATH; its
+/// DT_RUNPATH; the directories of /etc/ld.so.conf; the default and multiarch directories.
+pub fn search_dirs(object: &Object, origin: &Path, inherited: &[PathBuf]) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if object.runpath.is_empty() {
-        dirs.extend(object.rpath.iter().map(|p| expand(p)));
+        dirs.extend(object.rpath_dirs(origin));
+        dirs.extend(inherited.iter().cloned());
     }
     if let Some(ld) = std::env::var_os("LD_LIBRARY_PATH") {
         dirs.extend(std::env::split_paths(&ld).filter(|p| !p.as_os_str().is_empty()));
     }
-    dirs.extend(object.runpath.iter().map(|p| expand(p)));
+    dirs.extend(object.runpath.iter().map(|p| expand_origin(p, origin)));
     ld_so_conf_dirs(Path::new("/etc/ld.so.conf"), 0, &mut dirs);
     let ma = multiarch();
     for d in ["/lib", "/usr/lib"] {
@@ -161,12 +175,17 @@ pub fn search_dirs(object: &Object, origin: &Path) -> Vec<PathBuf> {
 }
 
 /// Finds `needed` for `object`: the first directory holding a file of that name.
-pub fn find_library(needed: &str, object: &Object, origin: &Path) -> Result<PathBuf, Vec<PathBuf>> {
+pub fn find_library(
+    needed: &str,
+    object: &Object,
+    origin: &Path,
+    inherited: &[PathBuf],
+) -> Result<PathBuf, Vec<PathBuf>> {
     if needed.contains('/') {
         let p = PathBuf::from(needed);
         return if p.is_file() { Ok(p) } else { Err(vec![p]) };
     }
-    let dirs = search_dirs(object, origin);
+    let dirs = search_dirs(object, origin, inherited);
     dirs.iter().map(|d| d.join(needed)).find(|p| p.is_file()).ok_or(dirs)
 }
 
@@ -195,11 +214,28 @@ mod tests {
     }
 
     #[test]
+    fn rpath_order_follows_ld_so() {
+        let with_rpath = Object {
+            needed: vec![],
+            soname: None,
+            rpath: vec!["$ORIGIN/deps".into()],
+            runpath: vec![],
+        };
+        let dirs = search_dirs(&with_rpath, Path::new("/m"), &[PathBuf::from("/inherited")]);
+        assert_eq!(&dirs[..2], &[PathBuf::from("/m/deps"), PathBuf::from("/inherited")]);
+        let with_runpath = Object { runpath: vec!["/run".into()], ..with_rpath };
+        let dirs = search_dirs(&with_runpath, Path::new("/m"), &[PathBuf::from("/inherited")]);
+        assert!(!dirs.contains(&PathBuf::from("/m/deps")), "a RUNPATH disables RPATH");
+        assert!(!dirs.contains(&PathBuf::from("/inherited")));
+        assert!(dirs.contains(&PathBuf::from("/run")));
+    }
+
+    #[test]
     fn libc_is_found_where_the_loader_finds_it() {
         let empty = Object { needed: vec![], soname: None, rpath: vec![], runpath: vec![] };
         let found =
-            find_library("libc.so.6", &empty, Path::new("/")).expect("libc on this machine");
+            find_library("libc.so.6", &empty, Path::new("/"), &[]).expect("libc on this machine");
         assert!(found.ends_with("libc.so.6"));
-        assert!(find_library("libdoes-not-exist.so.9", &empty, Path::new("/")).is_err());
+        assert!(find_library("libdoes-not-exist.so.9", &empty, Path::new("/"), &[]).is_err());
     }
 }

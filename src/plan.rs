@@ -304,6 +304,16 @@ impl BuildPlan {
             }
         }
         plan.output = Some(output);
+        if let Some(d) = &cli.depfile {
+            // Checked now, so that a bad path fails before the executable is written.
+            let dep = output_path(d)?;
+            if Some(&dep) == plan.output.as_ref() {
+                return Err(PlanError::OutputIsInput {
+                    display: display(d),
+                    what: "the output".into(),
+                });
+            }
+        }
         plan.depfile = cli.depfile.clone();
         Ok(plan)
     }

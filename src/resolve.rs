@@ -5,7 +5,7 @@
 //! library `a` — the order of `package.loaders`.
 //!
 //! The search path, in order: the main script's directory (`?.lua`, `?/init.lua`); each `-I DIR`
-//! (`DIR/?.lua;DIR/?/init.lua`, and `DIR/?.so` for C); `LUA_PATH_5_1` or `LUA_PATH` (and the
+//! (`DIR/?.lua;DIR/?/init.lua`, and `DIR/?.so` for C); `LUA_PATH`, else `LUA_PATH_5_1` (and the
 //! `CPATH` pair) with `;;` expanded to LuaJIT's default path — the default path itself when the
 //! variable is unset, as for luajit; each `--tree DIR`, a LuaRocks tree (`DIR/share/lua/5.1`,
 //! `DIR/lib/lua/5.1`).
@@ -83,18 +83,21 @@ pub struct SearchConfig {
     pub root: PathBuf,
     pub includes: Vec<PathBuf>,
     pub trees: Vec<PathBuf>,
-    /// `LUA_PATH_5_1` or `LUA_PATH`, if set.
+    /// `LUA_PATH` (or, unset, `LUA_PATH_5_1`), if set.
     pub env_path: Option<String>,
-    /// `LUA_CPATH_5_1` or `LUA_CPATH`, if set.
+    /// `LUA_CPATH` (or, unset, `LUA_CPATH_5_1`), if set.
     pub env_cpath: Option<String>,
 }
 
 impl SearchConfig {
-    /// Reads the path variables from the environment (`_5_1` first, as LuaRocks sets them).
+    /// Reads the path variables from the environment.
     pub fn with_env(mut self) -> Self {
+        // LuaJIT reads only LUA_PATH/LUA_CPATH; the `_5_1` names (which LuaRocks may set) are
+        // used only when the plain ones are unset, so that a set LUA_PATH means what it means
+        // to luajit.
         let var = |a: &str, b: &str| std::env::var(a).or_else(|_| std::env::var(b)).ok();
-        self.env_path = var("LUA_PATH_5_1", "LUA_PATH");
-        self.env_cpath = var("LUA_CPATH_5_1", "LUA_CPATH");
+        self.env_path = var("LUA_PATH", "LUA_PATH_5_1");
+        self.env_cpath = var("LUA_CPATH", "LUA_CPATH_5_1");
         self
     }
 }
@@ -173,12 +176,13 @@ impl SearchPath {
             walk(&dir, &mut |file: &Path| {
                 let Ok(rel) = file.strip_prefix(&dir) else { return };
                 let rel = rel.to_string_lossy();
-                let Some(stem) = rel
-                    .strip_suffix(after.trim_start_matches('/'))
-                    .map(|s| s.trim_end_matches('/'))
-                else {
-                    return;
+                // `?/init.lua`: the file must be `init.lua` itself or end in `/init.lua`.
+                let stem = match after.strip_prefix('/') {
+                    Some(file) if rel == file => Some(""),
+                    Some(_) => rel.strip_suffix(after),
+                    None => rel.strip_suffix(after),
                 };
+                let Some(stem) = stem else { return };
                 // `x/init.lua` seen through `?.lua` is the package `x`, found via `?/init.lua`.
                 if stem.is_empty()
                     || (after == ".lua" && (stem == "init" || stem.ends_with("/init")))
@@ -214,13 +218,28 @@ fn search(
     None
 }
 
+/// Calls `f` for every file below `dir`, in sorted order. Symlinked directories are followed,
+/// each directory at most once (by device and inode), so a link loop ends.
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    walk_once(dir, f, &mut std::collections::HashSet::new());
+}
+
+fn walk_once(
+    dir: &Path,
+    f: &mut dyn FnMut(&Path),
+    seen: &mut std::collections::HashSet<(u64, u64)>,
+) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(dir) else { return };
+    if !seen.insert((meta.dev(), meta.ino())) {
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for p in paths {
         if p.is_dir() {
-            walk(&p, f);
+            walk_once(&p, f, seen);
         } else {
             f(&p);
         }
@@ -237,6 +256,7 @@ mod tests {
             "app/a.lua",
             "app/pkg/init.lua",
             "app/pkg/x.lua",
+            "app/pkg/myinit.lua",
             "app/pkg/sub/y.lua",
             "vendor/a.lua",
             "vendor/v.lua",
@@ -295,7 +315,11 @@ mod tests {
         let t = tree();
         let sp =
             SearchPath::new(&SearchConfig { root: t.path().join("app"), ..Default::default() });
-        assert_eq!(sp.modules_under("pkg"), vec!["pkg.sub.y".to_owned(), "pkg.x".to_owned()]);
+        assert_eq!(sp.modules_under("pkg"), vec!["pkg.myinit", "pkg.sub.y", "pkg.x"]);
         assert!(sp.modules_under("none").is_empty());
+        // A directory link loop ends.
+        std::os::unix::fs::symlink(".", t.path().join("app/pkg/loop")).unwrap();
+        std::os::unix::fs::symlink(".", t.path().join("app/pkg/loop2")).unwrap();
+        assert_eq!(sp.modules_under("pkg").len(), 3);
     }
 }

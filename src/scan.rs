@@ -394,9 +394,14 @@ impl<'a> Lexer<'a> {
     /// A number, consumed greedily the way LuaJIT's lexer does (identifier characters, dots,
     /// and signs after an exponent letter): `0x1p4`, `1e-3`, `42ULL`, `3i`.
     fn number(&mut self) -> Tok {
+        // As lj_lex.c's lex_number: a sign belongs to the number only after the exponent letter
+        // of its base, `e` for decimal, `p` for hex (`0x1e-x` is `0x1e` minus `x`).
+        let hex =
+            self.src[self.pos..].starts_with(b"0x") || self.src[self.pos..].starts_with(b"0X");
+        let exponent = if hex { b'p' } else { b'e' };
         let mut prev = 0u8;
         while let Some(c) = self.peek(0) {
-            let exp_sign = (c == b'+' || c == b'-') && matches!(prev, b'e' | b'E' | b'p' | b'P');
+            let exp_sign = (c == b'+' || c == b'-') && (prev | 0x20) == exponent;
             if !(is_ident(c) || c == b'.' || exp_sign) {
                 break;
             }
@@ -517,16 +522,23 @@ pub fn scan(src: &[u8]) -> Result<Vec<Site>, ScanError> {
         if !is_name(t, "require") || skip_require_at == Some(i) {
             continue;
         }
-        // `x.require`, `x:require` and `function require` are not the global require.
+        // `x.require`, `x:require`, `function require`, `local require`, `goto require` and the
+        // label `::require::` are not the global require; neither is an assignment to it
+        // (`require = f`, `{ require = true }`).
         if prev.is_some_and(|p| {
-            matches!(p.tok, Tok::Op("." | ":")) || is_name(p, "function") || is_name(p, "local")
-        }) {
+            matches!(p.tok, Tok::Op("." | ":" | "::"))
+                || is_name(p, "function")
+                || is_name(p, "local")
+                || is_name(p, "goto")
+        }) || at(i + 1) == Some(&Tok::Op("="))
+        {
             continue;
         }
         let kind = if lazy { SiteKind::Lazy } else { SiteKind::Plain };
         let literal = match (at(i + 1), at(i + 2), at(i + 3)) {
             (Some(Tok::Str), _, _) => Some((string_value(src, &tokens[i + 1]), i + 1)),
-            (Some(Tok::Op("(")), Some(Tok::Str), Some(Tok::Op(")"))) => {
+            // `require("a")`, and `require("a", extra)`: require ignores further arguments.
+            (Some(Tok::Op("(")), Some(Tok::Str), Some(Tok::Op(")" | ","))) => {
                 Some((string_value(src, &tokens[i + 2]), i + 2))
             }
             _ => None,
@@ -666,6 +678,23 @@ local require = nil
                 lit("fg", SiteKind::Plain, 5)
             ]
         );
+    }
+
+    #[test]
+    fn hex_numbers_take_no_sign_after_e() {
+        // `0x1e-require"m1"` is 0x1e minus a call (review finding: once read as one number).
+        assert_eq!(names("local n = 0x1e-require\"m1\"\n"), vec![lit("m1", SiteKind::Plain, 1)]);
+        assert_eq!(
+            names("local n = 1e-2 + 0x1p-2\nrequire 'x'"),
+            vec![lit("x", SiteKind::Plain, 2)]
+        );
+    }
+
+    #[test]
+    fn names_that_are_not_calls_of_require() {
+        let src = "local t = { require = true }\nrequire = require\ngoto require\n::require::\nlocal m = require('m4', 'extra')\n";
+        // Line 2's right-hand side is the only use of require as a value.
+        assert_eq!(names(src), vec![(None, SiteKind::Plain, 2), lit("m4", SiteKind::Plain, 5)]);
     }
 
     #[test]

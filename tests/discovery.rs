@@ -153,18 +153,42 @@ fn double_semicolon_expands_to_luajit_default_path() {
 }
 
 #[test]
-fn lua_path_5_1_wins_over_lua_path() {
+fn lua_path_wins_over_lua_path_5_1_as_in_luajit() {
     let dir = app(&[
         ("main.lua", "print(require('m'))\n"),
         ("a/m.lua", "return 'a'"),
         ("b/m.lua", "return 'b'"),
     ]);
-    let mut cmd = bundle_cmd(dir.path(), &["main.lua", "-o", "app", "-q"]);
     let a = dir.path().join("a/?.lua");
     let b = dir.path().join("b/?.lua");
+    // luajit reads LUA_PATH only.
+    let want = run(Command::new(luajit())
+        .current_dir(dir.path())
+        .env("LUA_PATH", &a)
+        .env("LUA_PATH_5_1", &b)
+        .arg("main.lua"));
+    assert_eq!(want.stdout, "a\n");
+    let mut cmd = bundle_cmd(dir.path(), &["main.lua", "-o", "app", "-q"]);
     let r = run(cmd.env("LUA_PATH", &a).env("LUA_PATH_5_1", &b));
     assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(run(hermetic(&mut Command::new(dir.path().join("app")))).stdout, want.stdout);
+    // LUA_PATH unset: the _5_1 name is used (LuaRocks sets it).
+    let mut cmd = bundle_cmd(dir.path(), &["main.lua", "-o", "app", "-q"]);
+    assert_eq!(run(cmd.env("LUA_PATH_5_1", &b)).code, 0);
     assert_eq!(run(hermetic(&mut Command::new(dir.path().join("app")))).stdout, "b\n");
+}
+
+#[test]
+fn a_plain_require_of_a_missing_module_fails_even_after_an_optional_one() {
+    for main in [
+        "local ok = pcall(require, 'nothere')\nrequire 'nothere'\n",
+        "require 'nothere'\nlocal ok = pcall(require, 'nothere')\n",
+    ] {
+        let dir = app(&[("main.lua", main)]);
+        let r = bundle(dir.path(), &["main.lua", "-o", "app"]);
+        assert_eq!(r.code, 1, "{main:?}: {}", r.stderr);
+        assert!(r.stderr.contains("error: main.lua:"), "{}", r.stderr);
+    }
 }
 
 #[test]

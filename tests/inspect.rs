@@ -127,7 +127,7 @@ fn extract_round_trips_and_luajit_runs_the_bytecode() {
     let out = dir.path().join("out");
     let r = run(Command::new(bundle_bin()).arg("extract").arg(&app).arg("-d").arg(&out));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    for f in ["main.luac", "lib/a.luac", "pkg/init.luac", "lib/big.luac", "pre.luac"] {
+    for f in ["main.luac", "lib/a.luac", "pkg.luac", "lib/big.luac", "pre.luac"] {
         assert!(out.join(f).is_file(), "{f} not extracted: {}", r.stdout);
     }
     // Debian's luajit loads the extracted bytecode and runs the program the same way.

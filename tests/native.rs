@@ -451,3 +451,47 @@ fn when_memory_and_directory_both_fail_require_says_why() {
     assert!(r.stdout.contains("from memory: disabled by BUNDLE_NO_MEMFD=1"), "{}", r.stdout);
     assert!(r.stdout.contains("is not a private directory of this user"), "{}", r.stdout);
 }
+
+#[test]
+fn libraries_come_from_memory_and_modules_load_once() {
+    let dir = tempdir();
+    write_tree(
+        dir.path(),
+        &[(
+            "main.lua",
+            r#"for i = 1, 20 do package.loaded.cjson = nil; require("cjson") end
+require("luv")
+local maps = io.open("/proc/self/maps"):read("*a")
+local function count(p) local n = 0 for _ in maps:gmatch(p) do n = n + 1 end return n end
+print("cjson mappings", count("memfd:cjson") <= 6)
+print("libuv from disk", count("/lib/[%w_-]*/libuv") + count("/usr/lib/[%w_-]*/libuv"))
+print("libuv from memory", count("memfd:libuv") > 0)
+"#,
+        )],
+    );
+    assert_eq!(bundle(dir.path(), &["main.lua", "-o", "app", "-q"]).code, 0);
+    let r = run(hermetic(&mut Command::new(dir.path().join("app"))));
+    assert_eq!(
+        r.stdout, "cjson mappings\ttrue\nlibuv from disk\t0\nlibuv from memory\ttrue\n",
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_library_without_a_matching_soname_is_refused() {
+    let dir = tempdir();
+    let c = dir.path().join("c");
+    std::fs::create_dir_all(&c).unwrap();
+    cc_shared(&c, "libhelper.so", "int helper(void) { return 42; }\n", &[]);
+    cc_shared(
+        &c,
+        "usehelper.so",
+        "int helper(void);\nint luaopen_usehelper(void *L) { (void)L; return helper(); }\n",
+        &["-L", c.to_str().unwrap(), "-l:libhelper.so", "-Wl,-rpath,$ORIGIN"],
+    );
+    std::fs::write(dir.path().join("main.lua"), "require('usehelper')\n").unwrap();
+    let r = bundle(dir.path(), &["main.lua", "-o", "app", "-I", "c"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("whose SONAME is missing"), "{}", r.stderr);
+}

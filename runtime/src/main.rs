@@ -67,6 +67,8 @@ struct Ctx<'a> {
     decoder: RefCell<Option<Decoder>>,
     /// Native libraries opened so far, by entry name: each is opened once.
     libraries: RefCell<HashMap<Vec<u8>, native::Handle>>,
+    /// Native modules opened so far, by module name.
+    modules: RefCell<HashMap<Vec<u8>, native::Handle>>,
     /// Set when pmain reported an error itself.
     failed: Cell<bool>,
 }
@@ -138,6 +140,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         payload,
         decoder: RefCell::new(None),
         libraries: RefCell::new(HashMap::new()),
+        modules: RefCell::new(HashMap::new()),
         failed: Cell::new(false),
     };
     match ctx.payload.ignore_sigpipe() {
@@ -408,11 +411,21 @@ fn open_needs(ctx: &Ctx, name: &[u8], depth: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Opens a native module and returns its `luaopen_*` function.
+/// Opens a native module (once: a module required again after `package.loaded[name] = nil`
+/// reuses its handle, as luajit's loader gets the same handle back from dlopen) and returns its
+/// `luaopen_*` function.
 fn load_native(ctx: &Ctx, entry: &Entry) -> Result<ffi::lua_CFunction, String> {
-    open_needs(ctx, entry.name, 0)?;
-    let bytes = decode(ctx, entry)?;
-    let handle = native::open(entry.name, &bytes, bundle_runtime::format::checksum(&bytes))?;
+    let cached = ctx.modules.borrow().get(entry.name).copied();
+    let handle = match cached {
+        Some(h) => h,
+        None => {
+            open_needs(ctx, entry.name, 0)?;
+            let bytes = decode(ctx, entry)?;
+            let h = native::open(entry.name, &bytes, bundle_runtime::format::checksum(&bytes))?;
+            ctx.modules.borrow_mut().insert(entry.name.to_vec(), h);
+            h
+        }
+    };
     let symbol = bundle_runtime::luaopen_symbol(entry.name);
     let f = native::symbol(handle, &symbol)
         .ok_or_else(|| format!("no {} in the library", String::from_utf8_lossy(&symbol)))?;

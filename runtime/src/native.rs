@@ -109,17 +109,26 @@ fn open_from_dir(name: &[u8], bytes: &[u8], hash: u64) -> Result<Handle, String>
 /// Writes `bytes` to `path` through a temporary file in `dir` and a rename, so that a
 /// concurrent run never maps a half-written library.
 fn write_new(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
+    // A name no other process uses (pid alone can repeat across PID namespaces), created
+    // exclusively: an existing file or symlink of that name is never written through.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let tmp = dir.join(format!(".tmp-{}-{nanos:x}", std::process::id()));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o700)
         .open(&tmp)
         .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    f.write_all(bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let written = f.write_all(bytes).map_err(|e| format!("{}: {e}", tmp.display()));
     drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    let renamed = written
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display())));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed
 }
 
 /// Opens a library from its bytes: from memory, else from the private directory.
