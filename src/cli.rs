@@ -128,6 +128,37 @@ pub struct InspectCli {
     /// Print JSON (schema in docs/INSPECT.md) instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Also check that it runs on this stack (heroku-22, heroku-24): exit 1 if not.
+    #[arg(long, value_name = "STACK")]
+    pub stack: Option<String>,
+}
+
+/// `bundle heroku ...`: deploy a bundled executable to Heroku.
+#[derive(Debug, Parser)]
+#[command(name = "bundle heroku")]
+pub struct HerokuCli {
+    #[command(subcommand)]
+    pub command: HerokuCommand,
+}
+
+/// The `bundle heroku` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum HerokuCommand {
+    /// Write a slug tarball (./app/BINARY, ./app/Procfile) and print its process_types.
+    Slug {
+        /// The bundled executable.
+        binary: PathBuf,
+        /// Where to write the slug (.tgz).
+        #[arg(short, long, value_name = "SLUG.tgz")]
+        output: PathBuf,
+        /// A process type: TYPE=COMMAND (repeatable; default web=./BINARY).
+        #[arg(long = "process", value_name = "TYPE=COMMAND")]
+        processes: Vec<String>,
+        /// The stack it must run on.
+        #[arg(long, default_value = "heroku-24")]
+        stack: String,
+    },
 }
 
 /// `bundle verify FILE`: exit 0 only if the payload is intact (structure and checksum).

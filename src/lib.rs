@@ -16,12 +16,14 @@ pub mod diag;
 pub mod emit;
 pub mod extract;
 pub mod graph;
+pub mod heroku;
 pub mod inspect;
 pub mod native;
 pub mod pack;
 pub mod plan;
 pub mod resolve;
 pub mod scan;
+pub mod stacks;
 pub mod stub;
 pub mod table;
 

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use bundle::cli::{Cli, ExtractCli, InspectCli, VerifyCli, WhyCli};
+use bundle::cli::{Cli, ExtractCli, HerokuCli, HerokuCommand, InspectCli, VerifyCli, WhyCli};
 use bundle::plan::BuildPlan;
 use bundle::Error;
 
@@ -99,6 +99,21 @@ fn inspect(cli: &InspectCli) -> ExitCode {
             } else {
                 print_stdout(&bundle::inspect::render(&report));
             }
+            if let Some(name) = &cli.stack {
+                let checked = bundle::heroku::stack(name)
+                    .map_err(|e| e.to_string())
+                    .and_then(|stack| bundle::stacks::check(&report, stack).map(|()| stack));
+                match checked {
+                    Ok(stack) => say(format_args!(
+                        "bundle: runs on {} (glibc {}.{})",
+                        stack.name, stack.glibc.0, stack.glibc.1
+                    )),
+                    Err(e) => {
+                        say(format_args!("bundle: error: {e}"));
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
             if report.payload.checksum_ok {
                 ExitCode::SUCCESS
             } else {
@@ -147,6 +162,36 @@ fn extract(cli: &ExtractCli) -> ExitCode {
     }
 }
 
+fn heroku(cli: &HerokuCli) -> ExitCode {
+    let result = match &cli.command {
+        HerokuCommand::Slug { binary, output, processes, stack } => (|| {
+            let stack = bundle::heroku::stack(stack)?;
+            let processes = bundle::heroku::processes(binary, processes)?;
+            let bytes = bundle::heroku::checked_binary(binary, Some(stack))?;
+            let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or("app");
+            let slug = bundle::heroku::slug(name, &bytes, &processes)?;
+            bundle::emit::write_atomically(output, &slug)
+                .map_err(|e| bundle::heroku::HerokuError::Invalid(e.to_string()))?;
+            let types = bundle::heroku::process_types_json(&processes);
+            print_stdout(&format!("{types}\n"));
+            say(format_args!(
+                "bundle: wrote {} ({} bytes) for {}",
+                output.display(),
+                slug.len(),
+                stack.name
+            ));
+            Ok::<(), bundle::heroku::HerokuError>(())
+        })(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            say(format_args!("bundle: error: {e}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let sub = args.get(1).and_then(|a| a.to_str());
@@ -157,6 +202,7 @@ fn main() -> ExitCode {
         Some("inspect") => return inspect(&InspectCli::parse_from(&args[1..])),
         Some("verify") => return verify(&VerifyCli::parse_from(&args[1..])),
         Some("extract") => return extract(&ExtractCli::parse_from(&args[1..])),
+        Some("heroku") => return heroku(&HerokuCli::parse_from(&args[1..])),
         _ => build(&Cli::parse_from(&args)).map(Ok),
     };
     match result {

@@ -1,0 +1,110 @@
+//! The deployment targets `bundle` knows, in one place: Heroku stacks and the glibc each ships.
+//! An executable (or a native library packed in it) that needs a newer glibc than its stack has
+//! fails at start on the dyno; `bundle inspect --stack` and `bundle heroku` check it first.
+
+use crate::inspect::Report;
+
+/// A stack: its name and the glibc version it provides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stack {
+    pub name: &'static str,
+    pub glibc: (u32, u32),
+    /// The Ubuntu release it is built on, for messages.
+    pub base: &'static str,
+}
+
+/// Heroku's current stacks (devcenter.heroku.com/articles/stack).
+pub const STACKS: &[Stack] = &[
+    Stack { name: "heroku-22", glibc: (2, 35), base: "Ubuntu 22.04" },
+    Stack { name: "heroku-24", glibc: (2, 39), base: "Ubuntu 24.04" },
+];
+
+/// The stack called `name`.
+pub fn find(name: &str) -> Option<Stack> {
+    STACKS.iter().copied().find(|s| s.name == name)
+}
+
+/// The names, for messages.
+pub fn names() -> String {
+    STACKS.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+}
+
+/// Whether the inspected executable can run on `stack`; the error says why not.
+pub fn check(report: &Report, stack: Stack) -> Result<(), String> {
+    let Some(exe) = &report.executable else {
+        return Err(format!(
+            "{} is not an ELF executable; {} runs Linux ELF",
+            report.file, stack.name
+        ));
+    };
+    if exe.arch != "x86_64" {
+        return Err(format!(
+            "{} is built for {}; {} dynos are x86_64",
+            report.file, exe.arch, stack.name
+        ));
+    }
+    if let Some(v) = &exe.min_glibc {
+        let parts: Vec<u32> = v.split('.').filter_map(|p| p.parse().ok()).collect();
+        let needed = (parts.first().copied().unwrap_or(0), parts.get(1).copied().unwrap_or(0));
+        if needed > stack.glibc {
+            return Err(format!(
+                "{} needs glibc {v} or newer (the newest GLIBC_ symbol version it or a packed native library uses), but {} ({}) has glibc {}.{}: build it on an older system, or use a newer stack",
+                report.file, stack.name, stack.base, stack.glibc.0, stack.glibc.1
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::{Executable, PayloadInfo, Report, Totals};
+
+    fn report(glibc: &str, arch: &str) -> Report {
+        Report {
+            schema: 1,
+            file: "app".into(),
+            size: 1,
+            executable: Some(Executable {
+                format: "elf64".into(),
+                arch: arch.into(),
+                endian: "little".into(),
+                stripped: true,
+                interpreter: None,
+                needed: vec![],
+                min_glibc: Some(glibc.into()),
+            }),
+            payload: PayloadInfo {
+                format_version: 1,
+                carrier: "section".into(),
+                offset: 0,
+                size: 0,
+                checksum: String::new(),
+                checksum_ok: true,
+                main: None,
+                preloads: vec![],
+                entries: vec![],
+                totals: Totals { entries: 0, raw: 0, stored: 0 },
+            },
+        }
+    }
+
+    #[test]
+    fn glibc_versions_against_stacks() {
+        let h22 = find("heroku-22").unwrap();
+        let h24 = find("heroku-24").unwrap();
+        assert!(check(&report("2.34", "x86_64"), h22).is_ok());
+        assert!(check(&report("2.35", "x86_64"), h22).is_ok());
+        let err = check(&report("2.38", "x86_64"), h22).unwrap_err();
+        assert!(
+            err.contains("needs glibc 2.38")
+                && err.contains("heroku-22 (Ubuntu 22.04) has glibc 2.35"),
+            "{err}"
+        );
+        assert!(check(&report("2.38", "x86_64"), h24).is_ok());
+        assert!(check(&report("2.4", "x86_64"), h22).is_ok(), "2.4 is older than 2.35");
+        assert!(check(&report("2.17", "aarch64"), h24).unwrap_err().contains("x86_64"));
+        assert_eq!(find("heroku-18"), None);
+    }
+}
