@@ -159,6 +159,31 @@ pub enum HerokuCommand {
         #[arg(long, default_value = "heroku-24")]
         stack: String,
     },
+    /// Deploy through the Platform API: create a slug, upload it, release it. Reads the API
+    /// key from HEROKU_API_KEY.
+    Deploy {
+        /// The bundled executable.
+        binary: PathBuf,
+        /// The Heroku app (name or id).
+        #[arg(long)]
+        app: String,
+        /// A process type: TYPE=COMMAND (repeatable; default web=./BINARY).
+        #[arg(long = "process", value_name = "TYPE=COMMAND")]
+        processes: Vec<String>,
+        /// The stack of the app.
+        #[arg(long, default_value = "heroku-24")]
+        stack: String,
+        /// The Platform API base URL.
+        #[arg(long, default_value = bundle_heroku_api_url())]
+        api_url: String,
+        /// Print the requests instead of sending them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+const fn bundle_heroku_api_url() -> &'static str {
+    crate::heroku::API_URL
 }
 
 /// `bundle verify FILE`: exit 0 only if the payload is intact (structure and checksum).

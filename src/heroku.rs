@@ -17,6 +17,8 @@ pub enum HerokuError {
     NotBundled { path: std::path::PathBuf, reason: String },
     #[error("{0}")]
     Stack(String),
+    #[error(transparent)]
+    Http(HttpError),
     #[error("{}: {source}", path.display())]
     Io {
         path: std::path::PathBuf,
@@ -179,6 +181,24 @@ mod tests {
     }
 
     #[test]
+    fn app_names() {
+        for ok in ["my-app", "abc", "a1-2b", "01234567-89ab-cdef-0123-456789abcdef"] {
+            assert!(valid_app_name(ok), "{ok}");
+        }
+        for bad in ["", "ab", "My-App", "1app", "app-", "a_b", &"a".repeat(31)] {
+            assert!(!valid_app_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn checksum_is_sha256_hex() {
+        assert_eq!(
+            checksum(b""),
+            "SHA256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
     fn slug_is_deterministic_and_laid_out_under_app() {
         let procs = vec![Process { kind: "web".into(), command: "./server".into() }];
         let a = slug("server", b"\x7fELF...", &procs).unwrap();
@@ -200,4 +220,200 @@ mod tests {
             ]
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `bundle heroku deploy`: the Platform API sequence (devcenter.heroku.com/articles/platform-api-
+// reference, "Slug Create", "Release Create"): create a slug with its process types, stack and
+// checksum → upload the tarball with the method and URL Heroku returns → create a release.
+
+/// The Platform API's default base URL.
+pub const API_URL: &str = "https://api.heroku.com";
+/// The Accept header that selects version 3 of the Platform API.
+pub const ACCEPT: &str = "application/vnd.heroku+json; version=3";
+
+/// An HTTP step that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}: HTTP {status}{}{}", id.as_ref().map(|i| format!(" ({i})")).unwrap_or_default(), message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
+pub struct HttpError {
+    pub step: &'static str,
+    pub status: u16,
+    /// Heroku's error `id` (`unauthorized`, `not_found`, ...).
+    pub id: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Heroku's rule for app names (3 to 30 characters: lowercase letters, digits and dashes,
+/// starting with a letter, not ending with a dash), or an app id (UUID).
+pub fn valid_app_name(name: &str) -> bool {
+    let uuid = name.len() == 36
+        && name.char_indices().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    let named = (3..=30).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    uuid || named
+}
+
+/// What a deploy needs.
+#[derive(Debug, Clone)]
+pub struct Deploy {
+    pub app: String,
+    pub api_url: String,
+    pub stack: Stack,
+    pub processes: Vec<Process>,
+    /// The slug tarball.
+    pub slug: Vec<u8>,
+}
+
+/// The result of a deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    pub slug_id: String,
+    pub release_id: String,
+    pub version: Option<u64>,
+}
+
+/// The SHA-256 checksum in the Platform API's form, `SHA256:<hex>`.
+pub fn checksum(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    format!("SHA256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+impl Deploy {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api_url.trim_end_matches('/'))
+    }
+
+    /// The body of "Slug Create".
+    pub fn slug_request(&self) -> serde_json::Value {
+        serde_json::json!({
+            "process_types": process_types_json(&self.processes),
+            "stack": self.stack.name,
+            "checksum": checksum(&self.slug),
+        })
+    }
+
+    /// The requests a deploy makes, for `--dry-run` (the key and the tarball are never shown).
+    pub fn describe(&self) -> String {
+        format!(
+            "POST {}\n  Accept: {ACCEPT}\n  Authorization: Bearer <HEROKU_API_KEY>\n  Content-Type: application/json\n  {}\n\
+             PUT <blob.url from the response>\n  Content-Type: (empty)\n  <{} bytes of slug>\n\
+             POST {}\n  Accept: {ACCEPT}\n  Authorization: Bearer <HEROKU_API_KEY>\n  Content-Type: application/json\n  {{\"slug\":\"<id from the first response>\"}}\n",
+            self.url(&format!("/apps/{}/slugs", self.app)),
+            self.slug_request(),
+            self.slug.len(),
+            self.url(&format!("/apps/{}/releases", self.app)),
+        )
+    }
+
+    /// Runs the three steps with `key`, reporting each through `progress`.
+    pub fn run(&self, key: &str, progress: &mut dyn FnMut(&str)) -> Result<Released, HerokuError> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(300)))
+            .build()
+            .into();
+        let auth = format!("Bearer {key}");
+        let api = |step: &'static str,
+                   path: String,
+                   body: serde_json::Value|
+         -> Result<serde_json::Value, HerokuError> {
+            let response = agent
+                .post(&self.url(&path))
+                .header("Accept", ACCEPT)
+                .header("Authorization", &auth)
+                .header("Content-Type", "application/json")
+                .send(body.to_string().as_bytes());
+            json_response(step, response)
+        };
+        progress(&format!(
+            "creating a slug for {} ({} bytes, {})",
+            self.app,
+            self.slug.len(),
+            self.stack.name
+        ));
+        let slug =
+            api("creating the slug", format!("/apps/{}/slugs", self.app), self.slug_request())?;
+        let slug_id = string_field(&slug, &["id"], "creating the slug")?;
+        let method = string_field(&slug, &["blob", "method"], "creating the slug")?;
+        let url = string_field(&slug, &["blob", "url"], "creating the slug")?;
+        if !method.eq_ignore_ascii_case("put") {
+            return Err(HerokuError::Invalid(format!(
+                "creating the slug: Heroku asked for an upload by {method}, not PUT"
+            )));
+        }
+        progress(&format!("uploading slug {slug_id}"));
+        let upload = agent.put(&url).header("Content-Type", "").send(&self.slug[..]);
+        match upload {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => {
+                return Err(HttpError {
+                    step: "uploading the slug",
+                    status: r.status().as_u16(),
+                    id: None,
+                    message: None,
+                }
+                .into());
+            }
+            Err(e) => {
+                return Err(HerokuError::Invalid(format!(
+                    "uploading the slug: {e}; no release was created"
+                )))
+            }
+        }
+        progress(&format!("releasing slug {slug_id} on {}", self.app));
+        let release = api(
+            "creating the release",
+            format!("/apps/{}/releases", self.app),
+            serde_json::json!({ "slug": slug_id }),
+        )?;
+        Ok(Released {
+            slug_id,
+            release_id: string_field(&release, &["id"], "creating the release")?,
+            version: release.get("version").and_then(serde_json::Value::as_u64),
+        })
+    }
+}
+
+impl From<HttpError> for HerokuError {
+    fn from(e: HttpError) -> Self {
+        HerokuError::Http(e)
+    }
+}
+
+fn json_response(
+    step: &'static str,
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<serde_json::Value, HerokuError> {
+    let mut response = response.map_err(|e| HerokuError::Invalid(format!("{step}: {e}")))?;
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+    if !(200..300).contains(&status) {
+        let field = |k: &str| {
+            json.as_ref().and_then(|j| j.get(k)).and_then(|v| v.as_str()).map(str::to_owned)
+        };
+        return Err(HttpError { step, status, id: field("id"), message: field("message") }.into());
+    }
+    json.ok_or_else(|| HerokuError::Invalid(format!("{step}: the response is not JSON")))
+}
+
+fn string_field(v: &serde_json::Value, path: &[&str], step: &str) -> Result<String, HerokuError> {
+    let mut at = v;
+    for k in path {
+        at = at.get(k).ok_or_else(|| {
+            HerokuError::Invalid(format!("{step}: the response has no {}", path.join(".")))
+        })?;
+    }
+    at.as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| HerokuError::Invalid(format!("{step}: {} is not a string", path.join("."))))
 }

@@ -182,6 +182,7 @@ fn heroku(cli: &HerokuCli) -> ExitCode {
             ));
             Ok::<(), bundle::heroku::HerokuError>(())
         })(),
+        deploy @ HerokuCommand::Deploy { .. } => heroku_deploy(deploy),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -190,6 +191,49 @@ fn heroku(cli: &HerokuCli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn heroku_deploy(cmd: &HerokuCommand) -> Result<(), bundle::heroku::HerokuError> {
+    use bundle::heroku::{self, HerokuError};
+    let HerokuCommand::Deploy { binary, app, processes, stack, api_url, dry_run } = cmd else {
+        return Ok(());
+    };
+    if !heroku::valid_app_name(app) {
+        return Err(HerokuError::Invalid(format!(
+            "--app {app}: not a Heroku app name (3 to 30 lowercase letters, digits and dashes, starting with a letter) nor an app id"
+        )));
+    }
+    let key = std::env::var("HEROKU_API_KEY").ok().filter(|k| !k.trim().is_empty());
+    if key.is_none() && !dry_run {
+        return Err(HerokuError::Invalid(
+            "HEROKU_API_KEY is not set: create a key with `heroku authorizations:create` and export it".into(),
+        ));
+    }
+    let stack = heroku::stack(stack)?;
+    let processes = heroku::processes(binary, processes)?;
+    let bytes = heroku::checked_binary(binary, Some(stack))?;
+    let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or("app");
+    let deploy = heroku::Deploy {
+        app: app.clone(),
+        api_url: api_url.clone(),
+        stack,
+        processes: processes.clone(),
+        slug: heroku::slug(name, &bytes, &processes)?,
+    };
+    if *dry_run {
+        print_stdout(&deploy.describe());
+        return Ok(());
+    }
+    let released = deploy
+        .run(key.as_deref().unwrap_or_default(), &mut |line| say(format_args!("bundle: {line}")))?;
+    say(format_args!(
+        "bundle: released {} on {} (release {}{})",
+        released.slug_id,
+        app,
+        released.release_id,
+        released.version.map(|v| format!(", v{v}")).unwrap_or_default()
+    ));
+    Ok(())
 }
 
 fn main() -> ExitCode {

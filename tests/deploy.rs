@@ -113,3 +113,189 @@ fn inspect_checks_stacks() {
     assert_eq!(r.code, 1);
     drop(dir);
 }
+
+/// One request the fake Platform API received.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A Platform API double on loopback: documented request shapes in, documented responses out.
+/// `fail_upload` makes the blob upload answer 500.
+fn fake_api(fail_upload: bool) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let (method, path) =
+                (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+            let mut headers = Vec::new();
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    headers.push((k.trim().to_owned(), v.trim().to_owned()));
+                }
+            }
+            let len: usize = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let req = Seen { method, path, headers, body };
+            let (status, reply) = match (req.method.as_str(), req.path.as_str()) {
+                ("POST", "/apps/my-app/slugs") => (
+                    "201 Created",
+                    format!(
+                        r#"{{"id":"slug-1","blob":{{"method":"put","url":"http://127.0.0.1:{port}/upload/slug-1"}},"stack":{{"name":"heroku-24"}}}}"#
+                    ),
+                ),
+                ("POST", "/apps/locked-app/slugs") => (
+                    "401 Unauthorized",
+                    r#"{"id":"unauthorized","message":"Invalid credentials provided."}"#.to_owned(),
+                ),
+                ("POST", "/apps/gone-app/slugs") => (
+                    "404 Not Found",
+                    r#"{"id":"not_found","message":"Couldn't find that app."}"#.to_owned(),
+                ),
+                ("PUT", "/upload/slug-1") if fail_upload => {
+                    ("500 Internal Server Error", String::new())
+                }
+                ("PUT", "/upload/slug-1") => ("200 OK", String::new()),
+                ("POST", "/apps/my-app/releases") => (
+                    "201 Created",
+                    r#"{"id":"release-1","version":7,"status":"succeeded"}"#.to_owned(),
+                ),
+                _ => ("404 Not Found", r#"{"id":"not_found","message":"no route"}"#.to_owned()),
+            };
+            log.lock().unwrap().push(req);
+            let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}", reply.len());
+        }
+    });
+    (port, seen)
+}
+
+fn deploy(dir: &std::path::Path, port: u16, app: &str, key: Option<&str>, extra: &[&str]) -> Run {
+    let url = format!("http://127.0.0.1:{port}");
+    let mut cmd = Command::new(bundle_bin());
+    cmd.current_dir(dir)
+        .args(["heroku", "deploy", "server", "--app", app, "--api-url", &url])
+        .args(extra);
+    match key {
+        Some(k) => cmd.env("HEROKU_API_KEY", k),
+        None => cmd.env_remove("HEROKU_API_KEY"),
+    };
+    run(&mut cmd)
+}
+
+#[test]
+fn deploy_runs_the_platform_api_sequence() {
+    let (dir, _) = app();
+    let (port, seen) = fake_api(false);
+    let r = deploy(dir.path(), port, "my-app", Some("test-key"), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for step in [
+        "creating a slug for my-app",
+        "uploading slug slug-1",
+        "releasing slug slug-1 on my-app",
+        "release release-1, v7",
+    ] {
+        assert!(r.stderr.contains(step), "{step:?} in {}", r.stderr);
+    }
+    assert!(
+        !r.stderr.contains("test-key") && !r.stdout.contains("test-key"),
+        "the key is never printed"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:#?}");
+    let (create, upload, release) = (&seen[0], &seen[1], &seen[2]);
+    for api in [create, release] {
+        assert_eq!(api.header("Accept"), Some("application/vnd.heroku+json; version=3"));
+        assert_eq!(api.header("Authorization"), Some("Bearer test-key"));
+        assert_eq!(api.header("Content-Type"), Some("application/json"));
+    }
+    let body: serde_json::Value = serde_json::from_slice(&create.body).unwrap();
+    assert_eq!(body["process_types"], serde_json::json!({ "web": "./server" }));
+    assert_eq!(body["stack"], "heroku-24");
+    // The checksum is the SHA-256 of the uploaded bytes.
+    use sha2::Digest;
+    let digest: String =
+        sha2::Sha256::digest(&upload.body).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(body["checksum"], format!("SHA256:{digest}"));
+    assert_eq!((upload.method.as_str(), upload.path.as_str()), ("PUT", "/upload/slug-1"));
+    assert_eq!(upload.header("Authorization"), None, "the key does not go to the blob store");
+    let release_body: serde_json::Value = serde_json::from_slice(&release.body).unwrap();
+    assert_eq!(release_body, serde_json::json!({ "slug": "slug-1" }));
+}
+
+#[test]
+fn deploy_errors() {
+    let (dir, _) = app();
+    let (port, seen) = fake_api(true);
+    let r = deploy(dir.path(), port, "locked-app", Some("bad"), &[]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("creating the slug: HTTP 401 (unauthorized): Invalid credentials provided."),
+        "{}",
+        r.stderr
+    );
+    let r = deploy(dir.path(), port, "gone-app", Some("k"), &[]);
+    assert!(r.stderr.contains("HTTP 404 (not_found): Couldn't find that app."), "{}", r.stderr);
+    // An upload that fails: no release is created.
+    let r = deploy(dir.path(), port, "my-app", Some("k"), &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("uploading the slug: HTTP 500"), "{}", r.stderr);
+    assert!(
+        !seen.lock().unwrap().iter().any(|s| s.path.ends_with("/releases")),
+        "released after a failed upload"
+    );
+    // Missing key, bad app name, bad process type: refused before any request.
+    let before = seen.lock().unwrap().len();
+    for (app, key, extra, needle) in [
+        ("my-app", None, vec![], "HEROKU_API_KEY is not set"),
+        ("My_App", Some("k"), vec![], "not a Heroku app name"),
+        ("my-app", Some("k"), vec!["--process", "we b=x"], "not a process type"),
+    ] {
+        let r = deploy(dir.path(), port, app, key, &extra);
+        assert_eq!(r.code, 1, "{app}");
+        assert!(r.stderr.contains(needle), "{needle:?} in {}", r.stderr);
+    }
+    assert_eq!(seen.lock().unwrap().len(), before, "no request for refused input");
+}
+
+#[test]
+fn deploy_dry_run_prints_the_requests_without_secrets() {
+    let (dir, _) = app();
+    let r = deploy(dir.path(), 9, "my-app", Some("secret-key"), &["--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("POST http://127.0.0.1:9/apps/my-app/slugs"), "{}", r.stdout);
+    assert!(r.stdout.contains("\"stack\":\"heroku-24\""), "{}", r.stdout);
+    assert!(r.stdout.contains("POST http://127.0.0.1:9/apps/my-app/releases"), "{}", r.stdout);
+    assert!(!r.stdout.contains("secret-key"), "{}", r.stdout);
+}
