@@ -209,3 +209,24 @@ pub struct ExtractCli {
     #[arg(long)]
     pub force: bool,
 }
+
+/// `bundle oci BINARY -o image.tar`: a container image (OCI layout and docker-archive in one
+/// tar), built without Docker.
+#[derive(Debug, Parser)]
+#[command(name = "bundle oci")]
+pub struct OciCli {
+    /// The bundled executable.
+    pub binary: PathBuf,
+
+    /// Where to write the image archive.
+    #[arg(short, long, value_name = "IMAGE.tar")]
+    pub output: PathBuf,
+
+    /// Image reference, repository:tag (default: the executable's name, tag latest).
+    #[arg(long)]
+    pub tag: Option<String>,
+
+    /// Default value of the PORT environment variable in the image.
+    #[arg(long = "port-env", value_name = "PORT", default_value_t = 8080)]
+    pub port: u16,
+}

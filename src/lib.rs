@@ -19,6 +19,7 @@ pub mod graph;
 pub mod heroku;
 pub mod inspect;
 pub mod native;
+pub mod oci;
 pub mod pack;
 pub mod plan;
 pub mod resolve;

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use bundle::cli::{Cli, ExtractCli, HerokuCli, HerokuCommand, InspectCli, VerifyCli, WhyCli};
+use bundle::cli::{
+    Cli, ExtractCli, HerokuCli, HerokuCommand, InspectCli, OciCli, VerifyCli, WhyCli,
+};
 use bundle::plan::BuildPlan;
 use bundle::Error;
 
@@ -236,6 +238,43 @@ fn heroku_deploy(cmd: &HerokuCommand) -> Result<(), bundle::heroku::HerokuError>
     Ok(())
 }
 
+fn oci(cli: &OciCli) -> ExitCode {
+    let result = (|| -> Result<(), String> {
+        let bytes = bundle::heroku::checked_binary(&cli.binary, None).map_err(|e| e.to_string())?;
+        let name = cli
+            .binary
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or("the executable needs a UTF-8 name")?
+            .to_owned();
+        let tag = cli.tag.clone().unwrap_or_else(|| format!("{}:latest", name.to_lowercase()));
+        if !bundle::oci::valid_tag(&tag) {
+            return Err(format!(
+                "--tag {tag}: not an image reference (lowercase repository, optional :tag)"
+            ));
+        }
+        let runtime = bundle::oci::runtime_files(&bytes).map_err(|e| e.to_string())?;
+        let image = bundle::oci::Image { name, binary: bytes, tag: tag.clone(), port: cli.port };
+        let archive = bundle::oci::build(&image, &runtime).map_err(|e| e.to_string())?;
+        bundle::emit::write_atomically(&cli.output, &archive).map_err(|e| e.to_string())?;
+        say(format_args!(
+            "bundle: wrote {} ({} bytes): {tag}, {} runtime files, PORT={}",
+            cli.output.display(),
+            archive.len(),
+            runtime.len(),
+            cli.port
+        ));
+        Ok(())
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            say(format_args!("bundle: error: {e}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let sub = args.get(1).and_then(|a| a.to_str());
@@ -247,6 +286,7 @@ fn main() -> ExitCode {
         Some("verify") => return verify(&VerifyCli::parse_from(&args[1..])),
         Some("extract") => return extract(&ExtractCli::parse_from(&args[1..])),
         Some("heroku") => return heroku(&HerokuCli::parse_from(&args[1..])),
+        Some("oci") => return oci(&OciCli::parse_from(&args[1..])),
         _ => build(&Cli::parse_from(&args)).map(Ok),
     };
     match result {

@@ -133,6 +133,11 @@ fn multiarch() -> &'static str {
 }
 
 impl Object {
+    /// An object that needs nothing and has no search paths of its own.
+    pub fn empty() -> Self {
+        Object { needed: Vec::new(), soname: None, rpath: Vec::new(), runpath: Vec::new() }
+    }
+
     /// The object's own DT_RPATH directories, `$ORIGIN` expanded, if it has no DT_RUNPATH (a
     /// RUNPATH disables the RPATHs, its own and those inherited from the loading chain).
     pub fn rpath_dirs(&self, origin: &Path) -> Vec<PathBuf> {

@@ -299,3 +299,130 @@ fn deploy_dry_run_prints_the_requests_without_secrets() {
     assert!(r.stdout.contains("POST http://127.0.0.1:9/apps/my-app/releases"), "{}", r.stdout);
     assert!(!r.stdout.contains("secret-key"), "{}", r.stdout);
 }
+
+fn skopeo() -> &'static str {
+    assert!(
+        run(Command::new("skopeo").arg("--version")).code == 0,
+        "skopeo is needed to validate images (apt-get install skopeo)"
+    );
+    "skopeo"
+}
+
+#[test]
+fn oci_image_is_accepted_by_skopeo_and_reproducible() {
+    let dir = tempdir();
+    let server = dir.path().join("server");
+    let r = bundle(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/server"),
+        &["main.lua", "-o", server.to_str().unwrap(), "-q"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for out in ["a.tar", "b.tar"] {
+        let r = run(Command::new(bundle_bin()).current_dir(dir.path()).args([
+            "oci",
+            "server",
+            "-o",
+            out,
+            "--tag",
+            "example:1",
+            "--port-env",
+            "9000",
+        ]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let a = std::fs::read(dir.path().join("a.tar")).unwrap();
+    assert!(a == std::fs::read(dir.path().join("b.tar")).unwrap(), "the image is deterministic");
+    for transport in ["oci-archive", "docker-archive"] {
+        let r = run(Command::new(skopeo())
+            .args(["inspect", "--raw"])
+            .arg(format!("{transport}:{}", dir.path().join("a.tar").display())));
+        assert_eq!(r.code, 0, "{transport}: {}", r.stderr);
+        let r = run(Command::new(skopeo())
+            .arg("inspect")
+            .arg(format!("{transport}:{}", dir.path().join("a.tar").display())));
+        assert_eq!(r.code, 0, "{transport}: {}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["Env"], serde_json::json!(["PORT=9000"]), "{transport}");
+        assert_eq!(v["Architecture"], "amd64");
+    }
+    let copied = dir.path().join("copied");
+    let r = run(Command::new(skopeo())
+        .arg("copy")
+        .arg(format!("oci-archive:{}", dir.path().join("a.tar").display()))
+        .arg(format!("dir:{}", copied.display())));
+    assert_eq!(r.code, 0, "skopeo copy: {}", r.stderr);
+}
+
+#[test]
+fn oci_image_runs_the_server_from_its_root_filesystem() {
+    let dir = tempdir();
+    let server = dir.path().join("server");
+    let r = bundle(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/server"),
+        &["main.lua", "-o", server.to_str().unwrap(), "-q"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(Command::new(bundle_bin()).current_dir(dir.path()).args([
+        "oci",
+        "server",
+        "-o",
+        "image.tar",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Unpack the one layer, as a container runtime would.
+    let unpacked = dir.path().join("image");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    assert_eq!(
+        run(Command::new("tar")
+            .arg("-xf")
+            .arg(dir.path().join("image.tar"))
+            .arg("-C")
+            .arg(&unpacked))
+        .code,
+        0
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(unpacked.join("manifest.json")).unwrap()).unwrap();
+    let layer = unpacked.join(manifest[0]["Layers"][0].as_str().unwrap());
+    let root = dir.path().join("rootfs");
+    std::fs::create_dir_all(&root).unwrap();
+    let r = run(Command::new("tar").arg("-xzf").arg(&layer).arg("-C").arg(&root));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(root.join("app/server").is_file() && root.join("tmp").is_dir());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(root.join("app/server")).unwrap().permissions().mode() & 0o777,
+        0o555
+    );
+    let Some(_proc) = mount_proc(&root) else {
+        eprintln!(
+            "SKIPPED oci_image_runs_the_server_from_its_root_filesystem: cannot mount /proc here"
+        );
+        return;
+    };
+    let Some(chroot) = chroot_available(&root) else {
+        eprintln!("SKIPPED oci_image_runs_the_server_from_its_root_filesystem: chroot needs root");
+        return;
+    };
+    let port = free_port();
+    let mut cmd = Command::new(chroot);
+    cmd.arg(&root).arg("/app/server").env_clear().env("PORT", port.to_string());
+    let _server = start(cmd);
+    assert_eq!(get(port, "/"), ("HTTP/1.1 200 OK".into(), "hello from a single binary\n".into()));
+}
+
+#[test]
+fn oci_bad_inputs() {
+    let (dir, _) = app();
+    let r = run(Command::new(bundle_bin())
+        .current_dir(dir.path())
+        .args(["oci", "main.lua", "-o", "x.tar"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("not a bundled executable"), "{}", r.stderr);
+    let r = run(Command::new(bundle_bin())
+        .current_dir(dir.path())
+        .args(["oci", "server", "-o", "x.tar", "--tag", "Bad:Tag!"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("not an image reference"), "{}", r.stderr);
+    assert!(!dir.path().join("x.tar").exists());
+}

@@ -4,56 +4,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 
 fn example_server() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/server")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// One HTTP GET; returns (status line, body).
-fn get(port: u16, path: &str) -> (String, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("response");
-    let status = text.lines().next().unwrap_or_default().to_owned();
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
-}
-
-/// A server process that is killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `cmd` (a server printing "listening on port N" when ready) and waits for that line.
-fn start(mut cmd: Command) -> Server {
-    let mut child =
-        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start the server");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("the server's first line");
-    assert!(line.starts_with("listening on port"), "server said {line:?}");
-    Server(child)
 }
 
 fn bundle_server(out: &Path, extra: &[&str]) {
@@ -183,15 +143,6 @@ fn copy_into(root: &Path, from: &str) {
     std::fs::copy(from, &to).unwrap_or_else(|e| panic!("copying {from}: {e}"));
 }
 
-/// Unmounts /proc of the bare root filesystem on the way out.
-struct Mounted(PathBuf);
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn example_server_runs_in_a_bare_root_filesystem() {
     if !is_root() {
@@ -211,32 +162,17 @@ fn example_server_runs_in_a_bare_root_filesystem() {
     ] {
         copy_into(r, lib);
     }
-    std::fs::create_dir_all(r.join("proc")).unwrap();
     std::fs::create_dir_all(r.join("tmp")).unwrap();
-    let mount = run(Command::new("mount").args(["-t", "proc", "proc"]).arg(r.join("proc")));
-    if mount.code != 0 {
-        eprintln!(
-            "SKIPPED example_server_runs_in_a_bare_root_filesystem: cannot mount /proc here: {}",
-            mount.stderr
-        );
+    let Some(_mounted) = mount_proc(r) else {
+        eprintln!("SKIPPED example_server_runs_in_a_bare_root_filesystem: cannot mount /proc here");
         return;
-    }
-    let _mounted = Mounted(r.join("proc"));
+    };
+    let Some(chroot) = chroot_available(r) else {
+        eprintln!("SKIPPED example_server_runs_in_a_bare_root_filesystem: chroot refused");
+        return;
+    };
     bundle_server(&r.join("server"), &[]);
     let port = free_port();
-    let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("chroot (coreutils)");
-    // The loader alone, to tell a refused chroot (no CAP_SYS_CHROOT) from a failing server.
-    let probe = run(Command::new(chroot).arg(r).args(["/lib64/ld-linux-x86-64.so.2", "--version"]));
-    if probe.code != 0 {
-        eprintln!(
-            "SKIPPED example_server_runs_in_a_bare_root_filesystem: chroot refused: {}",
-            probe.stderr
-        );
-        return;
-    }
     let mut cmd = Command::new(chroot);
     cmd.arg(r).arg("/server").env_clear().env("PORT", port.to_string());
     let _server = start(cmd);

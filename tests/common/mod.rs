@@ -132,3 +132,75 @@ pub fn write_exe(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).expect("writing an executable");
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod 755");
 }
+
+/// A TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One HTTP GET to 127.0.0.1; returns (status line, body).
+pub fn get(port: u16, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("response");
+    let status = text.lines().next().unwrap_or_default().to_owned();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+/// A server process that is killed when dropped.
+pub struct Server(pub std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd` (a server printing "listening on port N" when ready) and waits for that line.
+pub fn start(mut cmd: Command) -> Server {
+    use std::io::BufRead;
+    let mut child =
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start the server");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line).expect("the server's first line");
+    assert!(line.starts_with("listening on port"), "server said {line:?}");
+    Server(child)
+}
+
+/// Path of `chroot`, if the tests may use it (root, and the kernel lets us).
+pub fn chroot_available(root: &Path) -> Option<&'static str> {
+    if !is_root() {
+        return None;
+    }
+    let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let probe =
+        run(Command::new(chroot).arg(root).args(["/lib64/ld-linux-x86-64.so.2", "--version"]));
+    (probe.code == 0).then_some(chroot)
+}
+
+/// Unmounts a directory on the way out.
+pub struct Mounted(pub PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Mounts /proc under `root`, if allowed.
+pub fn mount_proc(root: &Path) -> Option<Mounted> {
+    std::fs::create_dir_all(root.join("proc")).ok()?;
+    let r = run(Command::new("mount").args(["-t", "proc", "proc"]).arg(root.join("proc")));
+    (r.code == 0).then(|| Mounted(root.join("proc")))
+}

@@ -1,0 +1,238 @@
+//! `bundle oci`: a container image of a bundled executable, built without Docker, as one tar
+//! that is both an OCI image layout (`oci-layout`, `index.json`, `blobs/sha256/…`, OCI image-spec
+//! v1) and a docker-archive (`manifest.json` pointing at the same blobs), so that `docker load`,
+//! `podman load` and `skopeo copy oci-archive:`/`docker-archive:` all accept it.
+//!
+//! One layer holds the executable at `/app/<name>` (mode 0555), an empty `/tmp` (for the native
+//! modules' fallback directory) and, for a dynamically linked executable, the glibc runtime
+//! files it needs, taken from this machine: the dynamic loader and the base-system libraries its
+//! `DT_NEEDED` (and its packed libraries') name. The config sets the entrypoint and defaults
+//! `PORT`. Everything is deterministic: sorted entries, zero times and owners.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::Digest;
+
+/// Why no image was made.
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What goes into the image.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// File name of the executable inside `/app`.
+    pub name: String,
+    pub binary: Vec<u8>,
+    /// `repository:tag`.
+    pub tag: String,
+    /// Default value of `PORT`.
+    pub port: u16,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> OciError + '_ {
+    move |source| OciError::Io { path: path.to_path_buf(), source }
+}
+
+/// The glibc runtime files `binary` needs, from this machine: image path → contents.
+pub fn runtime_files(binary: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, OciError> {
+    let elf = goblin::elf::Elf::parse(binary)
+        .map_err(|e| OciError::Invalid(format!("not an ELF executable: {e}")))?;
+    let mut files = BTreeMap::new();
+    let Some(interp) = elf.interpreter else { return Ok(files) };
+    let interp = interp.to_owned();
+    files.insert(interp.clone(), std::fs::read(&interp).map_err(io(Path::new(&interp)))?);
+    // The base system, transitively (libm needs libc, ...), found as the loader would.
+    let mut queue: Vec<String> = elf.libraries.iter().map(|s| (*s).to_owned()).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    // Base-system libraries are looked up in the system directories only.
+    let none = crate::native::Object::empty();
+    while let Some(lib) = queue.pop() {
+        if !seen.insert(lib.clone()) || lib.starts_with("ld-linux") {
+            continue;
+        }
+        let path = crate::native::find_library(&lib, &none, Path::new("/"), &[]).map_err(|_| {
+            OciError::Invalid(format!("{lib} is needed but not found on this machine"))
+        })?;
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        if let Ok(dep) = goblin::elf::Elf::parse(&bytes) {
+            queue.extend(dep.libraries.iter().map(|s| (*s).to_owned()));
+        }
+        let shown = path.parent().unwrap_or(Path::new("/lib")).join(&lib).display().to_string();
+        files.insert(shown, bytes);
+    }
+    Ok(files)
+}
+
+fn header(path: &str, mode: u32, size: u64, kind: tar::EntryType) -> Result<tar::Header, OciError> {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    let _ = h.set_username("");
+    let _ = h.set_groupname("");
+    h.set_path(path).map_err(|e| OciError::Invalid(format!("{path}: {e}")))?;
+    h.set_cksum();
+    Ok(h)
+}
+
+/// A tar of `files` (path → (mode, contents)), directories created for them, sorted.
+fn tar_of(
+    files: &BTreeMap<String, (u32, Vec<u8>)>,
+    dirs: &[(&str, u32)],
+) -> Result<Vec<u8>, OciError> {
+    let err = |e: std::io::Error| OciError::Invalid(format!("writing the image: {e}"));
+    let mut all_dirs: BTreeMap<String, u32> =
+        dirs.iter().map(|(d, m)| ((*d).to_owned(), *m)).collect();
+    for path in files.keys() {
+        let mut p = Path::new(path.trim_start_matches('/')).parent();
+        while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
+            all_dirs.entry(format!("{}/", d.display())).or_insert(0o755);
+            p = d.parent();
+        }
+    }
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut entries: Vec<(String, Option<&(u32, Vec<u8>)>, u32)> =
+        all_dirs.into_iter().map(|(d, m)| (d, None, m)).collect();
+    entries.extend(files.iter().map(|(p, f)| (p.trim_start_matches('/').to_owned(), Some(f), f.0)));
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, file, mode) in entries {
+        match file {
+            None => tar
+                .append(&header(&path, mode, 0, tar::EntryType::Directory)?, std::io::empty())
+                .map_err(err)?,
+            Some((_, data)) => tar
+                .append(
+                    &header(&path, mode, data.len() as u64, tar::EntryType::Regular)?,
+                    &data[..],
+                )
+                .map_err(err)?,
+        }
+    }
+    tar.into_inner().map_err(err)
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>, OciError> {
+    use std::io::Write;
+    let mut gz =
+        flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes)
+        .and_then(|_| gz.finish())
+        .map_err(|e| OciError::Invalid(format!("compressing the layer: {e}")))
+}
+
+/// Builds the image archive.
+pub fn build(image: &Image, runtime: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, OciError> {
+    let mut files: Files = runtime.iter().map(|(p, b)| (p.clone(), (0o755, b.clone()))).collect();
+    files.insert(format!("/app/{}", image.name), (0o555, image.binary.clone()));
+    let layer_tar = tar_of(&files, &[("tmp/", 0o1777)])?;
+    let layer = gzip(&layer_tar)?;
+    let (layer_digest, diff_id) = (sha256_hex(&layer), sha256_hex(&layer_tar));
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {
+            "Entrypoint": [format!("/app/{}", image.name)],
+            "Env": [format!("PORT={}", image.port)],
+            "ExposedPorts": { format!("{}/tcp", image.port): {} },
+            "WorkingDir": "/app",
+        },
+        "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{diff_id}")] },
+        "history": [{ "created_by": "bundle oci" }],
+    });
+    let config = serde_json::to_vec(&config).map_err(|e| OciError::Invalid(e.to_string()))?;
+    let config_digest = sha256_hex(&config);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": format!("sha256:{config_digest}"),
+            "size": config.len(),
+        },
+        "layers": [{
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": format!("sha256:{layer_digest}"),
+            "size": layer.len(),
+        }],
+    });
+    let manifest = serde_json::to_vec(&manifest).map_err(|e| OciError::Invalid(e.to_string()))?;
+    let manifest_digest = sha256_hex(&manifest);
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{manifest_digest}"),
+            "size": manifest.len(),
+            "annotations": { "org.opencontainers.image.ref.name": image.tag.rsplit_once(':').map_or("latest", |(_, t)| t), "io.containerd.image.name": image.tag },
+        }],
+    });
+    let docker = serde_json::json!([{
+        "Config": format!("blobs/sha256/{config_digest}"),
+        "RepoTags": [image.tag],
+        "Layers": [format!("blobs/sha256/{layer_digest}")],
+    }]);
+    let mut out = Files::new();
+    out.insert("oci-layout".into(), (0o644, br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()));
+    out.insert(
+        "index.json".into(),
+        (0o644, serde_json::to_vec(&index).map_err(|e| OciError::Invalid(e.to_string()))?),
+    );
+    out.insert(
+        "manifest.json".into(),
+        (0o644, serde_json::to_vec(&docker).map_err(|e| OciError::Invalid(e.to_string()))?),
+    );
+    out.insert(format!("blobs/sha256/{config_digest}"), (0o644, config));
+    out.insert(format!("blobs/sha256/{manifest_digest}"), (0o644, manifest));
+    out.insert(format!("blobs/sha256/{layer_digest}"), (0o644, layer));
+    tar_of(&out, &[])
+}
+
+/// Checks a `repository:tag` reference (lowercase repository path, tag of `[\w][\w.-]{0,127}`).
+pub fn valid_tag(tag: &str) -> bool {
+    let (repo, t) =
+        tag.rsplit_once(':').filter(|(r, _)| !r.ends_with('/')).unwrap_or((tag, "latest"));
+    let repo_ok = !repo.is_empty()
+        && repo.split('/').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        });
+    let tag_ok = !t.is_empty()
+        && t.len() <= 128
+        && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        && t.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    repo_ok && tag_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags() {
+        assert!(valid_tag("server:latest"));
+        assert!(valid_tag("registry.heroku.com/my-app/web"));
+        assert!(!valid_tag("Server:1"));
+        assert!(!valid_tag("server:"));
+        assert!(!valid_tag(""));
+    }
+}
