@@ -92,11 +92,11 @@ fn header(path: &str, mode: u32, size: u64, kind: tar::EntryType) -> Result<tar:
     Ok(h)
 }
 
-/// A tar of `files` (path → (mode, contents)), directories created for them, sorted.
-fn tar_of(
-    files: &BTreeMap<String, (u32, Vec<u8>)>,
-    dirs: &[(&str, u32)],
-) -> Result<Vec<u8>, OciError> {
+/// Files of a tar: path → (mode, contents).
+type Files = BTreeMap<String, (u32, Vec<u8>)>;
+
+/// A tar of `files`, with the directories they are in and `dirs`, sorted.
+fn tar_of(files: &Files, dirs: &[(&str, u32)]) -> Result<Vec<u8>, OciError> {
     let err = |e: std::io::Error| OciError::Invalid(format!("writing the image: {e}"));
     let mut all_dirs: BTreeMap<String, u32> =
         dirs.iter().map(|(d, m)| ((*d).to_owned(), *m)).collect();
@@ -107,23 +107,22 @@ fn tar_of(
             p = d.parent();
         }
     }
-    let mut tar = tar::Builder::new(Vec::new());
-    let mut entries: Vec<(String, Option<&(u32, Vec<u8>)>, u32)> =
-        all_dirs.into_iter().map(|(d, m)| (d, None, m)).collect();
-    entries.extend(files.iter().map(|(p, f)| (p.trim_start_matches('/').to_owned(), Some(f), f.0)));
+    // (path, mode, contents; None for a directory)
+    let mut entries: Vec<(String, u32, Option<&[u8]>)> =
+        all_dirs.into_iter().map(|(d, m)| (d, m, None)).collect();
+    entries.extend(
+        files
+            .iter()
+            .map(|(p, (m, data))| (p.trim_start_matches('/').to_owned(), *m, Some(&data[..]))),
+    );
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    for (path, file, mode) in entries {
-        match file {
-            None => tar
-                .append(&header(&path, mode, 0, tar::EntryType::Directory)?, std::io::empty())
-                .map_err(err)?,
-            Some((_, data)) => tar
-                .append(
-                    &header(&path, mode, data.len() as u64, tar::EntryType::Regular)?,
-                    &data[..],
-                )
-                .map_err(err)?,
-        }
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, mode, data) in entries {
+        let (kind, size) = match data {
+            None => (tar::EntryType::Directory, 0),
+            Some(d) => (tar::EntryType::Regular, d.len() as u64),
+        };
+        tar.append(&header(&path, mode, size, kind)?, data.unwrap_or_default()).map_err(err)?;
     }
     tar.into_inner().map_err(err)
 }
