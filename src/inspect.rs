@@ -80,6 +80,9 @@ pub struct PayloadInfo {
     pub preloads: Vec<String>,
     pub entries: Vec<EntryInfo>,
     pub totals: Totals,
+    /// Shared libraries the packed native code needs that are neither packed nor part of the
+    /// base system (left out with `--no-lib`): the target machine must provide them.
+    pub external_libraries: Vec<String>,
 }
 
 /// One payload entry.
@@ -184,11 +187,15 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
     let p = Payload::parse_unverified(payload_bytes).map_err(damaged)?;
     let mut entries = Vec::new();
     let mut native = Vec::new();
+    let mut packed_libraries = Vec::new();
     for e in p.entries() {
         let e = e.map_err(damaged)?;
         // Only a verified payload's native libraries are decoded.
         if e.kind == Kind::Native && p.checksum_ok() {
             native.push(e.decode().map_err(damaged)?);
+        }
+        if e.flags & bundle_runtime::format::flags::LIBRARY != 0 {
+            packed_libraries.push(lossy(e.name));
         }
         entries.push(EntryInfo {
             name: lossy(e.name),
@@ -210,6 +217,22 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
         raw: entries.iter().map(|e| e.raw).sum(),
         stored: entries.iter().map(|e| e.stored).sum(),
     };
+    let mut external_libraries: Vec<String> = native
+        .iter()
+        .filter_map(|bytes| {
+            std::panic::catch_unwind(|| {
+                goblin::elf::Elf::parse(bytes)
+                    .ok()
+                    .map(|e| e.libraries.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+            })
+            .ok()
+            .flatten()
+        })
+        .flatten()
+        .filter(|l| !crate::native::is_base_system(l) && !packed_libraries.contains(l))
+        .collect();
+    external_libraries.sort();
+    external_libraries.dedup();
     Ok(Report {
         schema: SCHEMA,
         file: path.display().to_string(),
@@ -230,6 +253,7 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
             preloads,
             entries,
             totals,
+            external_libraries,
         },
     })
 }
@@ -299,6 +323,13 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(out, "main         {}", p.main.as_deref().unwrap_or("(none: interpreter)"));
     if !p.preloads.is_empty() {
         let _ = writeln!(out, "preloads     {}", p.preloads.join(", "));
+    }
+    if !p.external_libraries.is_empty() {
+        let _ = writeln!(
+            out,
+            "not packed   {} (the target must provide them)",
+            p.external_libraries.join(", ")
+        );
     }
     out.push('\n');
     let mut rows = vec![["NAME", "KIND", "CHUNK NAME", "RAW", "STORED", "RATIO"].map(String::from)];

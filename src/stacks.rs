@@ -43,6 +43,14 @@ pub fn check(report: &Report, stack: Stack) -> Result<(), String> {
             report.file, exe.arch, stack.name
         ));
     }
+    if !report.payload.external_libraries.is_empty() {
+        return Err(format!(
+            "{} needs {}, which it does not carry (left out with --no-lib) and which {} is not known to provide: bundle without --no-lib",
+            report.file,
+            report.payload.external_libraries.join(", "),
+            stack.name
+        ));
+    }
     if let Some(v) = &exe.min_glibc {
         let parts: Vec<u32> = v.split('.').filter_map(|p| p.parse().ok()).collect();
         let needed = (parts.first().copied().unwrap_or(0), parts.get(1).copied().unwrap_or(0));
@@ -86,6 +94,7 @@ mod tests {
                 preloads: vec![],
                 entries: vec![],
                 totals: Totals { entries: 0, raw: 0, stored: 0 },
+                external_libraries: vec![],
             },
         }
     }
@@ -106,5 +115,8 @@ mod tests {
         assert!(check(&report("2.4", "x86_64"), h22).is_ok(), "2.4 is older than 2.35");
         assert!(check(&report("2.17", "aarch64"), h24).unwrap_err().contains("x86_64"));
         assert_eq!(find("heroku-18"), None);
+        let mut r = report("2.31", "x86_64");
+        r.payload.external_libraries = vec!["libuv.so.1".into()];
+        assert!(check(&r, h24).unwrap_err().contains("needs libuv.so.1"));
     }
 }
