@@ -267,6 +267,15 @@ fn deploy_errors() {
     );
     let r = deploy(dir.path(), port, "gone-app", Some("k"), &[]);
     assert!(r.stderr.contains("HTTP 404 (not_found): Couldn't find that app."), "{}", r.stderr);
+    let r = deploy(dir.path(), port, "bad-stack", Some("k"), &[]);
+    assert!(
+        r.stderr.contains("HTTP 422 (invalid_params): Stack is not supported."),
+        "{}",
+        r.stderr
+    );
+    let r = deploy(dir.path(), port, "down-app", Some("k"), &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("creating the slug: HTTP 503"), "{}", r.stderr);
     // An upload that fails: no release is created.
     let r = deploy(dir.path(), port, "my-app", Some("k"), &[]);
     assert_eq!(r.code, 1);
