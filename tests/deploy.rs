@@ -183,6 +183,13 @@ fn fake_api(fail_upload: bool) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Seen
                     "404 Not Found",
                     r#"{"id":"not_found","message":"Couldn't find that app."}"#.to_owned(),
                 ),
+                ("POST", "/apps/bad-stack/slugs") => (
+                    "422 Unprocessable Entity",
+                    r#"{"id":"invalid_params","message":"Stack is not supported."}"#.to_owned(),
+                ),
+                ("POST", "/apps/down-app/slugs") => {
+                    ("503 Service Unavailable", "<html>maintenance</html>".to_owned())
+                }
                 ("PUT", "/upload/slug-1") if fail_upload => {
                     ("500 Internal Server Error", String::new())
                 }
