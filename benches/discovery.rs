@@ -1,0 +1,32 @@
+//! Scan + resolve of the 300-module workload (`../shared/bench/gen_apps.py`), in process: the
+//! graph stage alone (read, lex, resolve every module), target ≤ 20 ms.
+//!
+//! `cargo bench --bench discovery`
+
+use std::path::Path;
+use std::process::Command;
+
+use bundle::cli::GraphArgs;
+use bundle::plan::BuildPlan;
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn bench(c: &mut Criterion) {
+    let gen = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/gen_apps.py");
+    let root = tempfile::tempdir().expect("a temporary directory");
+    let status = Command::new("python3")
+        .arg(&gen)
+        .arg(root.path())
+        .output()
+        .expect("python3 runs gen_apps.py");
+    assert!(status.status.success(), "gen_apps.py failed");
+    let main = root.path().join("big/main.lua");
+    let plan = BuildPlan::for_graph(&main, &GraphArgs::default()).expect("a plan");
+    let graph = bundle::graph::build(&plan).expect("the graph");
+    assert_eq!(graph.units.len(), 301, "main + 300 modules");
+    c.bench_function("scan + resolve big (300 modules)", |b| {
+        b.iter(|| bundle::graph::build(&plan).expect("the graph"))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
