@@ -35,8 +35,22 @@ pub struct Cli {
     pub source: bool,
 
     /// Use this stub instead of the one built into bundle.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "emit_c")]
     pub stub: Option<PathBuf>,
+
+    /// Write the program as one C file (modules as string literals and a main()) instead of
+    /// an executable.
+    #[arg(long)]
+    pub emit_c: bool,
+
+    /// With --emit-c: link a static C module library, FILE.a or FILE.o, or NAME=FILE to name
+    /// its one luaopen_* function's module (repeatable).
+    #[arg(long = "c-lib", value_name = "FILE", requires = "emit_c")]
+    pub c_libs: Vec<String>,
+
+    /// With --emit-c: also compile the C file (to OUT without .c), using pkg-config for LuaJIT.
+    #[arg(long, requires = "emit_c")]
+    pub cc: bool,
 
     /// Print the resolved module table and exit without writing anything.
     #[arg(long)]

@@ -51,11 +51,16 @@ pub fn attach(stub: &[u8], payload: &[u8]) -> Result<Vec<u8>, EmitError> {
 /// Writes `bytes` to `path` with mode 0755, atomically: either the whole new file is there, or
 /// whatever was there before is untouched.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), EmitError> {
+    write_atomically_with_mode(path, bytes, 0o755)
+}
+
+/// [`write_atomically`] with another mode.
+pub fn write_atomically_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), EmitError> {
     let fail = |source| EmitError::Write { path: path.to_path_buf(), source };
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new().prefix(".bundle-").tempfile_in(dir).map_err(fail)?;
     tmp.write_all(bytes).map_err(fail)?;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o755)).map_err(fail)?;
+    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode)).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())

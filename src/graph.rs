@@ -328,6 +328,7 @@ impl Builder<'_> {
             self.graph.unpacked.remove(name);
         }
         if is_builtin(name)
+            || self.plan.provided.iter().any(|p| p == name)
             || self.by_name.contains_key(name)
             || self.graph.unpacked.contains_key(name)
         {

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod compile;
 pub mod diag;
 pub mod emit;
+pub mod emit_c;
 pub mod extract;
 pub mod graph;
 pub mod heroku;
@@ -56,6 +57,10 @@ pub enum Error {
     Emit(#[from] emit::EmitError),
     #[error("output {0} is also an input (a module of the program); choose another output path")]
     OutputIsModule(String),
+    #[error(transparent)]
+    EmitC(#[from] emit_c::EmitCError),
+    #[error("--cc: {0}")]
+    CCompile(String),
     #[error("cannot write the dependency file {}: {source}", path.display())]
     Depfile {
         path: PathBuf,
@@ -94,6 +99,9 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
             return Err(Error::OutputIsModule(u.display.clone()));
         }
     }
+    if let Some(c) = &plan.emit_c {
+        return build_c(plan, &graph, c, &output);
+    }
     let stub = stub::load(&plan.stub, plan.store)?;
     let compiled = compile::compile_all(&graph.units, plan.store)?;
     let (payload, totals) = pack::pack(&compiled, &graph, plan)?;
@@ -117,6 +125,35 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         totals,
         output_len: exe.len() as u64,
         warnings: graph.diagnostics,
+    })
+}
+
+/// The `--emit-c` path: the same graph and compiled units, written as one C file.
+fn build_c(
+    plan: &plan::BuildPlan,
+    graph: &graph::Graph,
+    c: &plan::EmitC,
+    output: &Path,
+) -> Result<Report, Error> {
+    let clibs = &c.c_libs;
+    let compiled = compile::compile_all(&graph.units, plan.store)?;
+    let header = emit_c::header(&plan.main.display, output, clibs);
+    let text = emit_c::generate(&compiled, &plan.preloads, clibs, &header)?;
+    emit::write_atomically_with_mode(output, text.as_bytes(), 0o644)?;
+    if let Some(exe) = &c.compile_to {
+        emit_c::compile(output, exe, clibs).map_err(Error::CCompile)?;
+    }
+    Ok(Report {
+        output: output.to_path_buf(),
+        modules: graph.units.iter().filter(|u| !u.is_main()).count(),
+        totals: bundle_runtime::format::Totals {
+            entries: compiled.len(),
+            raw: compiled.iter().map(|u| u.data.len() as u64).sum(),
+            stored: text.len() as u64,
+            payload: text.len() as u64,
+        },
+        output_len: text.len() as u64,
+        warnings: graph.diagnostics.clone(),
     })
 }
 

@@ -63,6 +63,10 @@ fn build(cli: &Cli) -> Result<(), Error> {
         return Ok(());
     }
     let report = bundle::build(&plan)?;
+    if let (Some(c), false) = (&plan.emit_c, plan.quiet) {
+        let out = cli.output.as_deref().unwrap_or(&report.output);
+        say(format_args!("bundle: link with: {}", bundle::emit_c::link_line(out, &c.c_libs)));
+    }
     if !plan.quiet {
         report.warnings.iter().for_each(|d| d.emit());
         let t = report.totals;

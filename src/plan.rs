@@ -95,6 +95,19 @@ pub struct BuildPlan {
     pub stub: StubChoice,
     pub store: Store,
     pub quiet: bool,
+    /// `--emit-c`: a C file instead of an executable, with these `--c-lib` specs.
+    pub emit_c: Option<EmitC>,
+    /// Modules something other than a file provides (`--c-lib`): never looked up.
+    pub provided: Vec<String>,
+}
+
+/// The `--emit-c` settings.
+#[derive(Debug, Clone)]
+pub struct EmitC {
+    /// The static C modules of `--c-lib`, read and checked.
+    pub c_libs: Vec<crate::emit_c::CLib>,
+    /// `--cc`: compile to this executable too.
+    pub compile_to: Option<PathBuf>,
 }
 
 /// A flag or path that cannot work; the message says what to change.
@@ -130,6 +143,12 @@ pub enum PlanError {
     OutputDirMissing { display: String, dir: String },
     #[error("output {0}: is a directory")]
     OutputIsDirectory(String),
+    #[error(transparent)]
+    CLib(crate::emit_c::EmitCError),
+    #[error(
+        "--cc: the output {0} must end in .c (the executable is written beside it, without .c)"
+    )]
+    CcNeedsDotC(String),
     #[error("output {display} is also an input ({what}); choose another output path")]
     OutputIsInput { display: String, what: String },
 }
@@ -271,6 +290,8 @@ impl BuildPlan {
             stub: StubChoice::Embedded,
             store: Store::Bytecode { strip: false },
             quiet: false,
+            emit_c: None,
+            provided: Vec::new(),
         })
     }
 
@@ -302,6 +323,19 @@ impl BuildPlan {
             if path == output {
                 return Err(PlanError::OutputIsInput { display: display(out), what });
             }
+        }
+        if cli.emit_c {
+            let compile_to = if cli.cc {
+                match output.extension() {
+                    Some(e) if e == "c" => Some(output.with_extension("")),
+                    _ => return Err(PlanError::CcNeedsDotC(display(out))),
+                }
+            } else {
+                None
+            };
+            let c_libs = crate::emit_c::read_clibs(&cli.c_libs).map_err(PlanError::CLib)?;
+            plan.provided = c_libs.iter().map(|c| c.name.clone()).collect();
+            plan.emit_c = Some(EmitC { c_libs, compile_to });
         }
         plan.output = Some(output);
         if let Some(d) = &cli.depfile {

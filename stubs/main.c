@@ -1,0 +1,226 @@
+/* The host of `bundle --emit-c`: what the Rust stub does, in C99, for any C toolchain and any
+ * LuaJIT 2.1 (luajit.c's pmain/docall/traceback/report are the model, as for the stub). The
+ * bundler puts the program's tables where the DATA marker is: `bundle_modules` (sorted by
+ * name) and `bundle_nmodules`, `bundle_main`, `bundle_preloads`, `bundle_clibs` and
+ * `bundle_boot` (runtime/lua/boot.lua, shared with the stub). */
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lauxlib.h"
+#include "lua.h"
+#include "lualib.h"
+
+/* Module contents as a sequence of string literals, each within C99's 4095-character limit. */
+typedef struct {
+  const char *const *parts;
+  const size_t *lens;
+  size_t nparts;
+} bundle_blob;
+
+typedef struct {
+  const char *name;      /* module name; "" for the main script */
+  const char *chunkname; /* as luaL_loadbuffer receives it: "@./lib/util.lua" */
+  int bytecode;          /* 1: LuaJIT bytecode, 0: source */
+  bundle_blob blob;
+} bundle_module;
+
+typedef struct {
+  const char *name;
+  lua_CFunction open;
+} bundle_clib;
+
+/* @@DATA@@ */
+
+static const char *progname = "app";
+static lua_State *globalL = NULL;
+
+static void l_message(const char *msg) {
+  fputs(progname, stderr);
+  fputs(": ", stderr);
+  fputs(msg, stderr);
+  fputc('\n', stderr);
+  fflush(stderr);
+}
+
+static int report(lua_State *L, int status) {
+  if (status && !lua_isnil(L, -1)) {
+    const char *msg = lua_tostring(L, -1);
+    if (msg == NULL) msg = "(error object is not a string)";
+    l_message(msg);
+    lua_pop(L, 1);
+  }
+  return status;
+}
+
+static void lstop(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_where(L, 0);
+  lua_pushfstring(L, "%sinterrupted!", lua_tostring(L, -1));
+  lua_error(L);
+}
+
+static void laction(int i) {
+  signal(i, SIG_DFL);
+  lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+static int traceback(lua_State *L) {
+  if (!lua_isstring(L, 1)) {
+    if (lua_isnoneornil(L, 1) || !luaL_callmeta(L, 1, "__tostring") || !lua_isstring(L, -1))
+      return 1;
+    lua_remove(L, 1);
+  }
+  luaL_traceback(L, L, lua_tostring(L, 1), 1);
+  return 1;
+}
+
+static int docall(lua_State *L, int narg, int clear) {
+  int status;
+  int base = lua_gettop(L) - narg;
+  lua_pushcfunction(L, traceback);
+  lua_insert(L, base);
+  signal(SIGINT, laction);
+  status = lua_pcall(L, narg, (clear ? 0 : LUA_MULTRET), base);
+  signal(SIGINT, SIG_DFL);
+  lua_remove(L, base);
+  if (status != 0) lua_gc(L, LUA_GCCOLLECT, 0);
+  return status;
+}
+
+typedef struct {
+  const bundle_blob *blob;
+  size_t next;
+} blob_reader;
+
+static const char *read_blob(lua_State *L, void *ud, size_t *size) {
+  blob_reader *r = (blob_reader *)ud;
+  (void)L;
+  if (r->next >= r->blob->nparts) {
+    *size = 0;
+    return NULL;
+  }
+  *size = r->blob->lens[r->next];
+  return r->blob->parts[r->next++];
+}
+
+/* Loads a module's chunk; bytecode only as bytecode, source only as source. */
+static int load_module(lua_State *L, const bundle_module *m) {
+  blob_reader r;
+  r.blob = &m->blob;
+  r.next = 0;
+  return lua_loadx(L, read_blob, &r, m->chunkname, m->bytecode ? "b" : "t");
+}
+
+/* The searcher for bundled modules, right after package.preload's (Lua 5.1 manual 5.3). */
+static int searcher(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  size_t lo = 0, hi = bundle_nmodules;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(bundle_modules[mid].name, name);
+    if (c == 0) {
+      if (load_module(L, &bundle_modules[mid]) != 0)
+        return luaL_error(L, "error loading module '%s' from the bundle:\n\t%s", name,
+                          lua_tostring(L, -1));
+      return 1;
+    }
+    if (c < 0) lo = mid + 1; else hi = mid;
+  }
+  lua_pushfstring(L, "\n\tno module '%s' in the bundle", name);
+  return 1;
+}
+
+static int pmain(lua_State *L) {
+  char **argv = (char **)lua_touserdata(L, 1);
+  int argc = (int)lua_tointeger(L, 2);
+  int i, narg, status;
+  size_t k;
+  globalL = L;
+  lua_gc(L, LUA_GCSTOP, 0);
+  luaL_openlibs(L);
+  lua_gc(L, LUA_GCRESTART, -1);
+  /* arg: arg[0] the executable as invoked, arg[1..n] its arguments. */
+  lua_createtable(L, argc > 0 ? argc - 1 : 0, 1);
+  for (i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i);
+  }
+  lua_setglobal(L, "arg");
+  /* Static C modules: package.preload, opened only when required. */
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "preload");
+  for (k = 0; k < bundle_nclibs; k++) {
+    lua_pushcfunction(L, bundle_clibs[k].open);
+    lua_setfield(L, -2, bundle_clibs[k].name);
+  }
+  lua_pop(L, 2);
+  /* boot.lua, shared with the Rust stub, installs the searcher. */
+  {
+    blob_reader r;
+    r.blob = &bundle_boot;
+    r.next = 0;
+    if (lua_loadx(L, read_blob, &r, "=boot", "t") != 0) lua_error(L);
+    lua_pushcfunction(L, searcher);
+    lua_call(L, 1, 0);
+  }
+  for (k = 0; k < bundle_npreloads; k++) {
+    lua_getglobal(L, "require");
+    lua_pushstring(L, bundle_preloads[k]);
+    if (report(L, docall(L, 1, 1)) != 0) {
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+  }
+  if (bundle_main == NULL) {
+    l_message("this executable has no main script");
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  status = load_module(L, bundle_main);
+  if (status == 0) {
+    /* The script's ... are arg[1..] as they are now (preloads may have changed arg). */
+    narg = 0;
+    lua_getglobal(L, "arg");
+    if (lua_istable(L, -1)) {
+      do {
+        narg++;
+        lua_rawgeti(L, -narg, narg);
+      } while (!lua_isnil(L, -1));
+      lua_pop(L, 1);
+      lua_remove(L, -narg);
+      narg--;
+    } else {
+      lua_pop(L, 1);
+    }
+    status = docall(L, narg, 0);
+  }
+  lua_pushboolean(L, report(L, status) != 0);
+  return 1;
+}
+
+static int cpmain(lua_State *L) {
+  return pmain(L);
+}
+
+int main(int argc, char **argv) {
+  int status, failed;
+  lua_State *L;
+  if (argv[0] && argv[0][0]) progname = argv[0];
+  L = luaL_newstate();
+  if (L == NULL) {
+    l_message("cannot create state: not enough memory");
+    return EXIT_FAILURE;
+  }
+  lua_pushcfunction(L, cpmain);
+  lua_pushlightuserdata(L, argv);
+  lua_pushinteger(L, argc);
+  status = lua_pcall(L, 2, 1, 0);
+  failed = status != 0 ? (report(L, status), 1) : lua_toboolean(L, -1);
+  lua_close(L);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

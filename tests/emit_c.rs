@@ -1,0 +1,204 @@
+//! `--emit-c`: for every fixture app, the C file compiles warning-free with
+//! `cc -std=c99 -Wall -Wextra -pedantic` against Debian's LuaJIT and the executable behaves as
+//! `luajit main.lua` does; static C modules from `--c-lib`; literals far beyond 4095 characters.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// Compiles `c` (with extra objects) into `exe`, warnings as errors.
+fn cc(c: &Path, extra: &[PathBuf], exe: &Path) {
+    let flags = run(Command::new("pkg-config").args(["--cflags", "--libs", "luajit"]));
+    assert_eq!(flags.code, 0, "pkg-config luajit: install libluajit-5.1-dev");
+    let mut cmd = Command::new("cc");
+    cmd.args(["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-O1"]).arg(c).args(extra);
+    cmd.args(flags.stdout.split_whitespace()).arg("-o").arg(exe);
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "cc {}: {}", c.display(), r.stderr);
+}
+
+fn fixtures() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("main.lua").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// (modules, preloads, args) of a fixture's case.txt.
+fn case(dir: &Path) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let (mut m, mut p, mut a) = (Vec::new(), Vec::new(), Vec::new());
+    for line in std::fs::read_to_string(dir.join("case.txt")).unwrap_or_default().lines() {
+        let (k, v) = line.split_once(' ').unwrap_or((line, ""));
+        match k {
+            "module" => m.push(v.to_owned()),
+            "preload" => p.push(v.to_owned()),
+            "arg" => a.push(v.to_owned()),
+            _ => {}
+        }
+    }
+    (m, p, a)
+}
+
+#[test]
+fn every_fixture_behaves_like_luajit() {
+    let mut failures = Vec::new();
+    for dir in fixtures() {
+        let (modules, preloads, args) = case(&dir);
+        let out = tempdir();
+        let c = out.path().join("app.c");
+        let mut bargs = vec![
+            "main.lua".to_owned(),
+            "--emit-c".into(),
+            "-o".into(),
+            c.display().to_string(),
+            "-q".into(),
+        ];
+        for m in &modules {
+            bargs.extend(["-m".into(), m.clone()]);
+        }
+        for p in &preloads {
+            bargs.extend(["-l".into(), p.clone()]);
+        }
+        let refs: Vec<&str> = bargs.iter().map(String::as_str).collect();
+        let b = bundle(&dir, &refs);
+        assert_eq!(b.code, 0, "{}: {}", dir.display(), b.stderr);
+        let exe = out.path().join("app");
+        cc(&c, &[], &exe);
+        let elsewhere = tempdir();
+        let mut got = run(hermetic(Command::new(&exe).current_dir(elsewhere.path()).args(&args)));
+        let exe_s = exe.display().to_string();
+        got.stdout = normalize(&got.stdout, &exe_s);
+        got.stderr = normalize(&got.stderr, &exe_s);
+        let lj = luajit();
+        let mut cmd = Command::new(&lj);
+        cmd.current_dir(&dir)
+            .env("LUA_PATH", "./?.lua;./?/init.lua")
+            .env("LUA_CPATH", "/nonexistent/?.so")
+            .env_remove("LUA_INIT");
+        for p in &preloads {
+            cmd.args(["-l", p]);
+        }
+        let mut want = run(cmd.arg("main.lua").args(&args));
+        let lj_s = lj.display().to_string();
+        want.stdout = normalize(&want.stdout, &lj_s);
+        want.stderr = normalize(&want.stderr, &lj_s);
+        if want != got {
+            failures
+                .push(format!("== {}\n-- luajit: {want:?}\n-- emitted C: {got:?}", dir.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn emitted_c_is_deterministic_and_source_mode_works() {
+    let dir = tempdir();
+    let big = "x".repeat(150_000);
+    write_tree(
+        dir.path(),
+        &[
+            ("main.lua", &format!("local s = require('big')\nprint(#s, s:sub(1, 3))\n")),
+            ("big.lua", &format!("return [[{big}]]\n")),
+        ],
+    );
+    assert_eq!(bundle(dir.path(), &["main.lua", "--emit-c", "-o", "a.c", "-q"]).code, 0);
+    let first = std::fs::read(dir.path().join("a.c")).unwrap();
+    assert_eq!(bundle(dir.path(), &["main.lua", "--emit-c", "-o", "a.c", "-q"]).code, 0);
+    assert!(first == std::fs::read(dir.path().join("a.c")).unwrap(), "same inputs, same C");
+    assert_eq!(
+        bundle(dir.path(), &["main.lua", "--emit-c", "-o", "s.c", "-q", "--source"]).code,
+        0
+    );
+    for c in ["a.c", "s.c"] {
+        let exe = dir.path().join(c.replace(".c", ""));
+        cc(&dir.path().join(c), &[], &exe);
+        let r = run(hermetic(&mut Command::new(&exe)));
+        assert_eq!(r.stdout, "150000\txxx\n", "{c}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn static_c_module_from_an_archive_is_linked_and_required() {
+    let dir = tempdir();
+    let d = dir.path();
+    let flags = run(Command::new("pkg-config").args(["--cflags", "luajit"])).stdout;
+    std::fs::write(
+        d.join("cmod.c"),
+        "#include \"lua.h\"\n#include \"lauxlib.h\"\nstatic int twice(lua_State *L) { lua_pushnumber(L, 2 * luaL_checknumber(L, 1)); return 1; }\nint luaopen_cmod(lua_State *L) { lua_newtable(L); lua_pushcfunction(L, twice); lua_setfield(L, -2, \"twice\"); return 1; }\nint luaopen_cmod_extra(lua_State *L) { lua_pushliteral(L, \"extra\"); return 1; }\n",
+    )
+    .unwrap();
+    let r = run(Command::new("cc")
+        .current_dir(d)
+        .args(["-c", "-fPIC", "cmod.c", "-o", "cmod.o"])
+        .args(flags.split_whitespace()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(run(Command::new("ar").current_dir(d).args(["rcs", "libcmod.a", "cmod.o"])).code, 0);
+    std::fs::write(d.join("main.lua"), "local m = require('cmod')\nprint(m.twice(21), require('cmod.extra'), package.loaded['cmod'] == m)\n").unwrap();
+    let r = bundle(d, &["main.lua", "--emit-c", "-o", "app.c", "--c-lib", "libcmod.a"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("link with: cc -std=c99 -O2 app.c libcmod.a $(pkg-config --cflags --libs luajit) -o app"), "{}", r.stderr);
+    let text = std::fs::read_to_string(d.join("app.c")).unwrap();
+    assert!(
+        text.contains("extern int luaopen_cmod(lua_State *L);") && text.contains("libcmod.a"),
+        "header and externs"
+    );
+    cc(&d.join("app.c"), &[d.join("libcmod.a")], &d.join("app"));
+    let run_it = run(&mut Command::new(d.join("app")));
+    assert_eq!(run_it.stdout, "42\textra\ttrue\n", "{}", run_it.stderr);
+    // --cc does the same in one step.
+    let r =
+        bundle(d, &["main.lua", "--emit-c", "-o", "one.c", "--c-lib", "libcmod.a", "--cc", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(run(&mut Command::new(d.join("one"))).stdout, "42\textra\ttrue\n");
+}
+
+#[test]
+fn emit_c_bad_inputs() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(d.join("main.lua"), "print(1)\n").unwrap();
+    std::fs::write(d.join("text.a"), "not an archive").unwrap();
+    std::fs::write(d.join("empty.c"), "int nothing(void) { return 0; }\n").unwrap();
+    assert_eq!(
+        run(Command::new("cc").current_dir(d).args(["-c", "empty.c", "-o", "empty.o"])).code,
+        0
+    );
+    std::fs::write(d.join("dup.c"), "int luaopen_same(void *L) { (void)L; return 0; }\n").unwrap();
+    assert_eq!(
+        run(Command::new("cc").current_dir(d).args(["-c", "dup.c", "-o", "dup1.o"])).code,
+        0
+    );
+    assert_eq!(
+        run(Command::new("cc").current_dir(d).args(["-c", "dup.c", "-o", "dup2.o"])).code,
+        0
+    );
+    for (args, code, needle) in [
+        (vec!["--stub", "main.lua"], 2, "cannot be used with"),
+        (vec!["--c-lib", "text.a"], 1, "not a static archive (.a) or an object file (.o)"),
+        (vec!["--c-lib", "empty.o"], 1, "defines no luaopen_* function"),
+        (
+            vec!["--c-lib", "dup1.o", "--c-lib", "dup2.o"],
+            1,
+            "C module 'same' is defined by two --c-lib files",
+        ),
+        (vec!["--cc"], 1, "must end in .c"),
+    ] {
+        let out = if args.contains(&"--cc") { "app.x" } else { "app.c" };
+        let mut full = vec!["main.lua", "--emit-c", "-o", out];
+        full.extend(args.iter().copied());
+        let r = bundle(d, &full);
+        assert_eq!(r.code, code, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{args:?}: expected {needle:?} in {}", r.stderr);
+        assert!(!d.join(out).exists());
+    }
+    let r = bundle(d, &["main.lua", "--emit-c", "-o", "no/such/dir/app.c"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
+}
