@@ -104,7 +104,7 @@ fn emitted_c_is_deterministic_and_source_mode_works() {
     write_tree(
         dir.path(),
         &[
-            ("main.lua", &format!("local s = require('big')\nprint(#s, s:sub(1, 3))\n")),
+            ("main.lua", "local s = require('big')\nprint(#s, s:sub(1, 3))\n"),
             ("big.lua", &format!("return [[{big}]]\n")),
         ],
     );
