@@ -202,3 +202,23 @@ fn emit_c_bad_inputs() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
 }
+
+#[test]
+fn clang_compiles_it_too_when_installed() {
+    if run(Command::new("sh").args(["-c", "command -v clang"])).code != 0 {
+        eprintln!("SKIPPED clang_compiles_it_too_when_installed: no clang on this machine");
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/multi_module");
+    let out = tempdir();
+    let c = out.path().join("app.c");
+    assert_eq!(bundle(&dir, &["main.lua", "--emit-c", "-o", c.to_str().unwrap(), "-q"]).code, 0);
+    let flags = run(Command::new("pkg-config").args(["--cflags", "--libs", "luajit"])).stdout;
+    let r = run(Command::new("clang")
+        .args(["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror"])
+        .arg(&c)
+        .args(flags.split_whitespace())
+        .arg("-o")
+        .arg(out.path().join("app")));
+    assert_eq!(r.code, 0, "clang: {}", r.stderr);
+}
