@@ -111,57 +111,23 @@ pub fn stack(name: &str) -> Result<Stack, HerokuError> {
     })
 }
 
-/// A header whose name is exactly `path` (the tar crate's path setter would drop the leading
-/// `./`, which Heroku's slug layout has).
-fn header(
-    path: &str,
-    mode: u32,
-    size: u64,
-    kind: tar::EntryType,
-) -> Result<tar::Header, HerokuError> {
-    let mut h = tar::Header::new_gnu();
-    let name = &mut h.as_old_mut().name;
-    if path.len() >= name.len() {
-        return Err(HerokuError::Invalid(format!("file name too long for the slug: {path}")));
-    }
-    name[..path.len()].copy_from_slice(path.as_bytes());
-    h.set_entry_type(kind);
-    h.set_mode(mode);
-    h.set_size(size);
-    h.set_mtime(0);
-    h.set_uid(0);
-    h.set_gid(0);
-    let _ = h.set_username("");
-    let _ = h.set_groupname("");
-    h.set_cksum();
-    Ok(h)
-}
-
 /// The slug: `./app/`, `./app/Procfile`, `./app/<binary>`, gzipped, deterministic.
 pub fn slug(
     binary_name: &str,
     binary: &[u8],
     processes: &[Process],
 ) -> Result<Vec<u8>, HerokuError> {
-    let io = |e: std::io::Error| HerokuError::Invalid(format!("building the slug: {e}"));
     let procfile: String =
         processes.iter().map(|p| format!("{}: {}\n", p.kind, p.command)).collect();
-    let gz = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::best());
-    let mut tar = tar::Builder::new(gz);
-    tar.mode(tar::HeaderMode::Deterministic);
-    let dir = header("./app/", 0o755, 0, tar::EntryType::Directory)?;
-    tar.append(&dir, std::io::empty()).map_err(io)?;
-    let mut entries: Vec<(String, u32, &[u8])> = vec![
-        (format!("./app/{binary_name}"), 0o755, binary),
-        ("./app/Procfile".to_owned(), 0o644, procfile.as_bytes()),
+    let mut entries: Vec<crate::archive::Entry> = vec![
+        ("./app/".to_owned(), 0o755, None),
+        (format!("./app/{binary_name}"), 0o755, Some(binary)),
+        ("./app/Procfile".to_owned(), 0o644, Some(procfile.as_bytes())),
     ];
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    for (path, mode, data) in entries {
-        let h = header(&path, mode, data.len() as u64, tar::EntryType::Regular)?;
-        tar.append(&h, data).map_err(io)?;
-    }
-    let gz = tar.into_inner().map_err(io)?;
-    gz.finish().map_err(io)
+    let fail = |e: String| HerokuError::Invalid(format!("building the slug: {e}"));
+    let tar = crate::archive::tar(&entries).map_err(fail)?;
+    crate::archive::gzip(&tar, flate2::Compression::best()).map_err(fail)
 }
 
 #[cfg(test)]

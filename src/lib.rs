@@ -10,6 +10,7 @@
 //!
 //! [`stub`] provides the host stub embedded at build time (or one given with `--stub`).
 
+pub mod archive;
 pub mod cli;
 pub mod compile;
 pub mod diag;

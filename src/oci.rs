@@ -77,27 +77,11 @@ pub fn runtime_files(binary: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, OciErro
     Ok(files)
 }
 
-fn header(path: &str, mode: u32, size: u64, kind: tar::EntryType) -> Result<tar::Header, OciError> {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(kind);
-    h.set_mode(mode);
-    h.set_size(size);
-    h.set_mtime(0);
-    h.set_uid(0);
-    h.set_gid(0);
-    let _ = h.set_username("");
-    let _ = h.set_groupname("");
-    h.set_path(path).map_err(|e| OciError::Invalid(format!("{path}: {e}")))?;
-    h.set_cksum();
-    Ok(h)
-}
-
 /// Files of a tar: path → (mode, contents).
 type Files = BTreeMap<String, (u32, Vec<u8>)>;
 
 /// A tar of `files`, with the directories they are in and `dirs`, sorted.
 fn tar_of(files: &Files, dirs: &[(&str, u32)]) -> Result<Vec<u8>, OciError> {
-    let err = |e: std::io::Error| OciError::Invalid(format!("writing the image: {e}"));
     let mut all_dirs: BTreeMap<String, u32> =
         dirs.iter().map(|(d, m)| ((*d).to_owned(), *m)).collect();
     for path in files.keys() {
@@ -107,8 +91,7 @@ fn tar_of(files: &Files, dirs: &[(&str, u32)]) -> Result<Vec<u8>, OciError> {
             p = d.parent();
         }
     }
-    // (path, mode, contents; None for a directory)
-    let mut entries: Vec<(String, u32, Option<&[u8]>)> =
+    let mut entries: Vec<crate::archive::Entry> =
         all_dirs.into_iter().map(|(d, m)| (d, m, None)).collect();
     entries.extend(
         files
@@ -116,23 +99,11 @@ fn tar_of(files: &Files, dirs: &[(&str, u32)]) -> Result<Vec<u8>, OciError> {
             .map(|(p, (m, data))| (p.trim_start_matches('/').to_owned(), *m, Some(&data[..]))),
     );
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut tar = tar::Builder::new(Vec::new());
-    for (path, mode, data) in entries {
-        let (kind, size) = match data {
-            None => (tar::EntryType::Directory, 0),
-            Some(d) => (tar::EntryType::Regular, d.len() as u64),
-        };
-        tar.append(&header(&path, mode, size, kind)?, data.unwrap_or_default()).map_err(err)?;
-    }
-    tar.into_inner().map_err(err)
+    crate::archive::tar(&entries).map_err(|e| OciError::Invalid(format!("writing the image: {e}")))
 }
 
 fn gzip(bytes: &[u8]) -> Result<Vec<u8>, OciError> {
-    use std::io::Write;
-    let mut gz =
-        flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::default());
-    gz.write_all(bytes)
-        .and_then(|_| gz.finish())
+    crate::archive::gzip(bytes, flate2::Compression::default())
         .map_err(|e| OciError::Invalid(format!("compressing the layer: {e}")))
 }
 
