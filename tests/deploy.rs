@@ -324,8 +324,8 @@ fn skopeo() -> &'static str {
     "skopeo"
 }
 
-#[test]
-fn oci_image_is_accepted_by_skopeo_and_reproducible() {
+/// A temporary directory holding the example server, bundled as `server`.
+fn example_server_in_tempdir() -> tempfile::TempDir {
     let dir = tempdir();
     let server = dir.path().join("server");
     let r = bundle(
@@ -333,6 +333,12 @@ fn oci_image_is_accepted_by_skopeo_and_reproducible() {
         &["main.lua", "-o", server.to_str().unwrap(), "-q"],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
+    dir
+}
+
+#[test]
+fn oci_image_is_accepted_by_skopeo_and_reproducible() {
+    let dir = example_server_in_tempdir();
     for out in ["a.tar", "b.tar"] {
         let r = run(Command::new(bundle_bin()).current_dir(dir.path()).args([
             "oci",
@@ -371,13 +377,7 @@ fn oci_image_is_accepted_by_skopeo_and_reproducible() {
 
 #[test]
 fn oci_image_runs_the_server_from_its_root_filesystem() {
-    let dir = tempdir();
-    let server = dir.path().join("server");
-    let r = bundle(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/server"),
-        &["main.lua", "-o", server.to_str().unwrap(), "-q"],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dir = example_server_in_tempdir();
     let r = run(Command::new(bundle_bin()).current_dir(dir.path()).args([
         "oci",
         "server",
