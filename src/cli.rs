@@ -9,15 +9,22 @@ use clap::{Args, Parser};
 ///
 /// Scans MAIN.lua and everything it requires, resolves each module as `package.searchpath`
 /// would, compiles it to LuaJIT bytecode and attaches it to the LuaJIT runtime. The output runs
-/// on a machine with no Lua installed and behaves as `luajit MAIN.lua` would.
+/// on a machine with no Lua installed and behaves as `luajit MAIN.lua` would. With no MAIN.lua,
+/// the output is an interpreter that behaves as `luajit` itself, with the -m/-l modules inside.
 ///
 /// `bundle why NAME MAIN.lua` prints every chain of requires that pulls NAME in.
 #[derive(Debug, Parser)]
 #[command(name = "bundle", version, about, long_about)]
 pub struct Cli {
-    /// The main Lua script.
+    /// The main Lua script. Without one, the executable is a `luajit`-compatible interpreter
+    /// (-e, -l, -i, -v, -b, -j, -O, scripts, REPL) with the bundled modules at hand.
     #[arg(value_name = "MAIN.lua")]
-    pub main: PathBuf,
+    pub main: Option<PathBuf>,
+
+    /// Make the executable the interpreter, instead of running MAIN.lua, when the environment
+    /// variable NAME is set (e.g. for `heroku run` debugging with the app's modules).
+    #[arg(long, value_name = "NAME", requires = "main")]
+    pub interpreter_env: Option<String>,
 
     /// Where to write the executable.
     #[arg(short, long, value_name = "OUT", required_unless_present = "list")]

@@ -24,6 +24,9 @@ pub enum Origin {
     Glob(String),
     /// `-l NAME`.
     Preload,
+    /// Shipped with the interpreter (`jit.*` tools for `-j` and `-b`), or needed by a runtime
+    /// module under a computed name.
+    Runtime,
     /// Found by a require in unit `by`, at `line`.
     Required {
         by: usize,
@@ -70,6 +73,8 @@ pub struct Unit {
     pub sites: Vec<Site>,
     /// For an explicit `-m NAME=FILE`: the file discovery would have chosen instead, if different.
     pub overrides: Option<String>,
+    /// Shipped by the runtime (src/runtime_lua.rs), not read from a file: `path` is empty.
+    pub runtime: bool,
 }
 
 impl Unit {
@@ -169,6 +174,7 @@ impl Graph {
             Origin::Explicit => Some(format!("-m {at}")),
             Origin::Glob(p) => Some(format!("-m '{p}'")),
             Origin::Preload => Some(format!("-l {at}")),
+            Origin::Runtime => Some("(interpreter)".to_owned()),
             _ => None,
         });
         if let Some(root) = root {
@@ -339,6 +345,28 @@ impl Builder<'_> {
             self.graph.unpacked.insert(name.to_owned(), (Unpacked::Excluded, first));
             return Ok(());
         }
+        if self.plan.runtime_modules {
+            if let Some(source) = crate::runtime_lua::jit_module(name) {
+                let file = format!("jit/{}.lua", &name["jit.".len()..]);
+                self.add(Unit {
+                    kind: UnitKind::Lua,
+                    needs: Vec::new(),
+                    name: Some(name.to_owned()),
+                    display: format!("{file} (runtime)"),
+                    path: PathBuf::new(),
+                    chunkname: format!("@{file}"),
+                    source: source.to_vec(),
+                    origin,
+                    sites: Vec::new(),
+                    overrides: None,
+                    runtime: true,
+                })?;
+                for extra in crate::runtime_lua::computed_requires(name, self.machine) {
+                    self.require(extra, Origin::Runtime, None)?;
+                }
+                return Ok(());
+            }
+        }
         if optional {
             self.optional_only.insert(name.to_owned());
         }
@@ -370,6 +398,7 @@ impl Builder<'_> {
                     origin,
                     sites: Vec::new(),
                     overrides: None,
+                    runtime: false,
                 };
                 self.add(unit)?;
             }
@@ -449,6 +478,7 @@ impl Builder<'_> {
             origin,
             sites: Vec::new(),
             overrides: None,
+            runtime: false,
         })
         .map_err(|e| e.to_string())?;
         Ok(())
@@ -539,6 +569,8 @@ impl Builder<'_> {
                         self.push_diag(d, Some((i, site)), "required here");
                     }
                 },
+                // The runtime's own modules are complete by construction (computed_requires).
+                None if self.graph.units[i].runtime => {}
                 None => {
                     let d = Diagnostic::warning(format!(
                         "{}:{}:{}: require with a name computed at run time",
@@ -566,19 +598,22 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
         optional_only: Default::default(),
         cwd,
     };
-    let main_source = b.read(&plan.main.path, &plan.main.display)?;
-    b.add(Unit {
-        kind: UnitKind::Lua,
-        needs: Vec::new(),
-        name: None,
-        display: plan.main.display.clone(),
-        path: plan.main.path.clone(),
-        chunkname: chunkname(&plan.root, &plan.main.path, true),
-        source: main_source,
-        origin: Origin::Main,
-        sites: Vec::new(),
-        overrides: None,
-    })?;
+    if let Some(main) = &plan.main {
+        let source = b.read(&main.path, &main.display)?;
+        b.add(Unit {
+            kind: UnitKind::Lua,
+            needs: Vec::new(),
+            name: None,
+            display: main.display.clone(),
+            path: main.path.clone(),
+            chunkname: chunkname(&plan.root, &main.path, true),
+            source,
+            origin: Origin::Main,
+            sites: Vec::new(),
+            overrides: None,
+            runtime: false,
+        })?;
+    }
     // Explicit modules first, so that they win over discovery.
     for spec in &plan.modules {
         match spec {
@@ -603,6 +638,7 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
                     origin: Origin::Explicit,
                     sites: Vec::new(),
                     overrides: discovered,
+                    runtime: false,
                 })?;
             }
             ModuleSpec::Name(name) => b.require(name, Origin::Explicit, None)?,
@@ -621,6 +657,11 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
     }
     for p in &plan.preloads {
         b.require(p, Origin::Preload, None)?;
+    }
+    if plan.interpreter.is_some() && plan.runtime_modules {
+        for tool in crate::runtime_lua::INTERPRETER_TOOLS {
+            b.require(tool, Origin::Runtime, None)?;
+        }
     }
     let mut i = 0;
     while i < b.graph.units.len() {

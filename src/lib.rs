@@ -25,6 +25,7 @@ pub mod oci;
 pub mod pack;
 pub mod plan;
 pub mod resolve;
+pub mod runtime_lua;
 pub mod scan;
 pub mod stacks;
 pub mod stub;
@@ -105,11 +106,13 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
     }
     let stub = stub::load(&plan.stub, plan.store)?;
     let compiled = compile::compile_all(&graph.units, plan.store)?;
-    let (payload, totals) = pack::pack(&compiled, &graph, plan)?;
+    let interpreter = compile_interpreter(plan)?;
+    let (payload, totals) = pack::pack(&compiled, interpreter.as_ref(), &graph, plan)?;
     let exe = emit::attach(&stub, &payload)?;
     emit::write_atomically(&output, &exe)?;
     if let Some(depfile) = &plan.depfile {
-        let mut deps: Vec<&Path> = graph.units.iter().map(|u| u.path.as_path()).collect();
+        let files = graph.units.iter().filter(|u| !u.runtime);
+        let mut deps: Vec<&Path> = files.map(|u| u.path.as_path()).collect();
         deps.extend(graph.libraries.values().map(|l| l.path.as_path()));
         if let plan::StubChoice::File(p) = &plan.stub {
             deps.push(p);
@@ -129,6 +132,27 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
     })
 }
 
+/// The interpreter chunk (runtime/lua/interp.lua), if the plan has one, stored like the modules.
+fn compile_interpreter(plan: &plan::BuildPlan) -> Result<Option<compile::Compiled>, Error> {
+    if plan.interpreter.is_none() {
+        return Ok(None);
+    }
+    let unit = graph::Unit {
+        kind: graph::UnitKind::Lua,
+        needs: Vec::new(),
+        name: None,
+        display: "runtime/lua/interp.lua (runtime)".into(),
+        path: PathBuf::new(),
+        chunkname: "=interpreter".into(),
+        source: runtime_lua::interpreter_source(),
+        origin: graph::Origin::Runtime,
+        sites: Vec::new(),
+        overrides: None,
+        runtime: true,
+    };
+    Ok(Some(compile::Compiler::new()?.compile(&unit, plan.store)?))
+}
+
 /// The `--emit-c` path: the same graph and compiled units, written as one C file.
 fn build_c(
     plan: &plan::BuildPlan,
@@ -138,7 +162,8 @@ fn build_c(
 ) -> Result<Report, Error> {
     let clibs = &c.c_libs;
     let compiled = compile::compile_all(&graph.units, plan.store)?;
-    let header = emit_c::header(&plan.main.display, output, clibs);
+    let from = plan.main.as_ref().map_or("no main script (an interpreter)", |m| &m.display);
+    let header = emit_c::header(from, output, clibs);
     let text = emit_c::generate(&compiled, &plan.preloads, clibs, &header)?;
     emit::write_atomically_with_mode(output, text.as_bytes(), 0o644)?;
     if let Some(exe) = &c.compile_to {
@@ -196,6 +221,7 @@ pub fn list_table(graph: &graph::Graph) -> String {
             },
             graph::Origin::Glob(p) => format!("-m '{p}'"),
             graph::Origin::Preload => "-l".to_owned(),
+            graph::Origin::Runtime => "(interpreter)".to_owned(),
             graph::Origin::Required { by, line } => format!("{}:{line}", graph.units[*by].display),
         };
         rows.push([

@@ -72,9 +72,14 @@ fn build(cli: &Cli) -> Result<(), Error> {
         let t = report.totals;
         let shown = cli.output.as_deref().unwrap_or(&report.output);
         say(format_args!(
-            "bundle: wrote {} ({}): main script + {} module{}, {} → {} stored",
+            "bundle: wrote {} ({}): {} + {} module{}, {} → {} stored",
             shown.display(),
             human(report.output_len),
+            match (&plan.main, &plan.interpreter) {
+                (None, _) => "interpreter",
+                (Some(_), Some(_)) => "main script, interpreter",
+                (Some(_), None) => "main script",
+            },
             report.modules,
             if report.modules == 1 { "" } else { "s" },
             human(t.raw),
@@ -85,7 +90,7 @@ fn build(cli: &Cli) -> Result<(), Error> {
 }
 
 fn why(cli: &WhyCli) -> Result<bool, Error> {
-    let plan = BuildPlan::for_graph(&cli.main, &cli.graph)?;
+    let plan = BuildPlan::for_graph(Some(&cli.main), &cli.graph)?;
     let graph = bundle::graph::build(&plan)?;
     let chains = graph.chains_to(&cli.name);
     if chains.is_empty() {

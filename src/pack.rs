@@ -12,9 +12,10 @@ use crate::plan::BuildPlan;
 pub const ZSTD_LEVEL: i32 = 9;
 
 /// Builds the payload bytes: the compiled units, the libraries native modules need (with the
-/// records of who needs what), preloads and the SIGPIPE policy.
+/// records of who needs what), preloads, the SIGPIPE policy and the interpreter, if any.
 pub fn pack(
     units: &[Compiled],
+    interpreter: Option<&Compiled>,
     graph: &Graph,
     plan: &BuildPlan,
 ) -> Result<(Vec<u8>, Totals), FormatError> {
@@ -51,6 +52,9 @@ pub fn pack(
     }
     for p in preloads {
         writer.preload(p.as_bytes());
+    }
+    if let (Some(chunk), Some(spec)) = (interpreter, &plan.interpreter) {
+        writer.interpreter(chunk.data.clone(), spec.env.as_deref());
     }
     writer.finish()
 }

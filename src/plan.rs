@@ -77,8 +77,13 @@ pub fn is_builtin(name: &str) -> bool {
 /// Everything the pipeline needs, checked.
 #[derive(Debug, Clone)]
 pub struct BuildPlan {
-    pub main: Input,
-    /// Directory of the main script: chunk names are relative to it.
+    /// The main script; `None` for an interpreter.
+    pub main: Option<Input>,
+    /// Whether the executable carries the interpreter (no main script, or
+    /// `--interpreter-env`), and the variable that selects it over the main script.
+    pub interpreter: Option<Interpreter>,
+    /// Directory of the main script (the current directory for an interpreter): chunk names
+    /// are relative to it.
     pub root: PathBuf,
     pub modules: Vec<ModuleSpec>,
     pub preloads: Vec<String>,
@@ -99,6 +104,16 @@ pub struct BuildPlan {
     pub emit_c: Option<EmitC>,
     /// Modules something other than a file provides (`--c-lib`): never looked up.
     pub provided: Vec<String>,
+    /// Whether `jit.*` tools come from the runtime (src/runtime_lua.rs), matched to the stub's
+    /// VM; not for `--emit-c`, whose program links the system's LuaJIT and uses its tools.
+    pub runtime_modules: bool,
+}
+
+/// The interpreter part of an executable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    /// `--interpreter-env NAME`: with a main script, run the interpreter when NAME is set.
+    pub env: Option<String>,
 }
 
 /// The `--emit-c` settings.
@@ -149,6 +164,8 @@ pub enum PlanError {
         "--cc: the output {0} must end in .c (the executable is written beside it, without .c)"
     )]
     CcNeedsDotC(String),
+    #[error("--interpreter-env {0}: not a usable environment variable name")]
+    InterpreterEnv(String),
     #[error("output {display} is also an input ({what}); choose another output path")]
     OutputIsInput { display: String, what: String },
 }
@@ -238,9 +255,17 @@ fn module_spec(spec: &str) -> Result<ModuleSpec, PlanError> {
 
 impl BuildPlan {
     /// Validates what decides the module graph; writes nothing.
-    pub fn for_graph(main: &Path, args: &GraphArgs) -> Result<Self, PlanError> {
-        let main_path = input_file(main)?;
-        let root = main_path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+    pub fn for_graph(main: Option<&Path>, args: &GraphArgs) -> Result<Self, PlanError> {
+        let main = match main {
+            Some(m) => Some(Input { display: display(m), path: input_file(m)? }),
+            None => None,
+        };
+        let root = match &main {
+            Some(m) => m.path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/")),
+            // An interpreter looks modules up from where it runs, as luajit does (./?.lua).
+            None => std::env::current_dir()
+                .map_err(|source| PlanError::Inaccessible { display: ".".into(), source })?,
+        };
         let mut modules: Vec<ModuleSpec> = Vec::new();
         for spec in &args.modules {
             let spec = module_spec(spec)?;
@@ -276,7 +301,8 @@ impl BuildPlan {
             .with_env(),
         );
         Ok(BuildPlan {
-            main: Input { display: display(main), path: main_path },
+            interpreter: main.is_none().then_some(Interpreter { env: None }),
+            main,
             root,
             modules,
             preloads: args.preloads.clone(),
@@ -292,12 +318,19 @@ impl BuildPlan {
             quiet: false,
             emit_c: None,
             provided: Vec::new(),
+            runtime_modules: true,
         })
     }
 
     /// Validates the build flags against the filesystem.
     pub fn from_cli(cli: &Cli) -> Result<Self, PlanError> {
-        let mut plan = Self::for_graph(&cli.main, &cli.graph)?;
+        let mut plan = Self::for_graph(cli.main.as_deref(), &cli.graph)?;
+        if let Some(env) = &cli.interpreter_env {
+            if env.is_empty() || env.contains(['=', '\0']) {
+                return Err(PlanError::InterpreterEnv(env.clone()));
+            }
+            plan.interpreter = Some(Interpreter { env: Some(env.clone()) });
+        }
         plan.quiet = cli.quiet;
         plan.ignore_sigpipe = cli.sigpipe == crate::cli::Sigpipe::Ignore;
         plan.store = if cli.source { Store::Source } else { Store::Bytecode { strip: cli.strip } };
@@ -310,7 +343,7 @@ impl BuildPlan {
         }
         let Some(out) = &cli.output else { return Ok(plan) };
         let output = output_path(out)?;
-        let inputs = std::iter::once((plan.main.path.clone(), plan.main.display.clone()))
+        let inputs = (plan.main.iter().map(|m| (m.path.clone(), m.display.clone())))
             .chain(plan.modules.iter().filter_map(|m| match m {
                 ModuleSpec::File { input, .. } => Some((input.path.clone(), input.display.clone())),
                 _ => None,
@@ -336,6 +369,7 @@ impl BuildPlan {
             let c_libs = crate::emit_c::read_clibs(&cli.c_libs).map_err(PlanError::CLib)?;
             plan.provided = c_libs.iter().map(|c| c.name.clone()).collect();
             plan.emit_c = Some(EmitC { c_libs, compile_to });
+            plan.runtime_modules = false;
         }
         plan.output = Some(output);
         if let Some(d) = &cli.depfile {

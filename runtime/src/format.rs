@@ -139,6 +139,12 @@ pub mod record {
     /// SIGPIPE policy of the program, one byte: 0 default disposition (as luajit), 1 ignored
     /// (writes to a closed peer fail with EPIPE instead of ending the process).
     pub const SIGPIPE: u16 = 0x0003;
+    /// The interpreter (runtime/lua/interp.lua, compiled): the chunk the stub runs instead of a
+    /// main script, `luajit`'s command line. At most one.
+    pub const INTERPRETER: u16 = 0x0004;
+    /// With a main script: the environment variable that, when set, makes the executable run
+    /// the [`INTERPRETER`] instead (`bundle --interpreter-env NAME`). At most one.
+    pub const INTERPRETER_ENV: u16 = 0x0005;
     /// Bit marking a record that readers may ignore when they do not know it.
     pub const OPTIONAL: u16 = 0x8000;
 }
@@ -441,12 +447,28 @@ impl<'a> Payload<'a> {
 
     /// Whether the program asked for SIGPIPE to be ignored.
     pub fn ignore_sigpipe(&self) -> Result<bool, FormatError> {
+        Ok(self.record(record::SIGPIPE)?.is_some_and(|v| v.first() == Some(&1)))
+    }
+
+    /// The interpreter chunk, if the executable has one.
+    pub fn interpreter(&self) -> Result<Option<&'a [u8]>, FormatError> {
+        self.record(record::INTERPRETER)
+    }
+
+    /// The environment variable that selects the interpreter over the main script, if any.
+    pub fn interpreter_env(&self) -> Result<Option<&'a [u8]>, FormatError> {
+        self.record(record::INTERPRETER_ENV)
+    }
+
+    /// The value of the first record tagged `tag`.
+    fn record(&self, tag: u16) -> Result<Option<&'a [u8]>, FormatError> {
         for r in self.records() {
-            if let (record::SIGPIPE, value) = r? {
-                return Ok(value.first() == Some(&1));
+            let (t, value) = r?;
+            if t == tag {
+                return Ok(Some(value));
             }
         }
-        Ok(false)
+        Ok(None)
     }
 
     /// The main script: the entry with the empty name, which sorts first. `None` for an
@@ -476,7 +498,11 @@ impl<'a> Payload<'a> {
                 Ok((tag, value)) => {
                     at += 6 + value.len();
                     match tag {
-                        record::PRELOAD | record::NEEDS | record::SIGPIPE => {
+                        record::PRELOAD
+                        | record::NEEDS
+                        | record::SIGPIPE
+                        | record::INTERPRETER
+                        | record::INTERPRETER_ENV => {
                             return Some(Ok((tag, value)))
                         }
                         t if t & record::OPTIONAL != 0 => continue,
@@ -639,6 +665,15 @@ impl Writer {
             value.extend_from_slice(l);
         }
         self.records.push((record::NEEDS, value));
+    }
+
+    /// Adds the interpreter chunk and, for a program with a main script, the environment
+    /// variable that selects it (see [`record::INTERPRETER`]).
+    pub fn interpreter(&mut self, chunk: Vec<u8>, env: Option<&str>) {
+        self.records.push((record::INTERPRETER, chunk));
+        if let Some(env) = env {
+            self.records.push((record::INTERPRETER_ENV, env.as_bytes().to_vec()));
+        }
     }
 
     /// Makes the program ignore SIGPIPE (see [`record::SIGPIPE`]).

@@ -49,6 +49,9 @@ extern "C-unwind" {
     // LuaJIT's own, not mlua-sys's Lua 5.1 compatibility version: its output ("[C]: at 0x...")
     // is what luajit prints.
     fn luaL_traceback(L: *mut lua_State, L1: *mut lua_State, msg: *const c_char, level: c_int);
+    // Lua 5.1's resume (mlua-sys offers the 5.4 signature).
+    #[link_name = "lua_resume"]
+    fn lua_resume_51(L: *mut lua_State, narg: c_int) -> c_int;
     // LuaJIT's native loader with a mode ("b" bytecode only, "t" text only).
     fn luaL_loadbufferx(
         L: *mut lua_State,
@@ -151,6 +154,13 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
             return EXIT_DAMAGED;
         }
     }
+    let interpreter = match choose_interpreter(&ctx.payload) {
+        Ok(i) => i,
+        Err(e) => {
+            message(progname, format!("bundle payload: {e}").as_bytes());
+            return EXIT_DAMAGED;
+        }
+    };
     // Only shared references to `ctx` exist from here on: pmain and the searcher both reach it
     // through this one pointer.
     let ctx_ptr = ptr::from_ref(&ctx).cast_mut().cast::<c_void>();
@@ -162,11 +172,31 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
             message(progname, b"cannot create state: not enough memory");
             return 1;
         }
-        let status = ffi::lua_cpcall(l, pmain, ctx_ptr);
+        let run: unsafe extern "C-unwind" fn(*mut lua_State) -> c_int =
+            if interpreter { pmain_interpreter } else { pmain };
+        let status = ffi::lua_cpcall(l, run, ctx_ptr);
         report(l, progname, status);
         ffi::lua_close(l);
         c_int::from(status != 0 || ctx.failed.get())
     }
+}
+
+/// Whether to run the interpreter: always when there is no main script, and when the variable
+/// named at bundle time (`--interpreter-env`) is set otherwise.
+fn choose_interpreter(payload: &Payload) -> Result<bool, bundle_runtime::format::FormatError> {
+    if payload.interpreter()?.is_none() {
+        return Ok(false);
+    }
+    if payload.main()?.is_none() {
+        return Ok(true);
+    }
+    Ok(match payload.interpreter_env()? {
+        Some(name) => {
+            use std::os::unix::ffi::OsStrExt;
+            std::env::var_os(std::ffi::OsStr::from_bytes(name)).is_some()
+        }
+        None => false,
+    })
 }
 
 /// luajit.c's `pmain`, for a program with a main script.
@@ -222,6 +252,140 @@ unsafe extern "C-unwind" fn pmain(l: *mut lua_State) -> c_int {
         }
     }
     0
+}
+
+/// `pmain` for the interpreter: runtime/lua/interp.lua does what luajit.c does, in a coroutine,
+/// and yields to this host what needs C (opening the libraries, calling the user's code on the
+/// main thread under `docall`). See the protocol at the top of interp.lua.
+unsafe extern "C-unwind" fn pmain_interpreter(l: *mut lua_State) -> c_int {
+    // SAFETY: lua_cpcall passes main's `ctx` as the only argument, a light userdata.
+    let ctx = unsafe { &*ffi::lua_touserdata(l, 1).cast::<Ctx>() };
+    GLOBAL_L.store(l, Ordering::Relaxed);
+    let chunk = match ctx.payload.interpreter() {
+        Ok(Some(chunk)) => chunk,
+        Ok(None) => b"".as_slice(),
+        Err(e) => {
+            // SAFETY: a free slot is there for the message that report pops.
+            unsafe { push_bytes(l, format!("bundle payload: {e}").as_bytes()) };
+            ctx.failed.set(true);
+            // SAFETY: the message is on top.
+            unsafe { report(l, ctx.progname, ffi::LUA_ERRRUN) };
+            return 0;
+        }
+    };
+    // SAFETY: balanced stack use on `l` (slot 1 the userdata, slot 2 the coroutine, for the
+    // whole run) and on the coroutine, whose stack only ever holds the values in transit.
+    unsafe {
+        // The options are parsed before the other libraries open, as -E must come first.
+        for open in [ffi::luaopen_base as ffi::lua_CFunction, ffi::luaopen_string] {
+            ffi::lua_pushcfunction(l, open);
+            ffi::lua_call(l, 0, 0);
+        }
+        let co = ffi::lua_newthread(l);
+        if luaL_loadbufferx(
+            co,
+            chunk.as_ptr().cast(),
+            chunk.len(),
+            c"=interpreter".as_ptr(),
+            ptr::null(),
+        ) != 0
+        {
+            ffi::lua_xmove(co, l, 1);
+            ctx.failed.set(true);
+            report(l, ctx.progname, ffi::LUA_ERRSYNTAX);
+            return 0;
+        }
+        push_host_table(co, ctx);
+        let mut nargs = 1;
+        loop {
+            let status = lua_resume_51(co, nargs);
+            let n = ffi::lua_gettop(co);
+            if status == ffi::LUA_YIELD && n >= 1 {
+                ffi::luaL_checkstack(l, n + ffi::LUA_MINSTACK, ptr::null());
+                ffi::lua_xmove(co, l, n);
+                let request = to_bytes(l, -n).unwrap_or_default().to_vec();
+                ffi::lua_remove(l, -n);
+                let top = ffi::lua_gettop(l) - (n - 1);
+                let status = match request.as_slice() {
+                    b"openlibs" => {
+                        let noenv = ffi::lua_toboolean(l, -1) != 0;
+                        ffi::lua_settop(l, top);
+                        if noenv {
+                            ffi::lua_pushboolean(l, 1);
+                            ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"LUA_NOENV".as_ptr());
+                        }
+                        ffi::lua_gc(l, ffi::LUA_GCSTOP, 0);
+                        ffi::luaL_openlibs(l);
+                        ffi::lua_gc(l, ffi::LUA_GCRESTART, -1);
+                        install_searcher(l, ctx);
+                        nargs = 0;
+                        continue;
+                    }
+                    b"docall" => docall(l, n - 2, false),
+                    b"pcall" => ffi::lua_pcall(l, n - 2, ffi::LUA_MULTRET, 0),
+                    other => {
+                        let other = String::from_utf8_lossy(other);
+                        push_bytes(l, format!("interpreter: unknown request '{other}'").as_bytes());
+                        ffi::LUA_ERRRUN
+                    }
+                };
+                let nres = ffi::lua_gettop(l) - top;
+                ffi::luaL_checkstack(co, nres + 1, ptr::null());
+                ffi::lua_pushinteger(co, ffi::lua_Integer::from(status));
+                ffi::lua_xmove(l, co, nres);
+                nargs = nres + 1;
+            } else if status == 0 {
+                if ffi::lua_tointeger(co, -1) != 0 {
+                    ctx.failed.set(true);
+                }
+                return 0;
+            } else {
+                // A fault of the interpreter itself (or a yield from outside a coroutine).
+                let msg = if status == ffi::LUA_YIELD {
+                    c"attempt to yield from outside a coroutine".as_ptr()
+                } else {
+                    ffi::lua_tolstring(co, -1, ptr::null_mut())
+                };
+                luaL_traceback(l, co, msg, 0);
+                ctx.failed.set(true);
+                report(l, ctx.progname, ffi::LUA_ERRRUN);
+                return 0;
+            }
+        }
+    }
+}
+
+/// The table interp.lua receives from its host.
+///
+/// # Safety
+/// `l` is a valid state with free stack slots; `ctx` is the running program's.
+unsafe fn push_host_table(l: *mut lua_State, ctx: &Ctx) {
+    // SAFETY: balanced stack use: the table stays on top, every field value is set into it.
+    unsafe {
+        ffi::lua_createtable(l, 0, 6);
+        if ctx.args.first().is_some_and(|a| !a.is_empty()) {
+            push_bytes(l, ctx.progname.to_bytes());
+            ffi::lua_setfield(l, -2, c"progname".as_ptr());
+        }
+        let argc = c_int::try_from(ctx.args.len()).unwrap_or(c_int::MAX);
+        ffi::lua_createtable(l, argc, 1);
+        for (i, a) in ctx.args.iter().enumerate() {
+            push_bytes(l, a.to_bytes());
+            ffi::lua_rawseti_(l, -2, c_int::try_from(i).unwrap_or(c_int::MAX));
+        }
+        ffi::lua_setfield(l, -2, c"argv".as_ptr());
+        ffi::lua_pushinteger(l, ffi::lua_Integer::from(argc));
+        ffi::lua_setfield(l, -2, c"argc".as_ptr());
+        ffi::lua_pushboolean(l, c_int::from(libc::isatty(0) == 1));
+        ffi::lua_setfield(l, -2, c"isatty".as_ptr());
+        let preloads = ctx.payload.preloads().unwrap_or_default();
+        ffi::lua_createtable(l, c_int::try_from(preloads.len()).unwrap_or(0), 0);
+        for (i, name) in preloads.iter().enumerate() {
+            push_bytes(l, name);
+            ffi::lua_rawseti_(l, -2, c_int::try_from(i + 1).unwrap_or(c_int::MAX));
+        }
+        ffi::lua_setfield(l, -2, c"preloads".as_ptr());
+    }
 }
 
 /// luajit.c's `handle_script`: the script's `...` are `arg[1..]` as they are now, after the
