@@ -81,10 +81,7 @@ fn main() {
         .find_map(|m| m["out_dir"].as_str().map(PathBuf::from))
         .expect("the stub build did not report where LuaJIT was built (mlua-sys's OUT_DIR)");
     copy_luajit_files(
-        Some((
-            luajit_out.join("luajit-build/src/jit"),
-            luajit_out.join("include/luajit.h"),
-        )),
+        Some((luajit_out.join("luajit-build/src/jit"), luajit_out.join("include/luajit.h"))),
         &out_dir,
     );
     let target = env::var("TARGET").unwrap_or_default();

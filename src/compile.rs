@@ -172,6 +172,7 @@ mod tests {
             chunkname: "@./lib/m.lua".into(),
             source: src.as_bytes().to_vec(),
             origin: crate::graph::Origin::Explicit,
+            runtime: false,
             kind: crate::graph::UnitKind::Lua,
             needs: Vec::new(),
             sites: Vec::new(),

@@ -364,7 +364,7 @@ local function main()
       print_jit_status()
       dotty()
     else
-      return dofile(nil) -- stdin as a script
+      dofile(nil) -- stdin as a script; luajit.c exits with 0 whatever it does
     end
   end
   return LUA_OK

@@ -502,9 +502,7 @@ impl<'a> Payload<'a> {
                         | record::NEEDS
                         | record::SIGPIPE
                         | record::INTERPRETER
-                        | record::INTERPRETER_ENV => {
-                            return Some(Ok((tag, value)))
-                        }
+                        | record::INTERPRETER_ENV => return Some(Ok((tag, value))),
                         t if t & record::OPTIONAL != 0 => continue,
                         t => {
                             at = usize::MAX;
