@@ -173,6 +173,7 @@ fn c_string(s: &str) -> String {
 /// The C file for `units` (main script first or absent), `preloads` and `clibs`.
 pub fn generate(
     units: &[Compiled],
+    interpreter: Option<(&Compiled, Option<&str>)>,
     preloads: &[String],
     clibs: &[CLib],
     header: &str,
@@ -239,6 +240,19 @@ pub fn generate(
         clibs.len()
     );
     let _ = writeln!(data, "static const bundle_blob bundle_boot = {boot};");
+    match interpreter {
+        Some((chunk, env)) => {
+            let init = blob(&mut data, "bundle_interpreter_blob", &chunk.data);
+            let _ = writeln!(
+                data,
+                "static const bundle_blob bundle_interpreter_chunk = {init};\nstatic const bundle_blob *const bundle_interpreter = &bundle_interpreter_chunk;\nstatic const char *const bundle_interpreter_env = {};",
+                env.map_or("NULL".to_owned(), c_string)
+            );
+        }
+        None => data.push_str(
+            "static const bundle_blob *const bundle_interpreter = NULL;\nstatic const char *const bundle_interpreter_env = NULL;\n",
+        ),
+    }
     let host = HOST.replacen("/* @@DATA@@ */", &data, 1);
     Ok(format!("{header}{host}"))
 }

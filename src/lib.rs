@@ -164,7 +164,15 @@ fn build_c(
     let compiled = compile::compile_all(&graph.units, plan.store)?;
     let from = plan.main.as_ref().map_or("no main script (an interpreter)", |m| &m.display);
     let header = emit_c::header(from, output, clibs);
-    let text = emit_c::generate(&compiled, &plan.preloads, clibs, &header)?;
+    let interpreter = compile_interpreter(plan)?;
+    let env = plan.interpreter.as_ref().and_then(|i| i.env.as_deref());
+    let text = emit_c::generate(
+        &compiled,
+        interpreter.as_ref().map(|c| (c, env)),
+        &plan.preloads,
+        clibs,
+        &header,
+    )?;
     emit::write_atomically_with_mode(output, text.as_bytes(), 0o644)?;
     if let Some(exe) = &c.compile_to {
         emit_c::compile(output, exe, clibs).map_err(Error::CCompile)?;

@@ -1,8 +1,18 @@
 /* The host of `bundle --emit-c`: what the Rust stub does, in C99, for any C toolchain and any
  * LuaJIT 2.1 (luajit.c's pmain/docall/traceback/report are the model, as for the stub). The
  * bundler puts the program's tables where the DATA marker is: `bundle_modules` (sorted by
- * name) and `bundle_nmodules`, `bundle_main`, `bundle_preloads`, `bundle_clibs` and
- * `bundle_boot` (runtime/lua/boot.lua, shared with the stub). */
+ * name) and `bundle_nmodules`, `bundle_main`, `bundle_preloads`, `bundle_clibs`,
+ * `bundle_boot` (runtime/lua/boot.lua, shared with the stub) and, when the program has one,
+ * `bundle_interpreter` (runtime/lua/interp.lua, luajit's command line) with
+ * `bundle_interpreter_env`. */
+
+#if defined(__unix__) || defined(__unix) || defined(__APPLE__)
+#define _POSIX_C_SOURCE 200112L
+#include <unistd.h>
+#define stdin_is_tty() isatty(0)
+#else
+#define stdin_is_tty() 1
+#endif
 
 #include <signal.h>
 #include <stddef.h>
@@ -12,6 +22,7 @@
 
 #include "lauxlib.h"
 #include "lua.h"
+#include "luajit.h"
 #include "lualib.h"
 
 /* Module contents as a sequence of string literals, each within C99's 4095-character limit. */
@@ -135,23 +146,14 @@ static int searcher(lua_State *L) {
   return 1;
 }
 
-static int pmain(lua_State *L) {
-  char **argv = (char **)lua_touserdata(L, 1);
-  int argc = (int)lua_tointeger(L, 2);
-  int i, narg, status;
+/* The standard libraries, the static C modules (package.preload, opened only when required)
+ * and boot.lua, shared with the Rust stub, which installs the searcher. */
+static void open_runtime(lua_State *L) {
   size_t k;
-  globalL = L;
+  blob_reader r;
   lua_gc(L, LUA_GCSTOP, 0);
   luaL_openlibs(L);
   lua_gc(L, LUA_GCRESTART, -1);
-  /* arg: arg[0] the executable as invoked, arg[1..n] its arguments. */
-  lua_createtable(L, argc > 0 ? argc - 1 : 0, 1);
-  for (i = 0; i < argc; i++) {
-    lua_pushstring(L, argv[i]);
-    lua_rawseti(L, -2, i);
-  }
-  lua_setglobal(L, "arg");
-  /* Static C modules: package.preload, opened only when required. */
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "preload");
   for (k = 0; k < bundle_nclibs; k++) {
@@ -159,15 +161,27 @@ static int pmain(lua_State *L) {
     lua_setfield(L, -2, bundle_clibs[k].name);
   }
   lua_pop(L, 2);
-  /* boot.lua, shared with the Rust stub, installs the searcher. */
-  {
-    blob_reader r;
-    r.blob = &bundle_boot;
-    r.next = 0;
-    if (lua_loadx(L, read_blob, &r, "=boot", "t") != 0) lua_error(L);
-    lua_pushcfunction(L, searcher);
-    lua_call(L, 1, 0);
+  r.blob = &bundle_boot;
+  r.next = 0;
+  if (lua_load(L, read_blob, &r, "=boot") != 0) lua_error(L);
+  lua_pushcfunction(L, searcher);
+  lua_call(L, 1, 0);
+}
+
+static int pmain(lua_State *L) {
+  char **argv = (char **)lua_touserdata(L, 1);
+  int argc = (int)lua_tointeger(L, 2);
+  int i, narg, status;
+  size_t k;
+  globalL = L;
+  open_runtime(L);
+  /* arg: arg[0] the executable as invoked, arg[1..n] its arguments. */
+  lua_createtable(L, argc > 0 ? argc - 1 : 0, 1);
+  for (i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i);
   }
+  lua_setglobal(L, "arg");
   for (k = 0; k < bundle_npreloads; k++) {
     lua_getglobal(L, "require");
     lua_pushstring(L, bundle_preloads[k]);
@@ -203,8 +217,117 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
+/* pmain for the interpreter: interp.lua does what luajit.c does, in a coroutine, and yields to
+ * this host what needs C (see the protocol at the top of runtime/lua/interp.lua). */
+static int pmain_interpreter(lua_State *L) {
+  char **argv = (char **)lua_touserdata(L, 1);
+  int argc = (int)lua_tointeger(L, 2);
+  int i, n, nargs, status, top;
+  size_t k;
+  lua_State *co;
+  blob_reader r;
+  globalL = L;
+  /* The options are parsed before the other libraries open, as -E must come first. */
+  lua_pushcfunction(L, luaopen_base);
+  lua_call(L, 0, 0);
+  lua_pushcfunction(L, luaopen_string);
+  lua_call(L, 0, 0);
+  co = lua_newthread(L);
+  r.blob = bundle_interpreter;
+  r.next = 0;
+  if (lua_load(co, read_blob, &r, "=interpreter") != 0) {
+    lua_xmove(co, L, 1);
+    lua_pushboolean(L, report(L, LUA_ERRSYNTAX) != 0);
+    return 1;
+  }
+  lua_createtable(co, 0, 7);
+  if (argv[0] && argv[0][0]) {
+    lua_pushstring(co, argv[0]);
+    lua_setfield(co, -2, "progname");
+  }
+  lua_createtable(co, argc, 1);
+  for (i = 0; i < argc; i++) {
+    lua_pushstring(co, argv[i]);
+    lua_rawseti(co, -2, i);
+  }
+  lua_setfield(co, -2, "argv");
+  lua_pushinteger(co, argc);
+  lua_setfield(co, -2, "argc");
+  lua_pushboolean(co, stdin_is_tty());
+  lua_setfield(co, -2, "isatty");
+  lua_createtable(co, (int)bundle_npreloads, 0);
+  for (k = 0; k < bundle_npreloads; k++) {
+    lua_pushstring(co, bundle_preloads[k]);
+    lua_rawseti(co, -2, (int)k + 1);
+  }
+  lua_setfield(co, -2, "preloads");
+  lua_pushliteral(co, LUAJIT_VERSION " -- " LUAJIT_COPYRIGHT ". " LUAJIT_URL);
+  lua_setfield(co, -2, "banner");
+  nargs = 1;
+  for (;;) {
+    status = lua_resume(co, nargs);
+    n = lua_gettop(co);
+    if (status == LUA_YIELD && n >= 1) {
+      const char *request;
+      int kind;
+      luaL_checkstack(L, n + LUA_MINSTACK, NULL);
+      lua_xmove(co, L, n);
+      request = lua_tostring(L, -n);
+      kind = request == NULL ? 0 : strcmp(request, "openlibs") == 0 ? 1
+           : strcmp(request, "docall") == 0 ? 2 : strcmp(request, "pcall") == 0 ? 3 : 0;
+      lua_remove(L, -n);
+      top = lua_gettop(L) - (n - 1);
+      if (kind == 1) {
+        int noenv = lua_toboolean(L, -1);
+        lua_settop(L, top);
+        if (noenv) {
+          lua_pushboolean(L, 1);
+          lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
+        }
+        open_runtime(L);
+        nargs = 0;
+        continue;
+      } else if (kind == 2) {
+        status = docall(L, n - 2, 0);
+      } else if (kind == 3) {
+        status = lua_pcall(L, n - 2, LUA_MULTRET, 0);
+      } else {
+        lua_settop(L, top);
+        lua_pushliteral(L, "interpreter: unknown request");
+        status = LUA_ERRRUN;
+      }
+      n = lua_gettop(L) - top;
+      luaL_checkstack(co, n + 1, NULL);
+      lua_pushinteger(co, status);
+      lua_xmove(L, co, n);
+      nargs = n + 1;
+    } else if (status == 0) {
+      lua_pushboolean(L, lua_tointeger(co, -1) != 0);
+      return 1;
+    } else {
+      /* A fault of the interpreter itself. */
+      luaL_traceback(L, co, status == LUA_YIELD ? "attempt to yield from outside a coroutine"
+                                               : lua_tostring(co, -1), 0);
+      lua_pushboolean(L, report(L, LUA_ERRRUN) != 0);
+      return 1;
+    }
+  }
+}
+
 static int cpmain(lua_State *L) {
   return pmain(L);
+}
+
+static int cpmain_interpreter(lua_State *L) {
+  return pmain_interpreter(L);
+}
+
+/* The interpreter runs when there is no main script, or when the variable named at bundle time
+ * (--interpreter-env) is set. */
+static int use_interpreter(void) {
+  if (bundle_interpreter == NULL) return 0;
+  if (bundle_main == NULL) return 1;
+  return bundle_interpreter_env != NULL && getenv(bundle_interpreter_env) != NULL;
 }
 
 int main(int argc, char **argv) {
@@ -216,7 +339,7 @@ int main(int argc, char **argv) {
     l_message("cannot create state: not enough memory");
     return EXIT_FAILURE;
   }
-  lua_pushcfunction(L, cpmain);
+  lua_pushcfunction(L, use_interpreter() ? cpmain_interpreter : cpmain);
   lua_pushlightuserdata(L, argv);
   lua_pushinteger(L, argc);
   status = lua_pcall(L, 2, 1, 0);

@@ -234,11 +234,38 @@ fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Run {
 fn command_lines_behave_as_luajit() {
     assert!(CASES.len() >= 40, "the issue asks for at least 40 invocations");
     let (dir, exe) = setup();
+    check_cases(dir.path(), exe);
+}
+
+/// The same cases through the interpreter of `bundle --emit-c`, compiled against Debian's
+/// libluajit (whose own jit.* tools it then uses, as they match that VM).
+#[test]
+fn the_emitted_c_interpreter_behaves_as_luajit() {
+    let (dir, _) = setup();
+    let r = bundle(
+        dir.path(),
+        &[
+            "--emit-c",
+            "--cc",
+            "-o",
+            "clua.c",
+            "-m",
+            "greet=mods/greet.lua",
+            "-m",
+            "failing=mods/failing.lua",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    check_cases(dir.path(), &dir.path().join("clua"));
+}
+
+/// Runs every case through luajit and `exe` in `dir`; panics listing the cases that differ.
+fn check_cases(dir: &Path, exe: &Path) {
     let luajit = luajit();
     let mut failures = Vec::new();
     for (i, c) in CASES.iter().enumerate() {
-        let mut want = normalized(&run_side(&luajit, c, dir.path()), &luajit);
-        let mut got = normalized(&run_side(exe, c, dir.path()), exe);
+        let mut want = normalized(&run_side(&luajit, c, dir), &luajit);
+        let mut got = normalized(&run_side(exe, c, dir), exe);
         if c.loose {
             for side in [&mut want, &mut got] {
                 for text in [&mut side.1, &mut side.2] {
