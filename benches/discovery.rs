@@ -20,7 +20,7 @@ fn bench(c: &mut Criterion) {
         .expect("python3 runs gen_apps.py");
     assert!(status.status.success(), "gen_apps.py failed");
     let main = root.path().join("big/main.lua");
-    let plan = BuildPlan::for_graph(&main, &GraphArgs::default()).expect("a plan");
+    let plan = BuildPlan::for_graph(Some(&main), &GraphArgs::default()).expect("a plan");
     let graph = bundle::graph::build(&plan).expect("the graph");
     assert_eq!(graph.units.len(), 301, "main + 300 modules");
     c.bench_function("scan + resolve big (300 modules)", |b| {
