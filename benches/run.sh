@@ -50,6 +50,9 @@ compare hello "$work/hello" "luajit main.lua" "./hello"
 compare big "$work/big" "luajit main.lua" "./big"
 compare big/main10 "$work/big" "luajit main10.lua" "./big10"
 compare "big/main10, all 300 packed" "$work/big" "luajit main10.lua" "./big10all"
+# The interpreter (no main script): luajit's own command line, with a one-line chunk.
+(cd "$work/hello" && "$bundle" -q -o mylua)
+compare "interpreter -e 'print(1)'" "$work/hello" "luajit -e 'print(1)'" "./mylua -e 'print(1)'"
 
 (cd "$work/big" && hyperfine -N --warmup 3 --runs "$((runs / 2 > 5 ? runs / 2 : 5))" --export-json "$work/bt.json" \
   "$bundle -q main.lua -o $work/big-bt" "$bundle -q --list main.lua" >/dev/null)

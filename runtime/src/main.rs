@@ -276,10 +276,19 @@ unsafe extern "C-unwind" fn pmain_interpreter(l: *mut lua_State) -> c_int {
     // SAFETY: balanced stack use on `l` (slot 1 the userdata, slot 2 the coroutine, for the
     // whole run) and on the coroutine, whose stack only ever holds the values in transit.
     unsafe {
-        // The options are parsed before the other libraries open, as -E must come first.
-        for open in [ffi::luaopen_base as ffi::lua_CFunction, ffi::luaopen_string] {
-            ffi::lua_pushcfunction(l, open);
-            ffi::lua_call(l, 0, 0);
+        // -E must take effect before the package library opens: with an argument that could be
+        // -E (luajit.c reads any "-E..." as -E), interp.lua parses the options with only the
+        // base and string libraries open and asks for the rest. Without one, which is the usual
+        // case, everything opens once, now, and that request has nothing left to do.
+        let maybe_noenv = ctx.args.iter().skip(1).any(|a| a.to_bytes().starts_with(b"-E"));
+        let mut libs_open = !maybe_noenv;
+        if libs_open {
+            open_libraries(l, ctx, false);
+        } else {
+            for open in [ffi::luaopen_base as ffi::lua_CFunction, ffi::luaopen_string] {
+                ffi::lua_pushcfunction(l, open);
+                ffi::lua_call(l, 0, 0);
+            }
         }
         let co = ffi::lua_newthread(l);
         if luaL_loadbufferx(
@@ -310,14 +319,10 @@ unsafe extern "C-unwind" fn pmain_interpreter(l: *mut lua_State) -> c_int {
                     b"openlibs" => {
                         let noenv = ffi::lua_toboolean(l, -1) != 0;
                         ffi::lua_settop(l, top);
-                        if noenv {
-                            ffi::lua_pushboolean(l, 1);
-                            ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"LUA_NOENV".as_ptr());
+                        if !libs_open {
+                            open_libraries(l, ctx, noenv);
+                            libs_open = true;
                         }
-                        ffi::lua_gc(l, ffi::LUA_GCSTOP, 0);
-                        ffi::luaL_openlibs(l);
-                        ffi::lua_gc(l, ffi::LUA_GCRESTART, -1);
-                        install_searcher(l, ctx);
                         nargs = 0;
                         continue;
                     }
@@ -352,6 +357,25 @@ unsafe extern "C-unwind" fn pmain_interpreter(l: *mut lua_State) -> c_int {
                 return 0;
             }
         }
+    }
+}
+
+/// Opens the standard libraries (with LUA_NOENV set first for `noenv`, as luajit.c does for
+/// -E) and installs the bundle's searcher.
+///
+/// # Safety
+/// `l` is a valid state in a protected call; `ctx` outlives it.
+unsafe fn open_libraries(l: *mut lua_State, ctx: &Ctx, noenv: bool) {
+    // SAFETY: balanced stack use, as in pmain.
+    unsafe {
+        if noenv {
+            ffi::lua_pushboolean(l, 1);
+            ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"LUA_NOENV".as_ptr());
+        }
+        ffi::lua_gc(l, ffi::LUA_GCSTOP, 0);
+        ffi::luaL_openlibs(l);
+        ffi::lua_gc(l, ffi::LUA_GCRESTART, -1);
+        install_searcher(l, ctx);
     }
 }
 
