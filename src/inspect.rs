@@ -77,12 +77,23 @@ pub struct PayloadInfo {
     pub checksum_ok: bool,
     /// Chunk name of the main script; `null` for an interpreter build.
     pub main: Option<String>,
+    /// The interpreter (`luajit`'s command line), if the executable carries one.
+    pub interpreter: Option<InterpreterInfo>,
     pub preloads: Vec<String>,
     pub entries: Vec<EntryInfo>,
     pub totals: Totals,
     /// Shared libraries the packed native code needs that are neither packed nor part of the
     /// base system (left out with `--no-lib`): the target machine must provide them.
     pub external_libraries: Vec<String>,
+}
+
+/// The interpreter part of a payload.
+#[derive(Debug, Clone, Serialize)]
+pub struct InterpreterInfo {
+    /// Size of the interpreter chunk.
+    pub size: u64,
+    /// With a main script: the environment variable that selects the interpreter.
+    pub env: Option<String>,
 }
 
 /// One payload entry.
@@ -212,6 +223,13 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
     }
     let main = p.main().map_err(damaged)?.map(|m| lossy(m.chunkname));
     let preloads = p.preloads().map_err(damaged)?.into_iter().map(lossy).collect();
+    let interpreter = match p.interpreter().map_err(damaged)? {
+        Some(chunk) => Some(InterpreterInfo {
+            size: chunk.len() as u64,
+            env: p.interpreter_env().map_err(damaged)?.map(lossy),
+        }),
+        None => None,
+    };
     let totals = Totals {
         entries: entries.len(),
         raw: entries.iter().map(|e| e.raw).sum(),
@@ -250,6 +268,7 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
             checksum: format!("{:016x}", p.checksum()),
             checksum_ok: p.checksum_ok(),
             main,
+            interpreter,
             preloads,
             entries,
             totals,
@@ -321,6 +340,13 @@ pub fn render(r: &Report) -> String {
         if p.checksum_ok { "ok" } else { "MISMATCH: damaged" }
     );
     let _ = writeln!(out, "main         {}", p.main.as_deref().unwrap_or("(none: interpreter)"));
+    if let Some(i) = &p.interpreter {
+        let when = match &i.env {
+            Some(env) => format!("when ${env} is set"),
+            None => "always".to_owned(),
+        };
+        let _ = writeln!(out, "interpreter  luajit's command line, {} bytes, {when}", i.size);
+    }
     if !p.preloads.is_empty() {
         let _ = writeln!(out, "preloads     {}", p.preloads.join(", "));
     }

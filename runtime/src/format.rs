@@ -968,4 +968,25 @@ mod tests {
         let p = Payload::parse(&bytes).unwrap();
         assert_eq!(p.preloads(), Err(FormatError::UnknownRecord(0x0042)));
     }
+
+    #[test]
+    fn interpreter_records_round_trip() {
+        let mut w = Writer::new(3);
+        w.add(NewEntry {
+            name: Vec::new(),
+            chunkname: b"@main.lua".to_vec(),
+            kind: Kind::LuaSource,
+            flags: 0,
+            data: b"print(1)".to_vec(),
+        });
+        w.interpreter(b"-- interp".to_vec(), Some("APP_LUA"));
+        let (bytes, _) = w.finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        assert_eq!(p.interpreter().unwrap(), Some(&b"-- interp"[..]));
+        assert_eq!(p.interpreter_env().unwrap(), Some(&b"APP_LUA"[..]));
+        assert!(p.main().unwrap().is_some());
+        let (bytes, _) = Writer::new(3).finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        assert_eq!((p.interpreter().unwrap(), p.interpreter_env().unwrap()), (None, None));
+    }
 }
