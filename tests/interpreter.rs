@@ -463,3 +463,25 @@ fn the_repl_in_a_terminal_behaves_as_luajit() {
         "{got}"
     );
 }
+
+#[test]
+fn programs_that_require_jit_tools_get_the_runtimes_own() {
+    let dir = tempdir();
+    write_tree(
+        dir.path(),
+        &[(
+            "main.lua",
+            "local v = require('jit.v')\nv.on('/dev/stdout')\nfor i = 1, 100 do end\nv.off()\nprint('done')\n",
+        )],
+    );
+    let r = bundle(dir.path(), &["main.lua", "-o", "app"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("warning"), "no warning about the tools' requires: {}", r.stderr);
+    let mut cmd = Command::new(dir.path().join("app"));
+    let got = run(hermetic(cmd.current_dir(dir.path())));
+    let mut cmd = Command::new(luajit());
+    cmd.arg("main.lua").current_dir(dir.path());
+    let want = run(&mut cmd);
+    assert_eq!((got.code, &got.stdout, &got.stderr), (want.code, &want.stdout, &want.stderr));
+    assert!(got.stdout.contains("[TRACE   1 main.lua:3 loop]"), "{}", got.stdout);
+}
