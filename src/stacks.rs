@@ -91,6 +91,7 @@ mod tests {
                 checksum: String::new(),
                 checksum_ok: true,
                 main: None,
+                interpreter: None,
                 preloads: vec![],
                 entries: vec![],
                 totals: Totals { entries: 0, raw: 0, stored: 0 },
