@@ -245,12 +245,12 @@ pub fn generate(
             let init = blob(&mut data, "bundle_interpreter_blob", &chunk.data);
             let _ = writeln!(
                 data,
-                "static const bundle_blob bundle_interpreter_chunk = {init};\nstatic const bundle_blob *const bundle_interpreter = &bundle_interpreter_chunk;\nstatic const char *const bundle_interpreter_env = {};",
-                env.map_or("NULL".to_owned(), c_string)
+                "static const bundle_blob bundle_interpreter_chunk = {init};\nstatic const bundle_blob *const bundle_interpreter = &bundle_interpreter_chunk;\nstatic const char bundle_interpreter_env[] = {};",
+                c_string(env.unwrap_or_default())
             );
         }
         None => data.push_str(
-            "static const bundle_blob *const bundle_interpreter = NULL;\nstatic const char *const bundle_interpreter_env = NULL;\n",
+            "static const bundle_blob *const bundle_interpreter = NULL;\nstatic const char bundle_interpreter_env[] = \"\";\n",
         ),
     }
     let host = HOST.replacen("/* @@DATA@@ */", &data, 1);

@@ -659,7 +659,10 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
         b.require(p, Origin::Preload, None)?;
     }
     if plan.interpreter.is_some() && plan.runtime_modules {
-        for tool in crate::runtime_lua::INTERPRETER_TOOLS {
+        // A bundle built without LuaJIT's tools (BUNDLE_STUB, see build.rs) has none to pack:
+        // its interpreter then says that jit.* modules are not installed, as luajit would.
+        let shipped = crate::runtime_lua::INTERPRETER_TOOLS.iter();
+        for tool in shipped.filter(|t| crate::runtime_lua::jit_module(t).is_some()) {
             b.require(tool, Origin::Runtime, None)?;
         }
     }

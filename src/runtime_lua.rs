@@ -70,6 +70,10 @@ mod tests {
 
     #[test]
     fn the_tools_and_the_banner_come_from_the_stub_luajit() {
+        if BANNER.is_empty() {
+            eprintln!("built with BUNDLE_STUB and no BUNDLE_LUAJIT_DIR: no tools to check");
+            return;
+        }
         for name in INTERPRETER_TOOLS {
             assert!(jit_module(name).is_some(), "{name} missing");
         }

@@ -4,7 +4,7 @@
  * name) and `bundle_nmodules`, `bundle_main`, `bundle_preloads`, `bundle_clibs`,
  * `bundle_boot` (runtime/lua/boot.lua, shared with the stub) and, when the program has one,
  * `bundle_interpreter` (runtime/lua/interp.lua, luajit's command line) with
- * `bundle_interpreter_env`. */
+ * `bundle_interpreter_env` (the --interpreter-env variable; "" for none). */
 
 #if defined(__unix__) || defined(__unix) || defined(__APPLE__)
 #define _POSIX_C_SOURCE 200112L
@@ -327,7 +327,7 @@ static int cpmain_interpreter(lua_State *L) {
 static int use_interpreter(void) {
   if (bundle_interpreter == NULL) return 0;
   if (bundle_main == NULL) return 1;
-  return bundle_interpreter_env != NULL && getenv(bundle_interpreter_env) != NULL;
+  return bundle_interpreter_env[0] != '\0' && getenv(bundle_interpreter_env) != NULL;
 }
 
 int main(int argc, char **argv) {
