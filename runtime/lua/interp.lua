@@ -29,7 +29,6 @@ local LUA_OK, LUA_ERRSYNTAX = 0, 3
 local FLAGS_INTERACTIVE, FLAGS_VERSION, FLAGS_EXEC, FLAGS_OPTION, FLAGS_NOENV = 1, 2, 4, 8, 16
 local function collectargs()
   local flags = {}
-  local any = false
   local i = 1
   while i < argc do
     local a = argv[i]
@@ -44,23 +43,20 @@ local function collectargs()
       if tail then return -1 end
       if c == "i" then flags[FLAGS_INTERACTIVE] = true end
       flags[FLAGS_VERSION] = true
-      any = true
     elseif c == "e" or c == "j" or c == "l" then
       if c == "e" then flags[FLAGS_EXEC] = true end
       flags[FLAGS_OPTION] = true
-      any = true
       if not tail then
         i = i + 1
         if i >= argc then return -1 end
       end
     elseif c == "O" then -- luajit: no flag
     elseif c == "b" then
-      if any then return -1 end
+      if next(flags) ~= nil then return -1 end -- -b must come first
       flags[FLAGS_EXEC] = true
       return i + 1, flags
     elseif c == "E" then
       flags[FLAGS_NOENV] = true
-      any = true
     else
       return -1
     end

@@ -972,13 +972,7 @@ mod tests {
     #[test]
     fn interpreter_records_round_trip() {
         let mut w = Writer::new(3);
-        w.add(NewEntry {
-            name: Vec::new(),
-            chunkname: b"@main.lua".to_vec(),
-            kind: Kind::LuaSource,
-            flags: 0,
-            data: b"print(1)".to_vec(),
-        });
+        w.add(entry("", "@main.lua", Kind::LuaSource, b"print(1)"));
         w.interpreter(b"-- interp".to_vec(), Some("APP_LUA"));
         let (bytes, _) = w.finish().unwrap();
         let p = Payload::parse(&bytes).unwrap();
