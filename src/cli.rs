@@ -102,9 +102,15 @@ pub struct GraphArgs {
     #[arg(short = 'x', long = "exclude", value_name = "PATTERN")]
     pub excludes: Vec<String>,
 
-    /// Treat modules that cannot be found as warnings, not errors.
-    #[arg(long)]
+    /// Treat modules that cannot be found as warnings, not errors, even those the program
+    /// needs at start.
+    #[arg(long, conflicts_with = "strict")]
     pub allow_missing: bool,
+
+    /// Make every missing or unresolvable require an error, including those luajit would only
+    /// meet later (inside functions, branches, pcall) and computed names (for CI).
+    #[arg(long)]
+    pub strict: bool,
 
     /// Do not pack this shared library (a DT_NEEDED name, e.g. libuv.so.1) that a C module
     /// needs: the target machine must provide it (repeatable).

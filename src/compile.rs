@@ -16,10 +16,15 @@ pub struct Compiled {
     pub chunkname: String,
     pub kind: Kind,
     pub data: Vec<u8>,
+    /// For a module luajit would not load at start whose source the parser rejects: the error.
+    /// The source is then stored as is, so that loading it raises luajit's own message.
+    pub rejected: Option<CompileError>,
+    /// For a C module whose code is in another unit's library: that unit's module name.
+    pub shares: Option<String>,
 }
 
 /// Why a unit could not be compiled.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum CompileError {
     #[error("{display}:{line}: {message}")]
     Syntax { display: String, line: u32, message: String },
@@ -89,6 +94,8 @@ impl Compiler {
                 chunkname: unit.chunkname.clone(),
                 kind: Kind::Native,
                 data: unit.source.clone(),
+                rejected: None,
+                shares: unit.shares.clone(),
             });
         }
         let source = skip_bom(&unit.source);
@@ -118,8 +125,61 @@ impl Compiler {
                 (Kind::LuaBytecode, bytes.as_bytes().to_vec())
             }
         };
-        Ok(Compiled { name: unit.name.clone(), chunkname: unit.chunkname.clone(), kind, data })
+        Ok(Compiled {
+            name: unit.name.clone(),
+            chunkname: unit.chunkname.clone(),
+            kind,
+            data,
+            rejected: None,
+            shares: None,
+        })
     }
+
+    /// [`Compiler::compile`], except that with `lenient`, a syntax error in a module luajit
+    /// would not load at start is not fatal: the bundler never refuses a program luajit runs.
+    pub fn compile_lenient(
+        &self,
+        unit: &Unit,
+        store: Store,
+        lenient: bool,
+    ) -> Result<Compiled, CompileError> {
+        match self.compile(unit, store) {
+            Err(e @ CompileError::Syntax { .. })
+                if lenient && unit.when < crate::graph::When::LoadTime =>
+            {
+                Ok(Compiled {
+                    name: unit.name.clone(),
+                    chunkname: unit.chunkname.clone(),
+                    kind: Kind::LuaSource,
+                    data: unit.source.clone(),
+                    rejected: Some(e),
+                    shares: None,
+                })
+            }
+            other => other,
+        }
+    }
+}
+
+/// Warnings for the modules [`Compiler::compile_lenient`] stored as source after a syntax
+/// error (the scanner has already warned about those it could not tokenize itself).
+pub fn fallbacks(units: &[Unit], compiled: &[Compiled]) -> Vec<crate::diag::Diagnostic> {
+    units
+        .iter()
+        .zip(compiled)
+        .filter(|(u, _)| u.syntax.is_none())
+        .filter_map(|(u, c)| {
+            let e = c.rejected.as_ref()?;
+            Some(
+                crate::diag::Diagnostic::warning(format!(
+                    "{e} (module '{}', needed only {})",
+                    u.label(),
+                    u.when
+                ))
+                .note("luajit raises this error when the module is loaded; it is bundled as source, so the program fails the same way at that point"),
+            )
+        })
+        .collect()
 }
 
 fn skip_bom(s: &[u8]) -> &[u8] {
@@ -128,14 +188,18 @@ fn skip_bom(s: &[u8]) -> &[u8] {
 
 /// Compiles every unit, on as many threads as the machine has cores (one LuaJIT state each).
 /// The result keeps the order of `units`; the first error in that order is reported.
-pub fn compile_all(units: &[Unit], store: Store) -> Result<Vec<Compiled>, CompileError> {
+pub fn compile_all(
+    units: &[Unit],
+    store: Store,
+    lenient: bool,
+) -> Result<Vec<Compiled>, CompileError> {
     let threads =
         std::thread::available_parallelism().map_or(1, |n| n.get()).min(units.len().max(1));
     // Tiny programs are not worth a thread.
     let total: usize = units.iter().map(|u| u.source.len()).sum();
     if threads == 1 || total < 256 * 1024 {
         let compiler = Compiler::new()?;
-        return units.iter().map(|u| compiler.compile(u, store)).collect();
+        return units.iter().map(|u| compiler.compile_lenient(u, store, lenient)).collect();
     }
     let chunk = units.len().div_ceil(threads);
     std::thread::scope(|scope| {
@@ -144,7 +208,9 @@ pub fn compile_all(units: &[Unit], store: Store) -> Result<Vec<Compiled>, Compil
             .map(|part| {
                 scope.spawn(move || {
                     let compiler = Compiler::new()?;
-                    part.iter().map(|u| compiler.compile(u, store)).collect::<Result<Vec<_>, _>>()
+                    part.iter()
+                        .map(|u| compiler.compile_lenient(u, store, lenient))
+                        .collect::<Result<Vec<_>, _>>()
                 })
             })
             .collect();
@@ -177,6 +243,9 @@ mod tests {
             needs: Vec::new(),
             sites: Vec::new(),
             overrides: None,
+            shares: None,
+            when: crate::graph::When::Explicit,
+            syntax: None,
         }
     }
 

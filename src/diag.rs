@@ -9,11 +9,12 @@ use codespan_reporting::diagnostic::{Diagnostic as Cs, Label, Severity as CsSeve
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor};
 
-/// Error or warning.
+/// Error, warning, or a note that says what the bundler did on the user's behalf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
     Error,
     Warning,
+    Note,
 }
 
 /// A place in a Lua file.
@@ -54,6 +55,10 @@ impl Diagnostic {
         }
     }
 
+    pub fn note_only(message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Note, ..Diagnostic::warning(message) }
+    }
+
     pub fn at(mut self, snippet: Snippet) -> Self {
         self.snippet = Some(snippet);
         self
@@ -92,6 +97,7 @@ impl Diagnostic {
         let mut cs = match self.severity {
             Severity::Error => Cs::new(CsSeverity::Error),
             Severity::Warning => Cs::new(CsSeverity::Warning),
+            Severity::Note => Cs::new(CsSeverity::Note),
         }
         .with_message(&self.message)
         .with_notes(self.notes.clone());

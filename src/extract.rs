@@ -111,6 +111,10 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
     let mut plan: Vec<(PathBuf, Entry)> = Vec::new();
     for e in payload.entries() {
         let e = e.map_err(damaged)?;
+        // A module served by another entry's library has no bytes of its own to write.
+        if e.flags & bundle_runtime::format::flags::SHARED != 0 {
+            continue;
+        }
         let label = if e.name.is_empty() {
             "(main)".to_owned()
         } else {

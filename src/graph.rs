@@ -4,6 +4,19 @@
 //!
 //! Cycles are fine: a name is resolved once, whatever requires it again. Modules the runtime
 //! provides are never looked up; excluded ones (`-x`) are left to the filesystem at run time.
+//!
+//! Whether a missing module stops the build follows what luajit would do. Every edge has a kind
+//! ([`EdgeKind`]); a module is *needed at load time* ([`When::LoadTime`]) when a chain of plain
+//! (top-level, unconditional) requires reaches it from the main script or a `-l` preload. Only a
+//! module needed at load time that cannot be packed is an error, since luajit would fail at start
+//! too; any other is a warning saying what happens without it, unless `--strict`. The verdicts
+//! are given once the whole graph is known ([`Builder::judge`]), so the order of the requires in
+//! the files never matters.
+//!
+//! A computed name with a literal prefix (`require("plugins." .. x)`) brings in every module
+//! under the prefix on the search path, as `-m 'plugins.*'` would (an *inferred* edge). One C
+//! library serving several modules (`_cqueues.so` for `_cqueues.socket`, ...) is packed once;
+//! the other modules refer to it ([`Unit::shares`]), as Lua's C loaders open it once.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +24,7 @@ use std::path::{Path, PathBuf};
 use crate::diag::{Diagnostic, Snippet};
 use crate::plan::{is_builtin, BuildPlan, ModuleSpec};
 use crate::resolve::{Found, NotFound};
-use crate::scan::{self, Site, SiteKind};
+use crate::scan::{self, Site, Target};
 use crate::Error;
 
 /// Why a unit is in the graph.
@@ -27,6 +40,8 @@ pub enum Origin {
     /// Shipped with the interpreter (`jit.*` tools for `-j` and `-b`), or needed by a runtime
     /// module under a computed name.
     Runtime,
+    /// Loaded in a `--trace` run, or listed in a `--modules-from` file.
+    Traced,
     /// Found by a require in unit `by`, at `line`.
     Required {
         by: usize,
@@ -75,6 +90,13 @@ pub struct Unit {
     pub overrides: Option<String>,
     /// Shipped by the runtime (src/runtime_lua.rs), not read from a file: `path` is empty.
     pub runtime: bool,
+    /// For a C module whose code is in a library another unit packs (Lua's all-in-one loader:
+    /// `_cqueues.socket` from `_cqueues.so`): that unit's module name. `source` is then empty.
+    pub shares: Option<String>,
+    /// How early the program may need it (set once the graph is complete).
+    pub when: When,
+    /// The scanner's complaint, for a Lua file it could not tokenize (its sites are unknown).
+    pub syntax: Option<scan::ScanError>,
 }
 
 impl Unit {
@@ -91,20 +113,112 @@ impl Unit {
 /// A name required somewhere that is not packed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unpacked {
-    /// Not found anywhere on the search path.
-    Missing,
-    /// A C module (packing them is not supported yet).
-    CModule(String),
+    /// Not found anywhere on the search path: every file name tried.
+    Missing { tried: Vec<String> },
+    /// A C module that cannot be packed (`shown` as found, and why not).
+    CModule { shown: String, problem: String },
     /// Left out with `-x`.
     Excluded,
 }
 
-/// One literal require: unit `from` requires `name` at `line`.
+/// How a require runs, as the scanner saw it, or how the graph came by a module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// At the top level of the requiring file, unconditionally.
+    Plain,
+    /// In a branch, a loop body or after `and`/`or`.
+    Conditional,
+    /// Inside a function.
+    Lazy,
+    /// Under `pcall`/`xpcall`.
+    Optional,
+    /// Under the literal prefix of a computed name (`require("p." .. x)`).
+    Inferred,
+}
+
+impl From<scan::SiteKind> for EdgeKind {
+    fn from(k: scan::SiteKind) -> Self {
+        match k {
+            scan::SiteKind::Plain => EdgeKind::Plain,
+            scan::SiteKind::Conditional => EdgeKind::Conditional,
+            scan::SiteKind::Lazy => EdgeKind::Lazy,
+            scan::SiteKind::Optional => EdgeKind::Optional,
+        }
+    }
+}
+
+impl std::fmt::Display for EdgeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EdgeKind::Plain => "plain",
+            EdgeKind::Conditional => "conditional",
+            EdgeKind::Lazy => "lazy",
+            EdgeKind::Optional => "optional",
+            EdgeKind::Inferred => "inferred",
+        })
+    }
+}
+
+/// How early a program may need a module, weakest first: the strongest chain of requires that
+/// reaches it decides, and a chain is as weak as its weakest edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum When {
+    /// Shipped with the interpreter (`jit.*` tools).
+    Runtime,
+    /// Only under the literal prefix of a computed name.
+    #[default]
+    Inferred,
+    /// Loaded in a `--trace` run (or listed in `--modules-from`).
+    Traced,
+    /// Only under `pcall`: the program copes without it.
+    Optional,
+    /// Only inside functions, which may never be called.
+    Lazy,
+    /// Only in branches or loop bodies that may not run.
+    Conditional,
+    /// Named with `-m`: packed on request, loaded if the program asks.
+    Explicit,
+    /// A chain of plain requires from the main script or a preload: luajit loads it at start.
+    LoadTime,
+}
+
+impl When {
+    /// How strong a chain ending with an edge of `kind` from a module needed `self` is.
+    fn through(self, kind: EdgeKind) -> When {
+        let edge = match kind {
+            EdgeKind::Plain => return self,
+            EdgeKind::Conditional => When::Conditional,
+            EdgeKind::Lazy => When::Lazy,
+            EdgeKind::Optional => When::Optional,
+            EdgeKind::Inferred => When::Inferred,
+        };
+        self.min(edge)
+    }
+}
+
+impl std::fmt::Display for When {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            When::Runtime => "runtime",
+            When::Inferred => "inferred",
+            When::Traced => "traced",
+            When::Optional => "optional",
+            When::Lazy => "lazy",
+            When::Conditional => "conditional",
+            When::Explicit => "explicit",
+            When::LoadTime => "load-time",
+        })
+    }
+}
+
+/// One require: unit `from` requires `name` at `line`, through its site number `site`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edge {
     pub from: usize,
     pub name: String,
     pub line: u32,
+    pub kind: EdgeKind,
+    pub site: usize,
 }
 
 /// The result of the graph stage.
@@ -117,8 +231,12 @@ pub struct Graph {
     pub unpacked: BTreeMap<String, (Unpacked, Option<(usize, u32)>)>,
     /// Shared libraries needed by the native modules, by `DT_NEEDED` name.
     pub libraries: BTreeMap<String, Library>,
-    /// Warnings (and errors, when [`Graph::has_errors`]).
+    /// Warnings and notes (and errors, when [`Graph::has_errors`]).
     pub diagnostics: Vec<Diagnostic>,
+    /// For each unit, the edge that gave it its [`When`] (none for roots).
+    best_in: Vec<Option<usize>>,
+    /// For each name not packed, the strongest way it is asked for.
+    asked: BTreeMap<String, When>,
 }
 
 impl Graph {
@@ -126,7 +244,8 @@ impl Graph {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
-    /// `main.lua:3 → lib/db.lua:10`: how unit `i` was reached, ending at `file:line` of `site`.
+    /// `main.lua:3 → lib/db.lua:10`: how unit `unit` was reached (by its strongest chain, once
+    /// the graph is complete; by discovery before), ending at `file:line` of a site in it.
     pub fn chain(&self, unit: usize, line: Option<u32>) -> String {
         let mut parts = Vec::new();
         if let Some(line) = line {
@@ -134,7 +253,15 @@ impl Graph {
         }
         let mut at = unit;
         let mut guard = 0;
-        while let Origin::Required { by, line } = self.units[at].origin {
+        loop {
+            let hop = match self.best_in.get(at).copied().flatten() {
+                Some(e) => Some((self.edges[e].from, self.edges[e].line)),
+                None => match self.units[at].origin {
+                    Origin::Required { by, line } if self.best_in.is_empty() => Some((by, line)),
+                    _ => None,
+                },
+            };
+            let Some((by, line)) = hop else { break };
             parts.push(format!("{}:{line}", self.units[by].display));
             at = by;
             guard += 1;
@@ -148,10 +275,21 @@ impl Graph {
             }
             Origin::Glob(p) => parts.push(format!("-m '{p}'")),
             Origin::Preload => parts.push(format!("-l {}", self.units[at].label())),
+            Origin::Traced => parts.push("--trace".to_owned()),
             _ => {}
         }
         parts.reverse();
         parts.join(" → ")
+    }
+
+    /// How strongly a name that is not packed is asked for (see [`When`]).
+    pub fn asked(&self, name: &str) -> Option<When> {
+        self.asked.get(name).copied()
+    }
+
+    /// The unit packed under module name `name`.
+    pub fn unit(&self, name: &str) -> Option<usize> {
+        self.units.iter().position(|u| u.name.as_deref() == Some(name))
     }
 
     /// Every chain of requires from a root (main script, `-m`, `-l`) to `name` (at most 100).
@@ -175,6 +313,7 @@ impl Graph {
             Origin::Glob(p) => Some(format!("-m '{p}'")),
             Origin::Preload => Some(format!("-l {at}")),
             Origin::Runtime => Some("(interpreter)".to_owned()),
+            Origin::Traced => Some("--trace".to_owned()),
             _ => None,
         });
         if let Some(root) = root {
@@ -182,7 +321,10 @@ impl Graph {
         }
         for e in self.edges.iter().filter(|e| e.name == at) {
             let from = &self.units[e.from];
-            let hop = format!("{}:{}", from.display, e.line);
+            let hop = match e.kind {
+                EdgeKind::Plain => format!("{}:{}", from.display, e.line),
+                kind => format!("{}:{} ({kind})", from.display, e.line),
+            };
             if path.contains(&hop) {
                 continue;
             }
@@ -262,10 +404,48 @@ struct Builder<'p> {
     machine: u16,
     graph: Graph,
     by_name: BTreeMap<String, usize>,
-    /// Names not packed so far, asked for by optional sites only.
-    optional_only: std::collections::BTreeSet<String>,
+    /// Missing names asked for by a root (`-m`, `-l`, a traced module), with how it asked.
+    missing_roots: BTreeMap<String, When>,
+    /// `modules_under` answers, by package (several sites often share a prefix).
+    under: BTreeMap<String, Vec<String>>,
     /// The current directory, for display paths (looked up once).
     cwd: Option<PathBuf>,
+}
+
+/// The root kind of an origin that is not a require.
+fn root_when(origin: &Origin) -> Option<When> {
+    match origin {
+        Origin::Main | Origin::Preload => Some(When::LoadTime),
+        Origin::Explicit | Origin::Glob(_) => Some(When::Explicit),
+        Origin::Runtime => Some(When::Runtime),
+        Origin::Traced => Some(When::Traced),
+        Origin::Required { .. } => None,
+    }
+}
+
+/// What happens at run time without a module needed `when`, for the warning's note.
+fn consequence(when: When, name: &str) -> String {
+    let fails = format!("luajit's \"module '{name}' not found\" error");
+    match when {
+        When::Optional => {
+            "the require is protected by pcall: the program runs without it".to_owned()
+        }
+        When::Lazy => format!(
+            "it is required only inside a function: the program runs, and raises {fails} if that function is called"
+        ),
+        When::Conditional => format!(
+            "it is required only in a branch or loop that may not run: the program runs, and raises {fails} if that code runs"
+        ),
+        When::Explicit => format!(
+            "it is required by a module named with -m, which the program may never load: loading that module raises {fails}"
+        ),
+        When::Traced => format!(
+            "a traced run loaded it, but it cannot be found now: the program raises {fails} where that run loaded it"
+        ),
+        When::Inferred | When::Runtime | When::LoadTime => {
+            format!("the program raises {fails} if it ever requires it")
+        }
+    }
 }
 
 impl Builder<'_> {
@@ -279,31 +459,21 @@ impl Builder<'_> {
         std::fs::read(path).map_err(|source| Error::Read { path: display.into(), source })
     }
 
-    fn add(&mut self, mut unit: Unit) -> Result<usize, Error> {
-        let scanned = match unit.kind {
-            UnitKind::Native => Ok(Vec::new()),
-            UnitKind::Lua => scan::scan(&unit.source),
-        };
-        unit.sites = match scanned {
-            Ok(sites) => sites,
-            Err(e) => {
-                // The real parser has the authoritative message for what the lexer rejected.
-                let probe = crate::compile::Compiler::new()?;
-                probe.compile(&unit, crate::plan::Store::Source)?;
-                return Err(crate::compile::CompileError::Syntax {
-                    display: unit.display,
-                    line: e.line,
-                    message: e.message,
-                }
-                .into());
+    fn add(&mut self, mut unit: Unit) -> usize {
+        if unit.kind == UnitKind::Lua {
+            // A file the lexer rejects is judged once the graph is complete: an error if luajit
+            // would load it at start, a warning otherwise (see judge).
+            match scan::scan(&unit.source) {
+                Ok(sites) => unit.sites = sites,
+                Err(e) => unit.syntax = Some(e),
             }
-        };
+        }
         let idx = self.graph.units.len();
         if let Some(name) = &unit.name {
             self.by_name.insert(name.clone(), idx);
         }
         self.graph.units.push(unit);
-        Ok(idx)
+        idx
     }
 
     fn snippet(&self, unit: usize, site: &Site, label: &str) -> Snippet {
@@ -316,31 +486,33 @@ impl Builder<'_> {
         }
     }
 
-    /// Resolves `name` through the search path and adds it; diagnostics for what cannot be.
-    /// `from` is the requiring unit and site, `None` for `-m NAME` and `-l NAME`.
+    /// Resolves `name` through the search path and adds it; what cannot be packed is recorded
+    /// in `unpacked` and judged later. `from` is the requiring unit, its site number and the
+    /// edge kind; `None` for roots (`-m NAME`, `-l NAME`, traced modules).
     fn require(
         &mut self,
         name: &str,
         origin: Origin,
-        from: Option<(usize, &Site)>,
+        from: Option<(usize, usize, EdgeKind)>,
     ) -> Result<(), Error> {
-        if let Some((unit, site)) = from {
-            self.graph.edges.push(Edge { from: unit, name: name.to_owned(), line: site.line });
-        }
-        let optional = from.is_some_and(|(_, s)| s.kind == SiteKind::Optional);
-        // A name that only optional sites have asked for so far was let off with a warning: a
-        // plain require of it must be judged again (and fail) whatever the order of the sites.
-        if !optional && self.optional_only.remove(name) {
-            self.graph.unpacked.remove(name);
+        let first = from.map(|(u, s, _)| (u, self.graph.units[u].sites[s].line));
+        if let Some((unit, site, kind)) = from {
+            let line = self.graph.units[unit].sites[site].line;
+            self.graph.edges.push(Edge { from: unit, name: name.to_owned(), line, kind, site });
         }
         if is_builtin(name)
             || self.plan.provided.iter().any(|p| p == name)
             || self.by_name.contains_key(name)
-            || self.graph.unpacked.contains_key(name)
         {
             return Ok(());
         }
-        let first = from.map(|(u, s)| (u, s.line));
+        if self.graph.unpacked.contains_key(name) {
+            if let Some(w) = root_when(&origin).filter(|_| from.is_none()) {
+                let slot = self.missing_roots.entry(name.to_owned()).or_insert(w);
+                *slot = (*slot).max(w);
+            }
+            return Ok(());
+        }
         if self.plan.excludes.iter().any(|p| glob_match(p, name)) {
             self.graph.unpacked.insert(name.to_owned(), (Unpacked::Excluded, first));
             return Ok(());
@@ -360,34 +532,28 @@ impl Builder<'_> {
                     sites: Vec::new(),
                     overrides: None,
                     runtime: true,
-                })?;
+                    shares: None,
+                    when: When::default(),
+                    syntax: None,
+                });
                 for extra in crate::runtime_lua::computed_requires(name, self.machine) {
                     self.require(extra, Origin::Runtime, None)?;
                 }
                 return Ok(());
             }
         }
-        if optional {
-            self.optional_only.insert(name.to_owned());
-        }
-        let headline = |what: &str| match from {
-            Some((u, s)) => format!("{}: {what}", self.graph.chain(u, Some(s.line))),
-            None => what.to_owned(),
-        };
+        let root = if from.is_none() { root_when(&origin) } else { None };
         match self.plan.search.resolve(name) {
             Ok(Found::Lua { shown, path }) => {
                 let path = lexical_absolute(&path);
                 let display = display_path(&path, self.cwd.as_deref());
                 if path.is_dir() {
-                    let d = Diagnostic::error(headline(&format!(
-                        "module '{name}' resolves to {shown}, which is a directory"
-                    )))
-                    .note("luajit would fail to load it too: remove the directory or rename the module");
-                    self.push_diag(d, from, "required here");
+                    let problem = format!("it resolves to {shown}, which is a directory");
+                    self.unpackable(name, shown, problem, first, root);
                     return Ok(());
                 }
                 let source = self.read(&path, &display)?;
-                let unit = Unit {
+                self.add(Unit {
                     kind: UnitKind::Lua,
                     needs: Vec::new(),
                     name: Some(name.to_owned()),
@@ -399,47 +565,44 @@ impl Builder<'_> {
                     sites: Vec::new(),
                     overrides: None,
                     runtime: false,
-                };
-                self.add(unit)?;
+                    shares: None,
+                    when: When::default(),
+                    syntax: None,
+                });
             }
             Ok(Found::C { shown, path }) => {
-                let added = self.add_native(name, &shown, &path, origin);
-                if let Err(problem) = added {
-                    let what = format!("C module '{name}' at {shown}: {problem}");
-                    let mut d = Diagnostic::error(match from {
-                        Some((u, s)) => format!("{}: {what}", self.graph.chain(u, Some(s.line))),
-                        None => what,
-                    });
-                    if optional {
-                        d.severity = crate::diag::Severity::Warning;
-                        d = d
-                            .note("the require is protected by pcall: the program runs without it");
-                    } else {
-                        d = d.note("leave it out with -x NAME to load it from disk at run time");
-                    }
-                    self.graph.unpacked.insert(name.to_owned(), (Unpacked::CModule(shown), first));
-                    self.push_diag(d, from, "required here");
+                if let Err(problem) = self.add_native(name, &shown, &path, origin) {
+                    self.unpackable(name, shown, problem, first, root);
                 }
             }
             Err(NotFound { tried }) => {
-                let mut d = Diagnostic::error(headline(&format!("module '{name}' not found")))
-                    .note(format!("searched: {}", tried.join(", ")));
-                if optional {
-                    d.severity = crate::diag::Severity::Warning;
-                    d = d.note("the require is protected by pcall: the program runs without it");
-                } else if self.plan.allow_missing {
-                    d.severity = crate::diag::Severity::Warning;
-                } else {
-                    d = d.note("add a directory with -I DIR or --tree DIR, name the file with -m NAME=FILE, or pass --allow-missing");
+                self.graph.unpacked.insert(name.to_owned(), (Unpacked::Missing { tried }, first));
+                if let Some(w) = root {
+                    self.missing_roots.insert(name.to_owned(), w);
                 }
-                self.graph.unpacked.insert(name.to_owned(), (Unpacked::Missing, first));
-                self.push_diag(d, from, "required here");
             }
         }
         Ok(())
     }
 
-    /// Checks and adds a C module and, transitively, the libraries it needs.
+    fn unpackable(
+        &mut self,
+        name: &str,
+        shown: String,
+        problem: String,
+        first: Option<(usize, u32)>,
+        root: Option<When>,
+    ) {
+        self.graph.unpacked.insert(name.to_owned(), (Unpacked::CModule { shown, problem }, first));
+        if let Some(w) = root {
+            self.missing_roots.insert(name.to_owned(), w);
+        }
+    }
+
+    /// Checks and adds a C module and, transitively, the libraries it needs. A library that
+    /// another unit already packs (Lua's all-in-one loader finds `_cqueues.so` for
+    /// `_cqueues.socket`) is not packed again: the module refers to that unit, so that the
+    /// runtime opens the library once, as lib_package.c's `LOADLIB:` registry does.
     fn add_native(
         &mut self,
         name: &str,
@@ -450,21 +613,37 @@ impl Builder<'_> {
         // The path as opened decides `$ORIGIN` (the dynamic loader does not resolve symlinks);
         // the canonical path decides identity: one object reached through a symlink is still one.
         let opened = lexical_absolute(path);
-        let path = path.canonicalize().unwrap_or_else(|_| opened.clone());
-        if let Some(other) = self.graph.units.iter().find(|u| {
-            u.kind == UnitKind::Native && u.path.canonicalize().ok().as_ref() == Some(&path)
-        }) {
-            return Err(format!(
-                "the same shared object is also required as '{}': loading it twice would make two copies of its state; require it by one name",
-                other.label()
-            ));
+        let canonical = path.canonicalize().unwrap_or_else(|_| opened.clone());
+        let symbol = bundle_runtime::luaopen_symbol(name.as_bytes());
+        let owner = self.graph.units.iter().position(|u| {
+            u.kind == UnitKind::Native
+                && u.shares.is_none()
+                && u.path.canonicalize().ok().as_ref() == Some(&canonical)
+        });
+        if let Some(owner) = owner {
+            let o = &self.graph.units[owner];
+            crate::native::check(&o.source, self.machine, Some(&symbol))?;
+            let (shares, display) = (o.name.clone(), o.display.clone());
+            self.add(Unit {
+                kind: UnitKind::Native,
+                needs: Vec::new(),
+                name: Some(name.to_owned()),
+                display,
+                path: opened,
+                chunkname: format!("@{shown}"),
+                source: Vec::new(),
+                origin,
+                sites: Vec::new(),
+                overrides: None,
+                runtime: false,
+                shares,
+                when: When::default(),
+                syntax: None,
+            });
+            return Ok(());
         }
-        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read it: {e}"))?;
-        let object = crate::native::check(
-            &bytes,
-            self.machine,
-            Some(&bundle_runtime::luaopen_symbol(name.as_bytes())),
-        )?;
+        let bytes = std::fs::read(&canonical).map_err(|e| format!("cannot read it: {e}"))?;
+        let object = crate::native::check(&bytes, self.machine, Some(&symbol))?;
         let needs = self.add_libraries(name, &object, &opened, &[])?;
         let display = display_path(&opened, self.cwd.as_deref());
         self.add(Unit {
@@ -479,11 +658,12 @@ impl Builder<'_> {
             sites: Vec::new(),
             overrides: None,
             runtime: false,
-        })
-        .map_err(|e| e.to_string())?;
+            shares: None,
+            when: When::default(),
+            syntax: None,
+        });
         Ok(())
     }
-
     /// Resolves and adds the non-base libraries `object` (at `path`, as opened) needs; returns
     /// their names. `inherited` holds the RPATH directories of the objects that led here.
     fn add_libraries(
@@ -541,52 +721,251 @@ impl Builder<'_> {
         Ok(needs)
     }
 
-    fn push_diag(&mut self, d: Diagnostic, from: Option<(usize, &Site)>, label: &str) {
-        let d = match from {
-            Some((u, s)) => d.at(self.snippet(u, s, label)),
+    /// Adds `d`, shown at site `site` of unit `unit` when given.
+    fn push_diag(&mut self, d: Diagnostic, at: Option<(usize, usize)>, label: &str) {
+        let d = match at {
+            Some((u, s)) => {
+                let site = self.graph.units[u].sites[s].clone();
+                d.at(self.snippet(u, &site, label))
+            }
             None => d,
         };
         self.graph.diagnostics.push(d);
     }
 
-    /// Scans unit `i` and follows its requires.
+    /// An error under `--strict`, a warning otherwise.
+    fn strict_or_warning(&self, message: String) -> Diagnostic {
+        if self.plan.strict {
+            Diagnostic::error(message).note("--strict makes every unresolvable require an error")
+        } else {
+            Diagnostic::warning(message)
+        }
+    }
+
+    /// Follows the requires of unit `i`.
     fn follow(&mut self, i: usize) -> Result<(), Error> {
-        let sites = self.graph.units[i].sites.clone();
-        for site in &sites {
-            match &site.name {
-                Some(bytes) => match std::str::from_utf8(bytes) {
-                    Ok(name) if crate::plan::valid_module_name(name) => self.require(
-                        name,
-                        Origin::Required { by: i, line: site.line },
-                        Some((i, site)),
-                    )?,
+        for s in 0..self.graph.units[i].sites.len() {
+            let site = self.graph.units[i].sites[s].clone();
+            let kind = EdgeKind::from(site.kind);
+            let by = Origin::Required { by: i, line: site.line };
+            match &site.target {
+                Target::Literal(bytes) => match std::str::from_utf8(bytes) {
+                    Ok(name) if crate::plan::valid_module_name(name) => {
+                        self.require(name, by, Some((i, s, kind)))?
+                    }
                     _ => {
-                        let d = Diagnostic::warning(format!(
+                        let d = self.strict_or_warning(format!(
                             "{}: '{}' is not a module name this bundler can look up",
                             self.graph.chain(i, Some(site.line)),
                             String::from_utf8_lossy(bytes)
                         ));
-                        self.push_diag(d, Some((i, site)), "required here");
+                        self.push_diag(d, Some((i, s)), "required here");
                     }
                 },
+                Target::Prefix(prefix) => self.prefix(i, s, prefix)?,
                 // The runtime's own modules are complete by construction (computed_requires).
-                None if self.graph.units[i].runtime => {}
-                None => {
-                    let d = Diagnostic::warning(format!(
-                        "{}:{}:{}: require with a name computed at run time",
-                        self.graph.units[i].display, site.line, site.col
-                    ))
-                    .note("the module it loads is not known at bundle time and will not be bundled")
-                    .note("bundle what it may load with -m NAME, -m NAME=FILE or -m 'prefix.*'");
-                    self.push_diag(d, Some((i, site)), "not a literal module name");
+                Target::Computed | Target::Value if self.graph.units[i].runtime => {}
+                Target::Computed | Target::Value => {
+                    let u = &self.graph.units[i];
+                    let what = if site.target == Target::Value {
+                        "require used as a value: what it loads is not known here"
+                    } else {
+                        "require with a name computed at run time"
+                    };
+                    let d = self
+                        .strict_or_warning(format!(
+                            "{}:{}:{}: {what}",
+                            u.display, site.line, site.col
+                        ))
+                        .note("the module it loads is not known at bundle time and will not be bundled")
+                        .note("bundle what it may load with -m NAME or -m 'prefix.*', or record a run with --trace -- ARGS");
+                    self.push_diag(d, Some((i, s)), "not a literal module name");
                 }
             }
         }
         Ok(())
     }
+
+    /// A computed name with a literal prefix at site `s` of unit `i`: every module under the
+    /// prefix on the search path, as `-m 'prefix.*'` would add, with one note for the site.
+    fn prefix(&mut self, i: usize, s: usize, prefix: &[u8]) -> Result<(), Error> {
+        let site = self.graph.units[i].sites[s].clone();
+        let at = format!("{}:{}:{}", self.graph.units[i].display, site.line, site.col);
+        let text = String::from_utf8_lossy(prefix).into_owned();
+        // The package is what precedes the last dot: `a.b.` and `a.b.x_` both look in `a.b`.
+        let package = text.rfind('.').map(|dot| &text[..dot]).unwrap_or("");
+        if !crate::plan::valid_module_name(package) {
+            let d = self
+                .strict_or_warning(format!(
+                    "{at}: require with a name computed at run time from the prefix '{text}', which names no package to look in"
+                ))
+                .note("bundle what it may load with -m NAME or -m 'prefix.*', or record a run with --trace -- ARGS");
+            self.push_diag(d, Some((i, s)), "computed module name");
+            return Ok(());
+        }
+        if !self.under.contains_key(package) {
+            let found = self.plan.search.modules_under(package);
+            self.under.insert(package.to_owned(), found);
+        }
+        let names: Vec<String> = self.under[package]
+            .iter()
+            .filter(|n| n.starts_with(&text) && n.len() > text.len())
+            .cloned()
+            .collect();
+        if names.is_empty() {
+            let d = self
+                .strict_or_warning(format!(
+                    "{at}: require(\"{text}\" .. …): no module under '{package}' on the search path starts with '{text}'"
+                ))
+                .note("the module it loads is not known at bundle time and will not be bundled");
+            self.push_diag(d, Some((i, s)), "computed module name");
+            return Ok(());
+        }
+        let shown: Vec<&str> = names.iter().take(4).map(String::as_str).collect();
+        let more = if names.len() > shown.len() { ", …" } else { "" };
+        self.graph.diagnostics.push(Diagnostic::note_only(format!(
+            "{at}: require(\"{text}\" .. …): bundling the {} module{} found under '{text}' ({}{more})",
+            names.len(),
+            if names.len() == 1 { "" } else { "s" },
+            shown.join(", ")
+        )));
+        for name in names {
+            let by = Origin::Required { by: i, line: site.line };
+            self.require(&name, by, Some((i, s, EdgeKind::Inferred)))?;
+        }
+        Ok(())
+    }
+
+    /// Gives every unit its [`When`]: roots by their origin, others by their strongest chain.
+    fn settle(&mut self) {
+        let n = self.graph.units.len();
+        let mut when: Vec<Option<When>> =
+            self.graph.units.iter().map(|u| root_when(&u.origin)).collect();
+        let mut best_in = vec![None; n];
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (ei, e) in self.graph.edges.iter().enumerate() {
+                let (Some(from), Some(&to)) = (when[e.from], self.by_name.get(&e.name)) else {
+                    continue;
+                };
+                let w = Some(from.through(e.kind));
+                if w > when[to] {
+                    when[to] = w;
+                    best_in[to] = Some(ei);
+                    changed = true;
+                }
+            }
+        }
+        for (u, w) in self.graph.units.iter_mut().zip(&when) {
+            u.when = w.unwrap_or_default();
+        }
+        self.graph.best_in = best_in;
+    }
+
+    /// The strongest way `name` (not packed) is asked for: by a root, or by the edge returned.
+    fn strongest_ask(&self, name: &str) -> (Option<When>, Option<usize>) {
+        let mut best: (Option<When>, Option<usize>) = (self.missing_roots.get(name).copied(), None);
+        for (ei, e) in self.graph.edges.iter().enumerate().filter(|(_, e)| e.name == name) {
+            let w = Some(self.graph.units[e.from].when.through(e.kind));
+            if w > best.0 {
+                best = (w, Some(ei));
+            }
+        }
+        best
+    }
+
+    /// The verdicts: every name that could not be packed, and every file the lexer rejected,
+    /// is an error when luajit would need it at start (or it was asked for with `-m`/`-l`, or
+    /// `--strict`), a warning saying what happens without it otherwise.
+    fn judge(&mut self) -> Result<(), Error> {
+        let unpacked: Vec<(String, Unpacked)> =
+            self.graph.unpacked.iter().map(|(n, (what, _))| (n.clone(), what.clone())).collect();
+        let mut verdicts = Vec::new();
+        for (name, what) in unpacked {
+            if what == Unpacked::Excluded {
+                if let (Some(w), _) = self.strongest_ask(&name) {
+                    self.graph.asked.insert(name.clone(), w);
+                }
+                continue;
+            }
+            let (when, edge) = self.strongest_ask(&name);
+            let when = when.unwrap_or_default();
+            self.graph.asked.insert(name.clone(), when);
+            let root = edge.is_none();
+            let fatal = self.plan.strict
+                || (!self.plan.allow_missing
+                    && (when == When::LoadTime || (root && when == When::Explicit)));
+            let headline = |what: String| match edge {
+                Some(e) => {
+                    let e = &self.graph.edges[e];
+                    format!("{}: {what}", self.graph.chain(e.from, Some(e.line)))
+                }
+                None => what,
+            };
+            let mut d = match &what {
+                Unpacked::Missing { tried } => {
+                    Diagnostic::error(headline(format!("module '{name}' not found")))
+                        .note(format!("searched: {}", tried.join(", ")))
+                }
+                Unpacked::CModule { shown, problem } => Diagnostic::error(headline(format!(
+                    "C module '{name}' at {shown} cannot be bundled: {problem}"
+                ))),
+                Unpacked::Excluded => continue,
+            };
+            if !fatal {
+                d.severity = crate::diag::Severity::Warning;
+                if !self.plan.allow_missing || when < When::LoadTime {
+                    d = d.note(consequence(when, &name));
+                }
+            } else if self.plan.strict && when < When::LoadTime && !root {
+                d = d.note(format!("--strict: {}", consequence(when, &name)));
+            } else if matches!(what, Unpacked::CModule { .. }) {
+                d = d.note("leave it out with -x NAME to load it from disk at run time");
+            } else {
+                d = d.note("add a directory with -I DIR or --tree DIR, name the file with -m NAME=FILE, or pass --allow-missing");
+            }
+            let order = edge.unwrap_or(usize::MAX);
+            verdicts.push((
+                order,
+                d,
+                edge.map(|e| (self.graph.edges[e].from, self.graph.edges[e].site)),
+            ));
+        }
+        verdicts.sort_by_key(|(order, _, _)| *order);
+        for (_, d, at) in verdicts {
+            self.push_diag(d, at, "required here");
+        }
+        for i in 0..self.graph.units.len() {
+            let Some(err) = self.graph.units[i].syntax.clone() else { continue };
+            let u = &self.graph.units[i];
+            if u.when == When::LoadTime || self.plan.strict {
+                // The real parser has the authoritative message for what the lexer rejected.
+                let probe = crate::compile::Compiler::new()?;
+                probe.compile(u, crate::plan::Store::Source)?;
+                return Err(crate::compile::CompileError::Syntax {
+                    display: u.display.clone(),
+                    line: err.line,
+                    message: err.message,
+                }
+                .into());
+            }
+            let d = Diagnostic::warning(format!(
+                "{}: {}:{}: {} (the module is needed only {})",
+                self.graph.chain(i, None),
+                u.display,
+                err.line,
+                err.message,
+                u.when
+            ))
+            .note("luajit raises this error when the module is loaded; it is bundled as source, so the program fails the same way at that point");
+            self.graph.diagnostics.push(d);
+        }
+        Ok(())
+    }
 }
 
-/// Builds the graph for `plan`: reads and scans every file reached.
+/// Builds the graph for `plan`: reads and scans every file reached, then judges what is missing.
 pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
     let cwd = std::env::current_dir().ok().map(|c| lexical_absolute(&c));
     let machine = crate::stub::machine(&plan.stub)?;
@@ -595,7 +974,8 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
         machine,
         graph: Graph::default(),
         by_name: BTreeMap::new(),
-        optional_only: Default::default(),
+        missing_roots: BTreeMap::new(),
+        under: BTreeMap::new(),
         cwd,
     };
     if let Some(main) = &plan.main {
@@ -612,7 +992,10 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
             sites: Vec::new(),
             overrides: None,
             runtime: false,
-        })?;
+            shares: None,
+            when: When::LoadTime,
+            syntax: None,
+        });
     }
     // Explicit modules first, so that they win over discovery.
     for spec in &plan.modules {
@@ -639,7 +1022,10 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
                     sites: Vec::new(),
                     overrides: discovered,
                     runtime: false,
-                })?;
+                    shares: None,
+                    when: When::Explicit,
+                    syntax: None,
+                });
             }
             ModuleSpec::Name(name) => b.require(name, Origin::Explicit, None)?,
             ModuleSpec::Glob(prefix) => {
@@ -658,6 +1044,9 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
     for p in &plan.preloads {
         b.require(p, Origin::Preload, None)?;
     }
+    for name in &plan.traced {
+        b.require(name, Origin::Traced, None)?;
+    }
     if plan.interpreter.is_some() && plan.runtime_modules {
         // A bundle built without LuaJIT's tools (BUNDLE_STUB, see build.rs) has none to pack:
         // its interpreter then says that jit.* modules are not installed, as luajit would.
@@ -671,6 +1060,8 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
         b.follow(i)?;
         i += 1;
     }
+    b.settle();
+    b.judge()?;
     Ok(b.graph)
 }
 

@@ -108,6 +108,9 @@ pub struct EntryInfo {
     pub codec: String,
     pub raw: u64,
     pub stored: u64,
+    /// For a C module served by another module's library: that module's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shares: Option<String>,
 }
 
 /// Sums over the entries.
@@ -202,7 +205,8 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
     for e in p.entries() {
         let e = e.map_err(damaged)?;
         // Only a verified payload's native libraries are decoded.
-        if e.kind == Kind::Native && p.checksum_ok() {
+        let shared = e.flags & bundle_runtime::format::flags::SHARED != 0;
+        if e.kind == Kind::Native && p.checksum_ok() && !shared {
             native.push(e.decode().map_err(damaged)?);
         }
         if e.flags & bundle_runtime::format::flags::LIBRARY != 0 {
@@ -219,6 +223,7 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
             .to_owned(),
             raw: e.raw_len,
             stored: e.stored.len() as u64,
+            shares: shared.then(|| lossy(e.stored)),
         });
     }
     let main = p.main().map_err(damaged)?.map(|m| lossy(m.chunkname));
@@ -362,7 +367,10 @@ pub fn render(r: &Report) -> String {
     for e in &p.entries {
         rows.push([
             if e.name.is_empty() { "(main)".to_owned() } else { e.name.clone() },
-            e.kind.clone(),
+            match &e.shares {
+                Some(owner) => format!("{} (in {owner})", e.kind),
+                None => e.kind.clone(),
+            },
             e.chunkname.clone(),
             e.raw.to_string(),
             e.stored.to_string(),

@@ -105,7 +105,9 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         return build_c(plan, &graph, c, &output);
     }
     let stub = stub::load(&plan.stub, plan.store)?;
-    let compiled = compile::compile_all(&graph.units, plan.store)?;
+    let compiled = compile::compile_all(&graph.units, plan.store, !plan.strict)?;
+    let mut warnings = graph.diagnostics.clone();
+    warnings.extend(compile::fallbacks(&graph.units, &compiled));
     let interpreter = compile_interpreter(plan)?;
     let (payload, totals) = pack::pack(&compiled, interpreter.as_ref(), &graph, plan)?;
     let exe = emit::attach(&stub, &payload)?;
@@ -128,7 +130,7 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         modules: graph.units.iter().filter(|u| !u.is_main()).count(),
         totals,
         output_len: exe.len() as u64,
-        warnings: graph.diagnostics,
+        warnings,
     })
 }
 
@@ -149,6 +151,9 @@ fn compile_interpreter(plan: &plan::BuildPlan) -> Result<Option<compile::Compile
         sites: Vec::new(),
         overrides: None,
         runtime: true,
+        shares: None,
+        when: graph::When::Runtime,
+        syntax: None,
     };
     // Stripped whatever the program's setting: it is the runtime's code, loaded at every start
     // of the interpreter, and debug info would make that load a fifth slower.
@@ -167,7 +172,9 @@ fn build_c(
     output: &Path,
 ) -> Result<Report, Error> {
     let clibs = &c.c_libs;
-    let compiled = compile::compile_all(&graph.units, plan.store)?;
+    let compiled = compile::compile_all(&graph.units, plan.store, !plan.strict)?;
+    let mut warnings = graph.diagnostics.clone();
+    warnings.extend(compile::fallbacks(&graph.units, &compiled));
     let from = plan.main.as_ref().map_or("no main script (an interpreter)", |m| &m.display);
     let header = emit_c::header(from, output, clibs);
     let interpreter = compile_interpreter(plan)?;
@@ -193,7 +200,7 @@ fn build_c(
             payload: text.len() as u64,
         },
         output_len: text.len() as u64,
-        warnings: graph.diagnostics.clone(),
+        warnings,
     })
 }
 
@@ -217,10 +224,12 @@ pub fn make_rule(target: &Path, deps: &[&Path]) -> String {
     out
 }
 
-/// The `--list` table: every module with its kind, size, file and first requirer.
+/// The `--list` table: every module with its kind, when the program may load it (the strongest
+/// chain of requires: load-time, conditional, lazy, optional, inferred, traced...), its size,
+/// file and first requirer.
 pub fn list_table(graph: &graph::Graph) -> String {
-    let mut rows: Vec<[String; 5]> =
-        vec![["NAME", "KIND", "SIZE", "FILE", "REQUIRED BY"].map(String::from)];
+    let mut rows: Vec<[String; 6]> =
+        vec![["NAME", "KIND", "WHEN", "SIZE", "FILE", "REQUIRED BY"].map(String::from)];
     for u in &graph.units {
         let kind = match (u.is_main(), u.kind) {
             (true, _) => "main",
@@ -236,20 +245,20 @@ pub fn list_table(graph: &graph::Graph) -> String {
             graph::Origin::Glob(p) => format!("-m '{p}'"),
             graph::Origin::Preload => "-l".to_owned(),
             graph::Origin::Runtime => "(interpreter)".to_owned(),
+            graph::Origin::Traced => "--trace".to_owned(),
             graph::Origin::Required { by, line } => format!("{}:{line}", graph.units[*by].display),
         };
-        rows.push([
-            u.label().to_owned(),
-            kind.to_owned(),
-            u.source.len().to_string(),
-            u.display.clone(),
-            by,
-        ]);
+        let (size, file) = match &u.shares {
+            Some(owner) => ("0".to_owned(), format!("{} (in {owner})", u.display)),
+            None => (u.source.len().to_string(), u.display.clone()),
+        };
+        rows.push([u.label().to_owned(), kind.to_owned(), u.when.to_string(), size, file, by]);
     }
     for (name, lib) in &graph.libraries {
         rows.push([
             name.clone(),
             "lib".to_owned(),
+            "-".to_owned(),
             lib.bytes.len().to_string(),
             lib.path.display().to_string(),
             format!("needed by {}", lib.needed_by),
@@ -257,13 +266,14 @@ pub fn list_table(graph: &graph::Graph) -> String {
     }
     for (name, (what, first)) in &graph.unpacked {
         let (kind, file) = match what {
-            graph::Unpacked::Missing => ("missing", "-".to_owned()),
-            graph::Unpacked::CModule(shown) => ("c (not packed)", shown.clone()),
+            graph::Unpacked::Missing { .. } => ("missing", "-".to_owned()),
+            graph::Unpacked::CModule { shown, .. } => ("c (not packed)", shown.clone()),
             graph::Unpacked::Excluded => ("excluded", "-".to_owned()),
         };
         let by =
             first.map_or("-".to_owned(), |(u, line)| format!("{}:{line}", graph.units[u].display));
-        rows.push([name.clone(), kind.to_owned(), "-".to_owned(), file, by]);
+        let when = graph.asked(name).map_or("-".to_owned(), |w| w.to_string());
+        rows.push([name.clone(), kind.to_owned(), when, "-".to_owned(), file, by]);
     }
-    table::render(&rows, &[2])
+    table::render(&rows, &[3])
 }

@@ -42,12 +42,17 @@ pub fn pack(
     }
     let preloads = &plan.preloads;
     for u in units {
+        // A module served by another module's library records that module's name as its data.
+        let (flags, data) = match &u.shares {
+            Some(owner) => (flags::SHARED, owner.clone().into_bytes()),
+            None => (0, u.data.clone()),
+        };
         writer.add(NewEntry {
             name: u.name.clone().unwrap_or_default().into_bytes(),
             chunkname: u.chunkname.clone().into_bytes(),
             kind: u.kind,
-            flags: 0,
-            data: u.data.clone(),
+            flags,
+            data,
         });
     }
     for p in preloads {

@@ -94,6 +94,11 @@ pub struct BuildPlan {
     pub ignore_sigpipe: bool,
     pub search: SearchPath,
     pub allow_missing: bool,
+    /// `--strict`: every missing or unresolvable require is an error.
+    pub strict: bool,
+    /// Modules a traced run loaded (`--trace`, `--modules-from`): packed like `-m NAME`, but a
+    /// missing one is only a warning.
+    pub traced: Vec<String>,
     /// `None` when nothing is to be written (`--list`, `why`).
     pub output: Option<PathBuf>,
     pub depfile: Option<PathBuf>,
@@ -311,6 +316,8 @@ impl BuildPlan {
             ignore_sigpipe: false,
             search,
             allow_missing: args.allow_missing,
+            strict: args.strict,
+            traced: Vec::new(),
             output: None,
             depfile: None,
             stub: StubChoice::Embedded,

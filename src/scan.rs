@@ -2,23 +2,38 @@
 //! comments of any level, escapes, LuaJIT number suffixes, shebang, BOM), so that requires inside
 //! strings or comments are never mistaken for code.
 //!
-//! What counts as a site (its [`SiteKind`]):
-//! - `require "a.b"`, `require('a.b')`, `require [[a.b]]`, `require 'a'.f`, `require("a"):m()`:
-//!   a literal name, [`SiteKind::Plain`] at top level or [`SiteKind::Lazy`] inside a function;
-//! - `pcall(require, "a")`: [`SiteKind::Optional`], a missing module is only a warning;
-//! - `require(name)`, `require("p." .. x)`, `local req = require`: no literal name (`name` is
-//!   `None`), reported as a warning by the graph stage.
+//! What refers to `require` here: the global `require`, `_G.require`, and a local bound to one of
+//! them (`local req = require`, `local require = require`). A local that binds `require` (or an
+//! alias) to anything else shadows it until the end of its block, as Lua's scoping rules say.
+//!
+//! How a site runs (its [`SiteKind`]), which decides whether luajit would need the module at
+//! start-up:
+//! - [`SiteKind::Plain`]: at the top level of the chunk, not inside a function, an `if`, a loop
+//!   body or after `and`/`or` (`package.loaded.x or require "x"`);
+//! - [`SiteKind::Conditional`]: in an `if` branch, a loop body, or after `and`/`or`;
+//! - [`SiteKind::Lazy`]: inside a function, which may never be called;
+//! - [`SiteKind::Optional`]: `pcall(require, "x")`, `xpcall(require, handler, "x")` (also through
+//!   `_G.pcall`, `_G.require` or an alias): the program copes with its absence.
+//!
+//! What is required (its [`Target`]): a literal name (`require "a.b"`, `require('a.b')`,
+//! `require [[a.b]]`, `require 'a'.f`, `require("a"):m()`, or a local string constant
+//! `local m = "a.b"; require(m)`); a literal prefix of a computed name (`require("p." .. x)`,
+//! `require(("p.%s"):format(x))`, `require(string.format("p.%s", x))`, or a local constant
+//! `prefix .. x`); a name computed with no literal prefix; or `require` used as a value
+//! (stored or passed along, not called here).
 //!
 //! Anything the lexer cannot tokenize (an unfinished string, say) is a [`ScanError`]; the caller
 //! asks the real LuaJIT parser for the authoritative message.
 
 use std::ops::Range;
 
-/// How a module is required.
+/// How a module is required, from the strongest claim on it to the weakest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SiteKind {
-    /// At the top level of the file: runs when the file is loaded.
+    /// At the top level of the file, unconditionally: runs when the file is loaded.
     Plain,
+    /// In an `if` branch, a loop body or after `and`/`or`: runs only if the condition holds.
+    Conditional,
     /// Inside a function: runs only if that function is called.
     Lazy,
     /// `pcall(require, "x")`: the program copes with its absence.
@@ -29,23 +44,47 @@ impl std::fmt::Display for SiteKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             SiteKind::Plain => "plain",
+            SiteKind::Conditional => "conditional",
             SiteKind::Lazy => "lazy",
             SiteKind::Optional => "optional",
         })
     }
 }
 
+/// What a site requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A module name known at bundle time.
+    Literal(Vec<u8>),
+    /// A name computed at run time that starts with this literal text (`"plugins." .. x`).
+    Prefix(Vec<u8>),
+    /// A name computed at run time, with no literal prefix.
+    Computed,
+    /// `require` used as a value (assigned to a global, stored in a table, passed to a
+    /// function other than `pcall`/`xpcall`): what it will load is not known here.
+    Value,
+}
+
 /// One place where a file requires a module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {
-    /// The literal module name; `None` when it is computed at run time.
-    pub name: Option<Vec<u8>>,
+    pub target: Target,
     pub kind: SiteKind,
     /// 1-based line and column (in bytes) of the `require` token.
     pub line: u32,
     pub col: u32,
     /// Byte range to underline: the name literal, or the `require` expression.
     pub span: Range<usize>,
+}
+
+impl Site {
+    /// The literal module name, if the site has one.
+    pub fn name(&self) -> Option<&[u8]> {
+        match &self.target {
+            Target::Literal(n) => Some(n),
+            _ => None,
+        }
+    }
 }
 
 /// The lexer gave up: the file is not valid Lua.
@@ -459,156 +498,431 @@ fn push_utf8(out: &mut Vec<u8>, v: u32) {
     }
 }
 
-/// Blocks whose `end` (or `until`) the scanner must match to know whether it is in a function.
+/// A block whose `end` (or `until`) the scanner matches, to know how a site would run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Block {
     Function,
-    /// `while`/`for`: the next `do` belongs to it.
+    /// `while`/`for` before its `do`: the header runs unconditionally.
     LoopHead,
+    /// A loop body (`while`/`for` after `do`, `repeat`): may run zero times.
+    Loop,
+    /// `if` before `then`: the first condition runs unconditionally.
+    IfHead,
+    /// The branches of an `if`.
+    If,
+    /// A plain `do ... end` block.
+    Do,
+}
+
+/// What a local name is bound to, from its declaration to the end of its block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Binding {
+    /// `require` itself (`local req = require`, `local require = _G.require`).
+    Require,
+    /// Anything else: a local called `require` that is not the real one, or an alias or
+    /// constant redeclared.
     Other,
-    Repeat,
+    /// A string constant (`local prefix = "plugins."`).
+    Const(Vec<u8>),
+}
+
+/// The site finder: walks the token list once, tracking blocks and local bindings.
+struct Finder<'a> {
+    src: &'a [u8],
+    toks: Vec<Token>,
+    blocks: Vec<Block>,
+    /// Local bindings in declaration order, each with the block depth it belongs to.
+    bindings: Vec<(&'a [u8], Binding, usize)>,
+    /// Indices of `require` references already accounted for (the right-hand side of an alias,
+    /// the function argument of `pcall`).
+    consumed: Vec<usize>,
+    sites: Vec<Site>,
+}
+
+impl<'a> Finder<'a> {
+    fn text(&self, i: usize) -> &'a [u8] {
+        let src: &'a [u8] = self.src;
+        self.toks.get(i).map_or(b"", |t| &src[t.span.clone()])
+    }
+
+    fn tok(&self, i: usize) -> Option<&Tok> {
+        self.toks.get(i).map(|t| &t.tok)
+    }
+
+    fn is_op(&self, i: usize, op: &'static str) -> bool {
+        self.tok(i) == Some(&Tok::Op(op))
+    }
+
+    fn is_name(&self, i: usize, name: &str) -> bool {
+        self.tok(i) == Some(&Tok::Name) && self.text(i) == name.as_bytes()
+    }
+
+    /// Whether token `i` is preceded by something that makes a name not a plain variable
+    /// reference: a field or method access, a label, `goto`, `function` or `local`.
+    fn is_qualified(&self, i: usize) -> bool {
+        let Some(p) = i.checked_sub(1) else { return false };
+        matches!(self.tok(p), Some(Tok::Op("." | ":" | "::")))
+            || self.is_name(p, "goto")
+            || self.is_name(p, "function")
+            || self.is_name(p, "local")
+    }
+
+    fn lookup(&self, name: &[u8]) -> Option<&Binding> {
+        self.bindings.iter().rev().find(|(n, _, _)| *n == name).map(|(_, b, _)| b)
+    }
+
+    /// If a reference to `require` starts at token `i`, how many tokens it spans: `require`
+    /// (unless shadowed), `_G.require`, or a local alias.
+    fn require_ref(&self, i: usize) -> Option<usize> {
+        if self.tok(i) != Some(&Tok::Name) || self.is_qualified(i) {
+            return None;
+        }
+        let name = self.text(i);
+        if name == b"_G" {
+            let field = self.is_op(i + 1, ".") && self.is_name(i + 2, "require");
+            return (field && !self.is_op(i + 3, "=")).then_some(3);
+        }
+        if self.is_op(i + 1, "=") {
+            // An assignment to it, or a table field called so.
+            return None;
+        }
+        match self.lookup(name) {
+            Some(Binding::Require) => Some(1),
+            None if name == b"require" => Some(1),
+            _ => None,
+        }
+    }
+
+    /// Whether token `i` is `pcall`/`xpcall` or `_G.pcall`/`_G.xpcall` ending at `i`; returns
+    /// `Some(true)` for xpcall.
+    fn protected_call_ending_at(&self, i: usize) -> Option<bool> {
+        let xpcall = match self.text(i) {
+            b"pcall" => false,
+            b"xpcall" => true,
+            _ => return None,
+        };
+        if self.tok(i) != Some(&Tok::Name) {
+            return None;
+        }
+        let via_g = i >= 2 && self.is_op(i - 1, ".") && self.is_name(i - 2, "_G");
+        let start = if via_g { i - 2 } else { i };
+        if via_g && self.is_qualified(start) {
+            return None;
+        }
+        if !via_g && self.is_qualified(i) {
+            return None;
+        }
+        Some(xpcall)
+    }
+
+    /// Whether a statement may end before token `i` (so that `local x = <expr>` ended with the
+    /// expression just before it).
+    fn statement_ends_at(&self, i: usize) -> bool {
+        match self.tok(i) {
+            None | Some(Tok::Eof) | Some(Tok::Op(";")) => true,
+            Some(Tok::Name) => !matches!(self.text(i), b"and" | b"or"),
+            _ => false,
+        }
+    }
+
+    /// Whether token `i` closes an argument (`)` or `,`).
+    fn closes_arg(&self, i: usize) -> bool {
+        self.is_op(i, ")") || self.is_op(i, ",")
+    }
+
+    fn string_at(&self, i: usize) -> Option<Vec<u8>> {
+        (self.tok(i) == Some(&Tok::Str)).then(|| string_value(self.src, &self.toks[i]))
+    }
+
+    /// What the argument expression starting at token `a` names, and the token to underline
+    /// for a literal.
+    fn argument(&self, a: usize) -> (Target, Option<usize>) {
+        let before_percent = |s: Vec<u8>| {
+            let end = s.iter().position(|&c| c == b'%').unwrap_or(s.len());
+            s[..end].to_vec()
+        };
+        if let Some(s) = self.string_at(a) {
+            if self.closes_arg(a + 1) {
+                return (Target::Literal(s), Some(a));
+            }
+            if self.is_op(a + 1, "..") {
+                return (Target::Prefix(s), None);
+            }
+        }
+        // ("p.%s"):format(x)
+        if self.is_op(a, "(") && self.is_op(a + 2, ")") {
+            if let Some(s) = self.string_at(a + 1) {
+                if self.is_op(a + 3, ":") && self.is_name(a + 4, "format") {
+                    return (Target::Prefix(before_percent(s)), None);
+                }
+                if self.closes_arg(a + 3) {
+                    return (Target::Literal(s), Some(a + 1));
+                }
+                if self.is_op(a + 3, "..") {
+                    return (Target::Prefix(s), None);
+                }
+            }
+        }
+        // string.format("p.%s", x)
+        if self.is_name(a, "string")
+            && self.is_op(a + 1, ".")
+            && self.is_name(a + 2, "format")
+            && self.is_op(a + 3, "(")
+        {
+            if let Some(s) = self.string_at(a + 4) {
+                return (Target::Prefix(before_percent(s)), None);
+            }
+        }
+        if self.tok(a) == Some(&Tok::Name) {
+            if let Some(Binding::Const(v)) = self.lookup(self.text(a)) {
+                if self.closes_arg(a + 1) {
+                    return (Target::Literal(v.clone()), Some(a));
+                }
+                if self.is_op(a + 1, "..") {
+                    return (Target::Prefix(v.clone()), None);
+                }
+            }
+        }
+        (Target::Computed, None)
+    }
+
+    /// From token `k`, the index of the first `,` or `)` not nested in brackets or blocks
+    /// (the end of one argument expression).
+    fn skip_argument(&self, k: usize) -> usize {
+        let mut depth = 0usize;
+        let mut i = k;
+        while let Some(t) = self.tok(i) {
+            match t {
+                Tok::Eof => return i,
+                Tok::Op("(" | "[" | "{") => depth += 1,
+                Tok::Op(")" | "]" | "}") if depth == 0 => return i,
+                Tok::Op(")" | "]" | "}") => depth -= 1,
+                Tok::Op(",") if depth == 0 => return i,
+                Tok::Name => match self.text(i) {
+                    // `while`/`for` open their block with `do`.
+                    b"function" | b"if" | b"do" | b"repeat" => depth += 1,
+                    b"end" | b"until" => depth = depth.saturating_sub(1),
+                    _ => {}
+                },
+                _ => {}
+            }
+            i += 1;
+        }
+        i
+    }
+
+    /// The byte offset just after the `)` matching the `(` at token `open`.
+    fn paren_end(&self, open: usize) -> usize {
+        let mut depth = 0usize;
+        let mut end = self.toks.get(open).map_or(0, |t| t.span.end);
+        for t in self.toks.iter().skip(open) {
+            match t.tok {
+                Tok::Op("(") => depth += 1,
+                Tok::Op(")") => depth = depth.saturating_sub(1),
+                Tok::Eof => break,
+                _ => {}
+            }
+            end = t.span.end;
+            if depth == 0 {
+                break;
+            }
+        }
+        end
+    }
+
+    /// How code at token `i` runs: inside a function, a branch or loop body, after `and`/`or`.
+    fn context(&self, i: usize) -> SiteKind {
+        if self.blocks.contains(&Block::Function) {
+            SiteKind::Lazy
+        } else if self.blocks.iter().any(|b| matches!(b, Block::If | Block::Loop))
+            || i.checked_sub(1).is_some_and(|p| self.is_name(p, "and") || self.is_name(p, "or"))
+        {
+            SiteKind::Conditional
+        } else {
+            SiteKind::Plain
+        }
+    }
+
+    fn push(&mut self, at: usize, target: Target, kind: SiteKind, span: Range<usize>) {
+        let t = &self.toks[at];
+        self.sites.push(Site { target, kind, line: t.line, col: t.col, span });
+    }
+
+    /// Updates the block stack for keyword token `i`.
+    fn block_keyword(&mut self, i: usize) {
+        match self.text(i) {
+            b"function" => self.blocks.push(Block::Function),
+            b"while" | b"for" => self.blocks.push(Block::LoopHead),
+            b"do" => match self.blocks.last_mut() {
+                Some(b @ Block::LoopHead) => *b = Block::Loop,
+                _ => self.blocks.push(Block::Do),
+            },
+            b"if" => self.blocks.push(Block::IfHead),
+            b"then" => {
+                if let Some(b @ Block::IfHead) = self.blocks.last_mut() {
+                    *b = Block::If;
+                }
+            }
+            b"repeat" => self.blocks.push(Block::Loop),
+            b"end" | b"until" => {
+                self.blocks.pop();
+                let depth = self.blocks.len();
+                self.bindings.retain(|(_, _, d)| *d <= depth);
+            }
+            _ => {}
+        }
+    }
+
+    /// `local ...` at token `i`: records what the declared names are bound to.
+    fn local(&mut self, i: usize) {
+        let depth = self.blocks.len();
+        if self.is_name(i + 1, "function") {
+            if self.tok(i + 2) == Some(&Tok::Name) {
+                let name = self.text(i + 2);
+                self.bindings.push((name, Binding::Other, depth));
+            }
+            return;
+        }
+        let mut names = Vec::new();
+        let mut k = i + 1;
+        while self.tok(k) == Some(&Tok::Name) {
+            names.push(self.text(k));
+            if !self.is_op(k + 1, ",") {
+                k += 1;
+                break;
+            }
+            k += 2;
+        }
+        let binding = match (names.len(), self.is_op(k, "=")) {
+            (1, true) => {
+                let rhs = k + 1;
+                if self.require_ref(rhs).is_some_and(|n| self.statement_ends_at(rhs + n)) {
+                    self.consumed.push(rhs);
+                    Binding::Require
+                } else if let Some(s) =
+                    self.string_at(rhs).filter(|_| self.statement_ends_at(rhs + 1))
+                {
+                    Binding::Const(s)
+                } else {
+                    Binding::Other
+                }
+            }
+            _ => Binding::Other,
+        };
+        for name in names {
+            self.bindings.push((name, binding.clone(), depth));
+        }
+    }
+
+    /// The site of the `require` reference spanning tokens `i..i + n`.
+    fn reference(&mut self, i: usize, n: usize) {
+        let ref_span = self.toks[i].span.start..self.toks[i + n - 1].span.end;
+        // pcall(require, "x") / xpcall(require, handler, "x"), through `_G.` too.
+        if i >= 2 && self.is_op(i - 1, "(") && self.is_op(i + n, ",") {
+            if let Some(xpcall) = self.protected_call_ending_at(i - 2) {
+                let mut arg = i + n + 1;
+                if xpcall {
+                    let end = self.skip_argument(arg);
+                    arg = if self.is_op(end, ",") { end + 1 } else { end };
+                }
+                let (target, literal) = if self.closes_arg(arg) && !self.is_op(arg, ",") {
+                    (Target::Computed, None)
+                } else {
+                    self.argument(arg)
+                };
+                let span = match literal {
+                    Some(l) => self.toks[l].span.clone(),
+                    None => ref_span.start..self.paren_end(i - 1),
+                };
+                self.push(i, target, SiteKind::Optional, span);
+                return;
+            }
+        }
+        let kind = self.context(i);
+        let next = i + n;
+        if let Some(s) = self.string_at(next) {
+            let span = self.toks[next].span.clone();
+            self.push(i, Target::Literal(s), kind, span);
+        } else if self.is_op(next, "(") {
+            let (target, literal) = self.argument(next + 1);
+            let span = match literal {
+                Some(l) => self.toks[l].span.clone(),
+                None => ref_span.start..self.paren_end(next),
+            };
+            self.push(i, target, kind, span);
+        } else if self.is_op(next, "{") {
+            self.push(i, Target::Computed, kind, ref_span);
+        } else if !self.consumed.contains(&i) {
+            self.push(i, Target::Value, kind, ref_span);
+        }
+    }
 }
 
 /// Lists the require sites of `src` in source order.
 pub fn scan(src: &[u8]) -> Result<Vec<Site>, ScanError> {
     let mut lexer = Lexer::new(src);
-    let mut tokens = Vec::new();
+    let mut toks = Vec::new();
     loop {
         let t = lexer.next()?;
         let eof = t.tok == Tok::Eof;
-        tokens.push(t);
+        toks.push(t);
         if eof {
             break;
         }
     }
-    let text = |t: &Token| &src[t.span.clone()];
-    let is_name = |t: &Token, s: &str| t.tok == Tok::Name && text(t) == s.as_bytes();
-    let mut sites = Vec::new();
-    let mut blocks: Vec<Block> = Vec::new();
-    let mut skip_require_at = None;
-    for i in 0..tokens.len() {
-        let t = &tokens[i];
-        let prev = i.checked_sub(1).map(|p| &tokens[p]);
-        if t.tok == Tok::Name {
-            match text(t) {
-                b"function" => blocks.push(Block::Function),
-                b"while" | b"for" => blocks.push(Block::LoopHead),
-                b"do" => match blocks.last_mut() {
-                    Some(b @ Block::LoopHead) => *b = Block::Other,
-                    _ => blocks.push(Block::Other),
-                },
-                b"if" => blocks.push(Block::Other),
-                b"repeat" => blocks.push(Block::Repeat),
-                b"end" | b"until" => {
-                    blocks.pop();
-                }
-                _ => {}
+    let mut f = Finder {
+        src,
+        toks,
+        blocks: Vec::new(),
+        bindings: Vec::new(),
+        consumed: Vec::new(),
+        sites: Vec::new(),
+    };
+    let mut i = 0;
+    while i < f.toks.len() {
+        if f.tok(i) == Some(&Tok::Name) {
+            f.block_keyword(i);
+            if f.is_name(i, "local") {
+                f.local(i);
             }
         }
-        let lazy = blocks.contains(&Block::Function);
-        let at = |i: usize| tokens.get(i).map(|t| &t.tok);
-        // pcall(require, "name")
-        if is_name(t, "pcall") && at(i + 1) == Some(&Tok::Op("(")) {
-            if let Some(r) = tokens.get(i + 2).filter(|r| is_name(r, "require")) {
-                if at(i + 3) == Some(&Tok::Op(",")) {
-                    skip_require_at = Some(i + 2);
-                    let literal = match (at(i + 4), at(i + 5)) {
-                        (Some(Tok::Str), Some(Tok::Op(")" | ","))) => {
-                            Some(string_value(src, &tokens[i + 4]))
-                        }
-                        _ => None,
-                    };
-                    let span = match (&literal, tokens.get(i + 4)) {
-                        (Some(_), Some(arg)) => arg.span.clone(),
-                        _ => r.span.clone(),
-                    };
-                    sites.push(Site {
-                        name: literal,
-                        kind: SiteKind::Optional,
-                        line: r.line,
-                        col: r.col,
-                        span,
-                    });
-                }
-            }
+        if let Some(n) = f.require_ref(i) {
+            f.reference(i, n);
+            // `_G.require` is one reference: its `require` token is not another.
+            i += n;
             continue;
         }
-        if !is_name(t, "require") || skip_require_at == Some(i) {
-            continue;
-        }
-        // `x.require`, `x:require`, `function require`, `local require`, `goto require` and the
-        // label `::require::` are not the global require; neither is an assignment to it
-        // (`require = f`, `{ require = true }`).
-        if prev.is_some_and(|p| {
-            matches!(p.tok, Tok::Op("." | ":" | "::"))
-                || is_name(p, "function")
-                || is_name(p, "local")
-                || is_name(p, "goto")
-        }) || at(i + 1) == Some(&Tok::Op("="))
-        {
-            continue;
-        }
-        let kind = if lazy { SiteKind::Lazy } else { SiteKind::Plain };
-        let literal = match (at(i + 1), at(i + 2), at(i + 3)) {
-            (Some(Tok::Str), _, _) => Some((string_value(src, &tokens[i + 1]), i + 1)),
-            // `require("a")`, and `require("a", extra)`: require ignores further arguments.
-            (Some(Tok::Op("(")), Some(Tok::Str), Some(Tok::Op(")" | ","))) => {
-                Some((string_value(src, &tokens[i + 2]), i + 2))
-            }
-            _ => None,
-        };
-        match literal {
-            Some((name, arg)) => sites.push(Site {
-                name: Some(name),
-                kind,
-                line: t.line,
-                col: t.col,
-                span: tokens[arg].span.clone(),
-            }),
-            None => {
-                // Underline `require` and, for a call, its argument list up to the `)`.
-                let mut end = t.span.end;
-                if at(i + 1) == Some(&Tok::Op("(")) {
-                    let mut depth = 0usize;
-                    for tk in &tokens[i + 1..] {
-                        match tk.tok {
-                            Tok::Op("(") => depth += 1,
-                            Tok::Op(")") => depth = depth.saturating_sub(1),
-                            Tok::Eof => break,
-                            _ => {}
-                        }
-                        end = tk.span.end;
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                }
-                sites.push(Site {
-                    name: None,
-                    kind,
-                    line: t.line,
-                    col: t.col,
-                    span: t.span.start..end,
-                });
-            }
-        }
+        i += 1;
     }
-    Ok(sites)
+    Ok(f.sites)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn names(src: &str) -> Vec<(Option<String>, SiteKind, u32)> {
+    type Row = (Option<String>, SiteKind, u32);
+
+    fn names(src: &str) -> Vec<Row> {
         scan(src.as_bytes())
             .unwrap()
             .into_iter()
-            .map(|s| (s.name.map(|n| String::from_utf8(n).unwrap()), s.kind, s.line))
+            .map(|s| {
+                let name = match s.target {
+                    Target::Literal(n) => Some(String::from_utf8(n).unwrap()),
+                    Target::Prefix(p) => Some(format!("{}*", String::from_utf8(p).unwrap())),
+                    Target::Computed | Target::Value => None,
+                };
+                (name, s.kind, s.line)
+            })
             .collect()
     }
 
-    fn lit(n: &str, k: SiteKind, line: u32) -> (Option<String>, SiteKind, u32) {
+    fn targets(src: &str) -> Vec<Target> {
+        scan(src.as_bytes()).unwrap().into_iter().map(|s| s.target).collect()
+    }
+
+    fn lit(n: &str, k: SiteKind, line: u32) -> Row {
         (Some(n.to_owned()), k, line)
     }
 
@@ -651,18 +965,102 @@ local j = require ( "j" )
     }
 
     #[test]
+    fn branches_loops_and_short_circuits_are_conditional() {
+        use SiteKind::{Conditional, Plain};
+        let src = "if require 'cond1' then\n  require 'branch'\nelseif x then require 'elif' else require 'els' end\nfor i = 1, require 'hdr' do require 'body' end\nwhile x do require 'wbody' end\nrepeat require 'rbody' until true\ndo require 'inblock' end\nlocal m = package.loaded.m or require 'm'\nlocal n = x and require 'n'\nrequire 'after'\n";
+        assert_eq!(
+            names(src),
+            vec![
+                lit("cond1", Plain, 1),
+                lit("branch", Conditional, 2),
+                lit("elif", Conditional, 3),
+                lit("els", Conditional, 3),
+                lit("hdr", Plain, 4),
+                lit("body", Conditional, 4),
+                lit("wbody", Conditional, 5),
+                lit("rbody", Conditional, 6),
+                lit("inblock", Plain, 7),
+                lit("m", Conditional, 8),
+                lit("n", Conditional, 9),
+                lit("after", Plain, 10),
+            ]
+        );
+    }
+
+    #[test]
     fn optional_and_non_literal() {
-        let src = "local ok, m = pcall(require, 'opt')\nlocal n = require(name)\nlocal p = require('p.' .. x)\nlocal req = require\nlocal q = pcall(require, modname)\n";
+        let src = "local ok, m = pcall(require, 'opt')\nlocal n = require(name)\nlocal p = require('p.' .. x)\nlocal q = pcall(require, modname)\n";
         assert_eq!(
             names(src),
             vec![
                 lit("opt", SiteKind::Optional, 1),
                 (None, SiteKind::Plain, 2),
-                (None, SiteKind::Plain, 3),
-                (None, SiteKind::Plain, 4),
-                (None, SiteKind::Optional, 5)
+                lit("p.*", SiteKind::Plain, 3),
+                (None, SiteKind::Optional, 4)
             ]
         );
+    }
+
+    #[test]
+    fn g_require_pcall_and_xpcall_forms() {
+        use SiteKind::{Optional, Plain};
+        let src = "local a = _G.require('a')\nlocal ok, lfs = _G.pcall(_G.require, 'lfs')\nlocal ok2, b = pcall(_G.require, \"b\")\nlocal ok3, c = xpcall(require, debug.traceback, 'c')\nlocal ok4, d = xpcall(require, function(e, f) return e, f end, 'd')\nlocal ok5, e = _G.xpcall(_G.require, h, 'e')\nlocal x = t._G.require('no')\n";
+        assert_eq!(
+            names(src),
+            vec![
+                lit("a", Plain, 1),
+                lit("lfs", Optional, 2),
+                lit("b", Optional, 3),
+                lit("c", Optional, 4),
+                lit("d", Optional, 5),
+                lit("e", Optional, 6),
+            ]
+        );
+    }
+
+    #[test]
+    fn aliases_of_require() {
+        use SiteKind::{Lazy, Plain};
+        let src = "local require = require\nlocal req = require\nlocal r2 = _G.require\nreq 'a'\nr2('b')\nrequire 'c'\nlocal function f()\n  local req = function() end\n  req 'not_a_require'\nend\nreq 'd'\nlocal function g() return req('e') end\n";
+        assert_eq!(
+            names(src),
+            vec![
+                lit("a", Plain, 4),
+                lit("b", Plain, 5),
+                lit("c", Plain, 6),
+                lit("d", Plain, 11),
+                lit("e", Lazy, 12)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_shadowing_local_is_not_require() {
+        let src = "do\n  local require = function(n) return n end\n  require 'shadowed'\nend\nrequire 'visible'\nlocal require = myloader\nrequire 'gone'\n";
+        assert_eq!(names(src), vec![lit("visible", SiteKind::Plain, 5)]);
+    }
+
+    #[test]
+    fn literal_prefixes_of_computed_names() {
+        let src = "require('a.b.' .. x)\nrequire((\"c.%s\"):format(x))\nrequire(string.format('d.e.%s', x))\nlocal prefix = 'f.'\nrequire(prefix .. x)\nlocal name = 'g.h'\nrequire(name)\npcall(require, 'i.' .. x)\nrequire(x .. '.j')\n";
+        assert_eq!(
+            targets(src),
+            vec![
+                Target::Prefix(b"a.b.".to_vec()),
+                Target::Prefix(b"c.".to_vec()),
+                Target::Prefix(b"d.e.".to_vec()),
+                Target::Prefix(b"f.".to_vec()),
+                Target::Literal(b"g.h".to_vec()),
+                Target::Prefix(b"i.".to_vec()),
+                Target::Computed,
+            ]
+        );
+    }
+
+    #[test]
+    fn require_as_a_value() {
+        let src = "t.loader = require\nfoo(require)\n";
+        assert_eq!(targets(src), vec![Target::Value, Target::Value]);
     }
 
     #[test]

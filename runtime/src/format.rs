@@ -71,6 +71,8 @@ pub enum FormatError {
     DuplicateName(String),
     #[error("{0} is too large for the payload format")]
     TooLarge(&'static str),
+    #[error("shared native entry '{name}' {reason}")]
+    BadShared { name: String, reason: &'static str },
 }
 
 /// What an entry holds. One source of truth for the tag values: see [`Kind::try_from`].
@@ -153,8 +155,13 @@ pub mod record {
 pub mod flags {
     /// A shared library that native modules need: loaded on their behalf, never by `require`.
     pub const LIBRARY: u16 = 0x0001;
+    /// A native module whose code is in another native module's library (Lua's all-in-one
+    /// loader: `_cqueues.socket` served by `_cqueues.so`). The entry's data is the name of the
+    /// entry that holds the library; its `luaopen_*` function is looked up in that library, which
+    /// is opened once for all the modules it serves.
+    pub const SHARED: u16 = 0x0002;
     /// Every bit version 1 defines.
-    pub const KNOWN: u16 = LIBRARY;
+    pub const KNOWN: u16 = LIBRARY | SHARED;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -424,6 +431,24 @@ impl<'a> Payload<'a> {
             }
         }
         Ok(None)
+    }
+
+    /// The native module whose library serves the [`flags::SHARED`] entry `entry`: an entry
+    /// that holds code itself, never another shared one.
+    pub fn library_owner(&self, entry: &Entry<'a>) -> Result<Entry<'a>, FormatError> {
+        let bad = |reason| FormatError::BadShared {
+            name: String::from_utf8_lossy(entry.name).into_owned(),
+            reason,
+        };
+        if entry.kind != Kind::Native || entry.codec != Codec::Stored {
+            return Err(bad("is not a stored native entry"));
+        }
+        match self.module(entry.stored)? {
+            Some(owner) if owner.kind == Kind::Native && owner.flags & flags::SHARED == 0 => {
+                Ok(owner)
+            }
+            _ => Err(bad("names no native module holding a library")),
+        }
     }
 
     /// The packed shared library called `name` (an entry with the [`flags::LIBRARY`] bit).

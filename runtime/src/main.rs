@@ -599,18 +599,27 @@ fn open_needs(ctx: &Ctx, name: &[u8], depth: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Opens a native module (once: a module required again after `package.loaded[name] = nil`
-/// reuses its handle, as luajit's loader gets the same handle back from dlopen) and returns its
-/// `luaopen_*` function.
+/// Opens a native module's library (once: a module required again after
+/// `package.loaded[name] = nil` reuses its handle, as luajit's loader gets the same handle back
+/// from dlopen) and returns its `luaopen_*` function. A module served by another module's
+/// library (the all-in-one loader's case, [`flags::SHARED`]) opens that library, once for all
+/// the modules it serves, as lib_package.c's `LOADLIB:` registry does.
+///
+/// [`flags::SHARED`]: bundle_runtime::format::flags::SHARED
 fn load_native(ctx: &Ctx, entry: &Entry) -> Result<ffi::lua_CFunction, String> {
-    let cached = ctx.modules.borrow().get(entry.name).copied();
+    let owner = if entry.flags & bundle_runtime::format::flags::SHARED != 0 {
+        ctx.payload.library_owner(entry).map_err(|e| e.to_string())?
+    } else {
+        *entry
+    };
+    let cached = ctx.modules.borrow().get(owner.name).copied();
     let handle = match cached {
         Some(h) => h,
         None => {
-            open_needs(ctx, entry.name, 0)?;
-            let bytes = decode(ctx, entry)?;
-            let h = native::open(entry.name, &bytes, bundle_runtime::format::checksum(&bytes))?;
-            ctx.modules.borrow_mut().insert(entry.name.to_vec(), h);
+            open_needs(ctx, owner.name, 0)?;
+            let bytes = decode(ctx, &owner)?;
+            let h = native::open(owner.name, &bytes, bundle_runtime::format::checksum(&bytes))?;
+            ctx.modules.borrow_mut().insert(owner.name.to_vec(), h);
             h
         }
     };
