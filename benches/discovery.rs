@@ -1,4 +1,4 @@
-//! Scan + resolve of the 300-module workload (`../shared/bench/gen_apps.py`), in process: the
+//! Scan + resolve of the 300-module workload (`benches/gen_apps.py`), in process: the
 //! graph stage alone (read, lex, resolve every module), target ≤ 20 ms.
 //!
 //! `cargo bench --bench discovery`
@@ -11,14 +11,14 @@ use bundle::plan::BuildPlan;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn bench(c: &mut Criterion) {
-    let gen = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/gen_apps.py");
+    let gen = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/gen_apps.py");
     let root = tempfile::tempdir().expect("a temporary directory");
-    let status = Command::new("python3")
+    let out = Command::new("python3")
         .arg(&gen)
         .arg(root.path())
         .output()
-        .expect("python3 runs gen_apps.py");
-    assert!(status.status.success(), "gen_apps.py failed");
+        .expect("python3 runs benches/gen_apps.py");
+    assert!(out.status.success(), "gen_apps.py: {}", String::from_utf8_lossy(&out.stderr));
     let main = root.path().join("big/main.lua");
     let plan = BuildPlan::for_graph(Some(&main), &GraphArgs::default()).expect("a plan");
     let graph = bundle::graph::build(&plan).expect("the graph");

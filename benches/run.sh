@@ -4,7 +4,7 @@
 #   benches/run.sh            # full run
 #   RUNS=20 benches/run.sh    # fewer runs per command
 #
-# Workloads: ../shared/bench/gen_apps.py (hello; big = 300 modules, 2.2 MB of Lua; big/main10 =
+# Workloads: benches/gen_apps.py (hello; big = 300 modules, 2.2 MB of Lua; big/main10 =
 # the same tree with 10 modules required). Modules are found by bundle's own discovery; the
 # main10 bundle is also built with all 300 modules (-m 'prefix.*' for every top-level package),
 # to measure lazy loading: start-up must not grow with the modules a program does not use.
@@ -12,7 +12,6 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-shared=${SHARED:-$here/../shared}
 runs=${RUNS:-50}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -23,7 +22,7 @@ done
 
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 bundle=$here/target/release/bundle
-python3 "$shared/bench/gen_apps.py" "$work" >/dev/null
+python3 "$here/benches/gen_apps.py" "$work" >/dev/null
 
 # Every module of big/, as -m NAME flags, for the all-modules main10 bundle.
 mapfile -t all_flags < <(sed -e 's/\.lua$//' -e 's#/init$##' -e 's#/#.#g' -e 's/^/-m\n/' "$work/big/MODULES.txt")
