@@ -67,6 +67,29 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub depfile: Option<PathBuf>,
 
+    /// Run the program once, with the arguments after `--`, and add every module it loads from
+    /// outside the bundle; repeat until nothing new appears. Files it reads are listed as
+    /// asset candidates.
+    #[arg(long, requires = "main")]
+    pub trace: bool,
+
+    /// Stop a traced run that takes longer than this.
+    #[arg(long, value_name = "SECS", default_value_t = 60, requires = "trace")]
+    pub trace_timeout: u64,
+
+    /// Write the modules the traced run added to FILE, for --modules-from.
+    #[arg(long, value_name = "FILE", requires = "trace")]
+    pub save_trace: Option<PathBuf>,
+
+    /// The arguments of the traced run (after `--`).
+    #[arg(last = true, value_name = "ARGS")]
+    pub trace_args: Vec<std::ffi::OsString>,
+
+    /// Whether `--` was on the command line (set by the caller from the raw arguments: clap
+    /// cannot tell `--trace --` from `--trace`).
+    #[arg(skip)]
+    pub dash_dash: bool,
+
     /// SIGPIPE policy of the program.
     #[arg(long, value_enum, default_value_t = Sigpipe::Default)]
     pub sigpipe: Sigpipe,
@@ -106,6 +129,11 @@ pub struct GraphArgs {
     /// needs at start.
     #[arg(long, conflicts_with = "strict")]
     pub allow_missing: bool,
+
+    /// Add the modules listed in FILE (written by --save-trace: one name per line, optionally
+    /// a tab and its file), as a traced run would.
+    #[arg(long, value_name = "FILE")]
+    pub modules_from: Option<PathBuf>,
 
     /// Make every missing or unresolvable require an error, including those luajit would only
     /// meet later (inside functions, branches, pcall) and computed names (for CI).

@@ -145,7 +145,7 @@ impl Compiler {
     ) -> Result<Compiled, CompileError> {
         match self.compile(unit, store) {
             Err(e @ CompileError::Syntax { .. })
-                if lenient && unit.when < crate::graph::When::LoadTime =>
+                if lenient && unit.when < crate::graph::When::Explicit =>
             {
                 Ok(Compiled {
                     name: unit.name.clone(),

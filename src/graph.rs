@@ -939,7 +939,7 @@ impl Builder<'_> {
         for i in 0..self.graph.units.len() {
             let Some(err) = self.graph.units[i].syntax.clone() else { continue };
             let u = &self.graph.units[i];
-            if u.when == When::LoadTime || self.plan.strict {
+            if u.when >= When::Explicit || self.plan.strict {
                 // The real parser has the authoritative message for what the lexer rejected.
                 let probe = crate::compile::Compiler::new()?;
                 probe.compile(u, crate::plan::Store::Source)?;
@@ -1044,8 +1044,38 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
     for p in &plan.preloads {
         b.require(p, Origin::Preload, None)?;
     }
-    for name in &plan.traced {
-        b.require(name, Origin::Traced, None)?;
+    for t in &plan.traced {
+        // A module the program found through a path of its own making (package.path changed at
+        // run time) is taken from the file the traced run loaded it from.
+        let lua_file = t.file.as_ref().filter(|f| {
+            f.extension().is_some_and(|e| e == "lua")
+                && f.is_file()
+                && !b.by_name.contains_key(&t.name)
+        });
+        match lua_file {
+            Some(file) if plan.search.resolve(&t.name).is_err() => {
+                let path = lexical_absolute(file);
+                let display = display_path(&path, b.cwd.as_deref());
+                let source = b.read(&path, &display)?;
+                b.add(Unit {
+                    kind: UnitKind::Lua,
+                    needs: Vec::new(),
+                    name: Some(t.name.clone()),
+                    display,
+                    chunkname: format!("@{}", file.display()),
+                    path,
+                    source,
+                    origin: Origin::Traced,
+                    sites: Vec::new(),
+                    overrides: None,
+                    runtime: false,
+                    shares: None,
+                    when: When::Traced,
+                    syntax: None,
+                });
+            }
+            _ => b.require(&t.name, Origin::Traced, None)?,
+        }
     }
     if plan.interpreter.is_some() && plan.runtime_modules {
         // A bundle built without LuaJIT's tools (BUNDLE_STUB, see build.rs) has none to pack:

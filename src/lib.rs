@@ -30,6 +30,7 @@ pub mod scan;
 pub mod stacks;
 pub mod stub;
 pub mod table;
+pub mod trace;
 
 use std::path::{Path, PathBuf};
 
@@ -63,6 +64,16 @@ pub enum Error {
     EmitC(#[from] emit_c::EmitCError),
     #[error("--cc: {0}")]
     CCompile(String),
+    #[error(transparent)]
+    Trace(#[from] trace::TraceError),
+    #[error("cannot write the trace file {}: {source}", path.display())]
+    SaveTrace {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--trace: cannot prepare the traced executable: {0}")]
+    TraceSetup(std::io::Error),
     #[error("cannot write the dependency file {}: {source}", path.display())]
     Depfile {
         path: PathBuf,
@@ -80,10 +91,169 @@ pub struct Report {
     pub output_len: u64,
     /// Warnings to show.
     pub warnings: Vec<Diagnostic>,
+    /// What `--trace` found, when it ran.
+    pub trace: Option<TraceReport>,
 }
 
-/// Runs the whole pipeline for `plan`, which must have an output.
+/// What the rounds of `--trace` found.
+#[derive(Debug, Default)]
+pub struct TraceReport {
+    /// Each round: how the run ended and the modules it added.
+    pub rounds: Vec<(trace::Outcome, Vec<trace::Traced>)>,
+    /// Every file the program read, as it named them (asset candidates).
+    pub files: Vec<String>,
+}
+
+impl TraceReport {
+    /// The report lines, for stderr.
+    pub fn lines(&self, main: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, (o, added)) in self.rounds.iter().enumerate() {
+            let ended = match (o.status, o.signal) {
+                (Some(0), _) => "exited with status 0".to_owned(),
+                (Some(code), _) => {
+                    format!("exited with status {code} (its trace is used all the same)")
+                }
+                (None, Some(sig)) => {
+                    format!("was killed by signal {sig} (its trace is used all the same)")
+                }
+                (None, None) => "ended".to_owned(),
+            };
+            let what = if added.is_empty() {
+                "nothing new".to_owned()
+            } else {
+                let names: Vec<String> = added
+                    .iter()
+                    .map(|m| match &m.kind {
+                        Some(k) if k == "c" => format!("{} (C)", m.name),
+                        _ => m.name.clone(),
+                    })
+                    .collect();
+                format!("{} module(s) static discovery missed: {}", added.len(), names.join(", "))
+            };
+            out.push(format!("bundle: --trace run {} of {main} {ended}; added {what}", i + 1));
+            if o.status != Some(0) && !o.stderr_tail.is_empty() {
+                for l in o.stderr_tail.lines() {
+                    out.push(format!("bundle:   | {l}"));
+                }
+            }
+        }
+        if !self.files.is_empty() {
+            out.push(format!(
+                "bundle: --trace: files the program read (asset candidates, not bundled): {}",
+                self.files.join(", ")
+            ));
+        }
+        out.push(
+            "bundle: --trace: child processes the program started, if any, were not traced"
+                .to_owned(),
+        );
+        out
+    }
+}
+
+/// Rounds of `--trace` before giving up on a program whose every run loads something new.
+const TRACE_ROUNDS: usize = 5;
+
+/// Runs the traced rounds for `plan`, adding what each run loaded from outside the bundle to
+/// `plan.traced`, until a run adds nothing.
+fn trace_rounds(plan: &mut plan::BuildPlan, spec: &plan::TracePlan) -> Result<TraceReport, Error> {
+    let main = plan.main.as_ref().map_or_else(String::new, |m| m.display.clone());
+    let dir =
+        tempfile::Builder::new().prefix("bundle-trace").tempdir().map_err(Error::TraceSetup)?;
+    let exe = dir.path().join("traced");
+    let log = dir.path().join("trace.log");
+    let stub = stub::load(&plan.stub, plan.store)?;
+    let compiler = compile::Compiler::new()?;
+    let mut report = TraceReport::default();
+    for _ in 0..TRACE_ROUNDS {
+        let graph = graph::build(plan)?;
+        if graph.has_errors() {
+            return Err(Error::Diagnostics(graph.diagnostics));
+        }
+        let mut compiled = compile::compile_all(&graph.units, plan.store, !plan.strict)?;
+        let recorder = graph::Unit {
+            kind: graph::UnitKind::Lua,
+            needs: Vec::new(),
+            name: Some(trace::RECORDER.to_owned()),
+            display: "src/trace.lua (bundle)".into(),
+            path: PathBuf::new(),
+            chunkname: "=bundle trace".into(),
+            source: trace::recorder_source(&log, &plan.search),
+            origin: graph::Origin::Runtime,
+            sites: Vec::new(),
+            overrides: None,
+            runtime: true,
+            shares: None,
+            when: graph::When::Runtime,
+            syntax: None,
+        };
+        compiled.push(compiler.compile(&recorder, plan::Store::Bytecode { strip: false })?);
+        let mut traced_plan = plan.clone();
+        traced_plan.preloads.insert(0, trace::RECORDER.to_owned());
+        traced_plan.interpreter = None;
+        let (payload, _) = pack::pack(&compiled, None, &graph, &traced_plan)?;
+        emit::write_atomically(&exe, &emit::attach(&stub, &payload)?)?;
+        let _ = std::fs::remove_file(&log);
+        std::fs::write(&log, b"").map_err(Error::TraceSetup)?;
+        let outcome = trace::run(&exe, &spec.args, &log, spec.timeout, &main)?;
+        let known: std::collections::BTreeSet<&str> =
+            plan.traced.iter().map(|t| t.name.as_str()).collect();
+        let added: Vec<trace::Traced> = outcome
+            .modules
+            .iter()
+            .filter(|m| !known.contains(m.name.as_str()))
+            .filter(|m| m.name != trace::RECORDER)
+            .filter(|m| !plan.excludes.iter().any(|p| graph::glob_match(p, &m.name)))
+            .cloned()
+            .collect();
+        report.files.extend(outcome.files.iter().cloned());
+        let done = added.is_empty();
+        plan.traced.extend(added.iter().cloned());
+        report.rounds.push((outcome, added));
+        if done {
+            break;
+        }
+    }
+    report.files.sort();
+    report.files.dedup();
+    Ok(report)
+}
+
+/// Runs the whole pipeline for `plan`, which must have an output: the `--trace` rounds first,
+/// if asked for, then the build with what they found.
 pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
+    let mut traced_plan;
+    let mut trace = None;
+    let plan = match &plan.trace {
+        Some(spec) => {
+            traced_plan = plan.clone();
+            trace = Some(trace_rounds(&mut traced_plan, spec)?);
+            &traced_plan
+        }
+        None => plan,
+    };
+    let mut report = build_planned(plan)?;
+    if let (Some(t), Some(spec)) = (&trace, &plan.trace) {
+        if let Some(save) = &spec.save {
+            let main = plan.main.as_ref().map_or("", |m| m.display.as_str());
+            let added: Vec<trace::Traced> =
+                t.rounds.iter().flat_map(|(_, added)| added.iter().cloned()).collect();
+            let text = trace::module_list(&added, main);
+            emit::write_atomically_with_mode(save, text.as_bytes(), 0o644).map_err(|e| {
+                Error::SaveTrace {
+                    path: save.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                }
+            })?;
+        }
+    }
+    report.trace = trace;
+    Ok(report)
+}
+
+/// The build proper, once the plan is final.
+fn build_planned(plan: &plan::BuildPlan) -> Result<Report, Error> {
     let graph = graph::build(plan)?;
     if graph.has_errors() {
         return Err(Error::Diagnostics(graph.diagnostics));
@@ -131,6 +301,7 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         totals,
         output_len: exe.len() as u64,
         warnings,
+        trace: None,
     })
 }
 
@@ -201,6 +372,7 @@ fn build_c(
         },
         output_len: text.len() as u64,
         warnings,
+        trace: None,
     })
 }
 

@@ -69,6 +69,9 @@ fn build(cli: &Cli) -> Result<(), Error> {
     }
     if !plan.quiet {
         report.warnings.iter().for_each(|d| d.emit());
+        if let (Some(t), Some(m)) = (&report.trace, &plan.main) {
+            t.lines(&m.display).iter().for_each(|l| say(format_args!("{l}")));
+        }
         let t = report.totals;
         let shown = cli.output.as_deref().unwrap_or(&report.output);
         say(format_args!(
@@ -296,7 +299,11 @@ fn main() -> ExitCode {
         Some("extract") => return extract(&ExtractCli::parse_from(&args[1..])),
         Some("heroku") => return heroku(&HerokuCli::parse_from(&args[1..])),
         Some("oci") => return oci(&OciCli::parse_from(&args[1..])),
-        _ => build(&Cli::parse_from(&args)).map(Ok),
+        _ => {
+            let mut cli = Cli::parse_from(&args);
+            cli.dash_dash = args.iter().skip(1).any(|a| a == "--");
+            build(&cli).map(Ok)
+        }
     };
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,

@@ -98,7 +98,9 @@ pub struct BuildPlan {
     pub strict: bool,
     /// Modules a traced run loaded (`--trace`, `--modules-from`): packed like `-m NAME`, but a
     /// missing one is only a warning.
-    pub traced: Vec<String>,
+    pub traced: Vec<crate::trace::Traced>,
+    /// `--trace`: run the program to find what it loads.
+    pub trace: Option<TracePlan>,
     /// `None` when nothing is to be written (`--list`, `why`).
     pub output: Option<PathBuf>,
     pub depfile: Option<PathBuf>,
@@ -119,6 +121,16 @@ pub struct BuildPlan {
 pub struct Interpreter {
     /// `--interpreter-env NAME`: with a main script, run the interpreter when NAME is set.
     pub env: Option<String>,
+}
+
+/// The `--trace` settings.
+#[derive(Debug, Clone)]
+pub struct TracePlan {
+    /// The arguments of the traced run.
+    pub args: Vec<std::ffi::OsString>,
+    pub timeout: std::time::Duration,
+    /// `--save-trace`: where to write the modules it added.
+    pub save: Option<PathBuf>,
 }
 
 /// The `--emit-c` settings.
@@ -173,6 +185,12 @@ pub enum PlanError {
     InterpreterEnv(String),
     #[error("output {display} is also an input ({what}); choose another output path")]
     OutputIsInput { display: String, what: String },
+    #[error(transparent)]
+    ModulesFrom(crate::trace::TraceError),
+    #[error("--trace needs the program's arguments after `--` (e.g. `--trace -- spec/`, or `--trace --` for none)")]
+    TraceWithoutDashDash,
+    #[error("arguments after `--` are for --trace, which is not given")]
+    ArgsWithoutTrace,
 }
 
 fn display(p: &Path) -> String {
@@ -296,6 +314,10 @@ impl BuildPlan {
         if let Some(d) = args.trees.iter().find(|d| !d.is_dir()) {
             return Err(PlanError::TreeDir(display(d)));
         }
+        let traced = match &args.modules_from {
+            Some(f) => crate::trace::read_module_list(f).map_err(PlanError::ModulesFrom)?,
+            None => Vec::new(),
+        };
         let search = SearchPath::new(
             &SearchConfig {
                 root: root.clone(),
@@ -317,7 +339,8 @@ impl BuildPlan {
             search,
             allow_missing: args.allow_missing,
             strict: args.strict,
-            traced: Vec::new(),
+            traced,
+            trace: None,
             output: None,
             depfile: None,
             stub: StubChoice::Embedded,
@@ -339,6 +362,18 @@ impl BuildPlan {
             plan.interpreter = Some(Interpreter { env: Some(env.clone()) });
         }
         plan.quiet = cli.quiet;
+        match (cli.trace, cli.dash_dash || !cli.trace_args.is_empty()) {
+            (true, false) => return Err(PlanError::TraceWithoutDashDash),
+            (false, true) if !cli.trace_args.is_empty() => return Err(PlanError::ArgsWithoutTrace),
+            (true, true) => {
+                plan.trace = Some(TracePlan {
+                    args: cli.trace_args.clone(),
+                    timeout: std::time::Duration::from_secs(cli.trace_timeout),
+                    save: None,
+                })
+            }
+            _ => {}
+        }
         plan.ignore_sigpipe = cli.sigpipe == crate::cli::Sigpipe::Ignore;
         plan.store = if cli.source { Store::Source } else { Store::Bytecode { strip: cli.strip } };
         plan.stub = match &cli.stub {
@@ -390,6 +425,24 @@ impl BuildPlan {
             }
         }
         plan.depfile = cli.depfile.clone();
+        if let (Some(save), Some(t)) = (&cli.save_trace, plan.trace.as_mut()) {
+            let saved = output_path(save)?;
+            let main = plan.main.as_ref().map(|m| m.path.clone());
+            let clash = if Some(&saved) == plan.output.as_ref() {
+                Some("the output")
+            } else if main.as_ref() == Some(&saved) {
+                Some("the main script")
+            } else if plan.depfile.as_deref().map(output_path).transpose()?.as_ref() == Some(&saved)
+            {
+                Some("the depfile")
+            } else {
+                None
+            };
+            if let Some(what) = clash {
+                return Err(PlanError::OutputIsInput { display: display(save), what: what.into() });
+            }
+            t.save = Some(save.clone());
+        }
         Ok(plan)
     }
 }

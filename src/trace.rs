@@ -1,0 +1,301 @@
+//! The run-time audit of `bundle MAIN --trace -- ARGS`: what a real run of the program loads
+//! that static discovery missed, and the module lists of `--save-trace` / `--modules-from`.
+//!
+//! This module runs one traced executable and reads back its log; [`crate::build`] drives the
+//! rounds (build with the recorder as the first preload, run, add what was recorded, repeat until
+//! nothing new appears). The recorder is src/trace.lua: it wraps the filesystem searchers of
+//! `package.loaders` (the bundle's own searcher comes first, so only modules from outside the
+//! bundle are seen) and `io.open`/`io.lines`/`loadfile`/`dofile` for read files.
+//!
+//! The traced run gets the build's search path, the arguments after `--`, the current directory
+//! and environment of `bundle`, and end-of-file on stdin; it is stopped (its whole process group)
+//! after the timeout. Child processes it starts are not traced.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::resolve::SearchPath;
+
+/// The module name under which the recorder is packed: not a name `require` could be asked for
+/// by a program by accident.
+pub const RECORDER: &str = "__bundle_trace";
+
+const TEMPLATE: &str = include_str!("trace.lua");
+
+/// A module listed by a traced run or a `--modules-from` file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Traced {
+    pub name: String,
+    /// The file it was loaded from, when known.
+    pub file: Option<PathBuf>,
+    /// `lua` or `c`, when known.
+    pub kind: Option<String>,
+}
+
+/// What went wrong with a trace or a module list.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error("--trace: cannot run the traced program: {0}")]
+    Spawn(std::io::Error),
+    #[error("--trace: the traced run of {main} did not finish within {secs} s and was stopped; raise --trace-timeout, or give arguments that make it end (nothing was written)")]
+    Timeout { main: String, secs: u64 },
+    #[error("--trace: cannot read the trace log {}: {source}", path.display())]
+    Log {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--modules-from {}: {source}", path.display())]
+    ListRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: {message}", path.display())]
+    ListSyntax { path: PathBuf, line: usize, message: String },
+}
+
+/// How a traced run ended, and what it recorded.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The exit status, or `None` when a signal ended it.
+    pub status: Option<i32>,
+    pub signal: Option<i32>,
+    /// Modules loaded from outside the bundle, sorted by name, each once.
+    pub modules: Vec<Traced>,
+    /// Files read, as the program named them, sorted, each once.
+    pub files: Vec<String>,
+    /// The last lines the program wrote to stderr, for the report of a failed run.
+    pub stderr_tail: String,
+}
+
+/// A Lua string literal for any bytes (decimal escapes for everything but plain characters).
+fn lua_string(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b"/._-?;+,:= ".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\{b:03}"));
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A search path as `package.path` text, relative templates anchored where the build anchors
+/// them (the main script's directory).
+fn path_text(templates: &[crate::resolve::Template]) -> String {
+    templates.iter().map(|t| t.expand("?").1.display().to_string()).collect::<Vec<_>>().join(";")
+}
+
+/// The recorder's source, writing to `log` and searching `search`.
+pub fn recorder_source(log: &Path, search: &SearchPath) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let values = format!(
+        "{}, {}, {}",
+        lua_string(log.as_os_str().as_bytes()),
+        lua_string(path_text(&search.lua).as_bytes()),
+        lua_string(path_text(&search.c).as_bytes())
+    );
+    TEMPLATE.replacen("@VALUES@", &values, 1).into_bytes()
+}
+
+/// Reads a pipe to its end in a thread, keeping at most the last `keep` bytes.
+fn drain(mut r: impl Read + Send + 'static, keep: usize) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = r.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            kept.extend_from_slice(&buf[..n]);
+            if kept.len() > 2 * keep {
+                kept.drain(..kept.len() - keep);
+            }
+        }
+        if kept.len() > keep {
+            kept.drain(..kept.len() - keep);
+        }
+        kept
+    })
+}
+
+/// Runs `exe` with `args` (stdin at end-of-file, output captured), stops it after `timeout`,
+/// and reads the recorder's log at `log`.
+pub fn run(
+    exe: &Path,
+    args: &[std::ffi::OsString],
+    log: &Path,
+    timeout: Duration,
+    main: &str,
+) -> Result<Outcome, TraceError> {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so that a timeout stops what it started too.
+        .process_group(0)
+        .spawn()
+        .map_err(TraceError::Spawn)?;
+    let out = child.stdout.take().map(|o| drain(o, 0));
+    let err = child.stderr.take().map(|e| drain(e, 4096));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(TraceError::Spawn)? {
+            break status;
+        }
+        if start.elapsed() >= timeout {
+            let pgid = child.id() as i32;
+            // SAFETY: kill(2) with a negative pid signals the process group the child leads.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            let _ = child.wait();
+            return Err(TraceError::Timeout { main: main.to_owned(), secs: timeout.as_secs() });
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = out.map(|h| h.join());
+    let stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
+    let text =
+        std::fs::read(log).map_err(|source| TraceError::Log { path: log.to_path_buf(), source })?;
+    let mut outcome = parse_log(&text);
+    outcome.status = status.code();
+    outcome.signal = status.signal();
+    let stderr = String::from_utf8_lossy(&stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    outcome.stderr_tail = lines[lines.len().saturating_sub(5)..].join("\n");
+    Ok(outcome)
+}
+
+/// Parses the recorder's log (see src/trace.lua).
+fn parse_log(text: &[u8]) -> Outcome {
+    let mut outcome = Outcome::default();
+    for line in String::from_utf8_lossy(text).lines() {
+        let mut fields = line.split('\t');
+        match fields.next() {
+            Some("module") => {
+                let (Some(name), kind, file) = (fields.next(), fields.next(), fields.next()) else {
+                    continue;
+                };
+                if crate::plan::valid_module_name(name) {
+                    outcome.modules.push(Traced {
+                        name: name.to_owned(),
+                        kind: kind.map(str::to_owned),
+                        file: file.filter(|f| !f.is_empty()).map(PathBuf::from),
+                    });
+                }
+            }
+            Some("file") => {
+                let path: Vec<&str> = fields.collect();
+                outcome.files.push(path.join("\t"));
+            }
+            _ => {}
+        }
+    }
+    outcome.modules.sort();
+    outcome.modules.dedup_by(|a, b| a.name == b.name);
+    outcome.files.sort();
+    outcome.files.dedup();
+    outcome
+}
+
+/// The text of a `--save-trace` file: a comment, then `NAME<TAB>FILE` lines, sorted.
+pub fn module_list(modules: &[Traced], main: &str) -> String {
+    let mut out = format!(
+        "# Modules a traced run of {main} loaded from outside the bundle (bundle --save-trace).\n# Read back with --modules-from; one module per line: NAME, optionally a tab and its file.\n"
+    );
+    let mut sorted: Vec<&Traced> = modules.iter().collect();
+    sorted.sort();
+    for m in sorted {
+        out.push_str(&m.name);
+        if let Some(f) = &m.file {
+            out.push('\t');
+            out.push_str(&f.display().to_string());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Reads a `--modules-from` file: blank lines and `#` comments are skipped; every other line is
+/// a module name, optionally followed by a tab and the file it was loaded from.
+pub fn read_module_list(path: &Path) -> Result<Vec<Traced>, TraceError> {
+    let bytes = std::fs::read(path)
+        .map_err(|source| TraceError::ListRead { path: path.to_path_buf(), source })?;
+    let syntax = |line: usize, message: String| TraceError::ListSyntax {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let text = String::from_utf8(bytes)
+        .map_err(|_| syntax(1, "not UTF-8 text: expected one module name per line".into()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let (name, file) = match line.split_once('\t') {
+            Some((n, f)) => (n.trim(), Some(PathBuf::from(f))),
+            None => (line.trim(), None),
+        };
+        if !crate::plan::valid_module_name(name) {
+            return Err(syntax(
+                i + 1,
+                format!("'{name}' is not a module name (expected NAME, or NAME<TAB>FILE)"),
+            ));
+        }
+        out.push(Traced { name: name.to_owned(), file, kind: None });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lua_strings_escape_everything_odd() {
+        assert_eq!(lua_string(b"/tmp/a b.log"), "\"/tmp/a b.log\"");
+        assert_eq!(lua_string(b"a\"\\\n\xff"), "\"a\\034\\092\\010\\255\"");
+    }
+
+    #[test]
+    fn log_lines_are_parsed_sorted_and_deduplicated() {
+        let log = b"module\tz.b\tlua\t/x/z/b.lua\nfile\tconf.json\nmodule\ta\tc\t\nmodule\tz.b\tlua\t/x/z/b.lua\nfile\tconf.json\ngarbage\nmodule\tbad name\tlua\t\n";
+        let o = parse_log(log);
+        let names: Vec<&str> = o.modules.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["a", "z.b"]);
+        assert_eq!(o.modules[0].file, None);
+        assert_eq!(o.modules[1].file.as_deref(), Some(Path::new("/x/z/b.lua")));
+        assert_eq!(o.files, ["conf.json"]);
+    }
+
+    #[test]
+    fn module_lists_round_trip_and_bad_lines_name_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("mods.txt");
+        let mods = vec![
+            Traced { name: "b".into(), file: None, kind: None },
+            Traced { name: "a.x".into(), file: Some("/l/a/x.lua".into()), kind: None },
+        ];
+        std::fs::write(&p, module_list(&mods, "main.lua")).unwrap();
+        let back = read_module_list(&p).unwrap();
+        assert_eq!(back.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["a.x", "b"]);
+        std::fs::write(&p, "# c\n\nok\nnot a name\n").unwrap();
+        let err = read_module_list(&p).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "mods.txt:4: 'not a name' is not a module name (expected NAME, or NAME<TAB>FILE)"
+            ),
+            "{err}"
+        );
+        let err = read_module_list(&dir.path().join("none")).unwrap_err().to_string();
+        assert!(err.starts_with("--modules-from "), "{err}");
+    }
+}
