@@ -146,6 +146,20 @@ static int searcher(lua_State *L) {
   return 1;
 }
 
+/* boot.lua's has_module_under(prefix): whether a bundled module's name starts with prefix. */
+static int has_module_under(lua_State *L) {
+  size_t len;
+  const char *prefix = luaL_checklstring(L, 1, &len);
+  size_t lo = 0, hi = bundle_nmodules;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(bundle_modules[mid].name, prefix) < 0) lo = mid + 1; else hi = mid;
+  }
+  lua_pushboolean(L, lo < bundle_nmodules && strncmp(bundle_modules[lo].name, prefix, len) == 0
+                         && strlen(bundle_modules[lo].name) > len);
+  return 1;
+}
+
 /* The standard libraries, the static C modules (package.preload, opened only when required)
  * and boot.lua, shared with the Rust stub, which installs the searcher. */
 static void open_runtime(lua_State *L) {
@@ -165,7 +179,8 @@ static void open_runtime(lua_State *L) {
   r.next = 0;
   if (lua_load(L, read_blob, &r, "=boot") != 0) lua_error(L);
   lua_pushcfunction(L, searcher);
-  lua_call(L, 1, 0);
+  lua_pushcfunction(L, has_module_under);
+  lua_call(L, 2, 0);
 }
 
 static int pmain(lua_State *L) {

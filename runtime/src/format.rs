@@ -451,6 +451,31 @@ impl<'a> Payload<'a> {
         }
     }
 
+    /// Whether any module's name starts with `prefix` (`a.b.` for the hint after "module 'a.b.c'
+    /// not found"): a binary search for the first name not below it, then a short walk past
+    /// library entries.
+    pub fn has_module_under(&self, prefix: &[u8]) -> Result<bool, FormatError> {
+        let (mut lo, mut hi) = (0, self.entry_count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.entry(mid)?.name < prefix {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        for i in lo..self.entry_count {
+            let e = self.entry(i)?;
+            if !e.name.starts_with(prefix) {
+                break;
+            }
+            if e.flags & flags::LIBRARY == 0 && e.name.len() > prefix.len() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The packed shared library called `name` (an entry with the [`flags::LIBRARY`] bit).
     pub fn library(&self, name: &[u8]) -> Result<Option<Entry<'a>>, FormatError> {
         Ok(self.lookup(name)?.filter(|e| e.flags & flags::LIBRARY != 0))

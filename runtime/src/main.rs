@@ -468,7 +468,7 @@ unsafe fn create_arg_table(l: *mut lua_State, args: &[&CStr]) {
     }
 }
 
-/// Runs boot.lua with the bundle searcher as its argument.
+/// Runs boot.lua with the bundle searcher and [`has_module_under`] as its arguments.
 ///
 /// # Safety
 /// `l` is a valid state in a protected call; `ctx` outlives it.
@@ -481,7 +481,26 @@ unsafe fn install_searcher(l: *mut lua_State, ctx: &Ctx) {
         }
         ffi::lua_pushlightuserdata(l, ptr::from_ref(ctx).cast_mut().cast::<c_void>());
         ffi::lua_pushcclosure(l, searcher, 1);
-        ffi::lua_call(l, 1, 0);
+        ffi::lua_pushlightuserdata(l, ptr::from_ref(ctx).cast_mut().cast::<c_void>());
+        ffi::lua_pushcclosure(l, has_module_under, 1);
+        ffi::lua_call(l, 2, 0);
+    }
+}
+
+/// boot.lua's `has_module_under(prefix)`: whether the bundle holds a module whose name starts
+/// with `prefix` (for the hint that ends a "module not found" message).
+unsafe extern "C-unwind" fn has_module_under(l: *mut lua_State) -> c_int {
+    // SAFETY: the upvalue is the `ctx` pointer set by install_searcher; the argument is a
+    // string (luaL_checklstring raises otherwise, before anything is owned here) that stays on
+    // the stack while it is borrowed.
+    unsafe {
+        let ctx = &*ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)).cast::<Ctx>();
+        let mut len = 0;
+        let prefix = ffi::luaL_checklstring(l, 1, &mut len);
+        let prefix = std::slice::from_raw_parts(prefix.cast::<u8>(), len);
+        let found = ctx.payload.has_module_under(prefix).unwrap_or(false);
+        ffi::lua_pushboolean(l, c_int::from(found));
+        1
     }
 }
 
