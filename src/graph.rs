@@ -117,6 +117,8 @@ pub enum Unpacked {
     Missing { tried: Vec<String> },
     /// A C module that cannot be packed (`shown` as found, and why not).
     CModule { shown: String, problem: String },
+    /// The search path leads to a directory (`shown`), which luajit cannot load either.
+    Directory { shown: String },
     /// Left out with `-x`.
     Excluded,
 }
@@ -548,8 +550,11 @@ impl Builder<'_> {
                 let path = lexical_absolute(&path);
                 let display = display_path(&path, self.cwd.as_deref());
                 if path.is_dir() {
-                    let problem = format!("it resolves to {shown}, which is a directory");
-                    self.unpackable(name, shown, problem, first, root);
+                    let what = Unpacked::Directory { shown };
+                    self.graph.unpacked.insert(name.to_owned(), (what, first));
+                    if let Some(w) = root {
+                        self.missing_roots.insert(name.to_owned(), w);
+                    }
                     return Ok(());
                 }
                 let source = self.read(&path, &display)?;
@@ -908,8 +913,11 @@ impl Builder<'_> {
                     Diagnostic::error(headline(format!("module '{name}' not found")))
                         .note(format!("searched: {}", tried.join(", ")))
                 }
-                Unpacked::CModule { shown, problem } => Diagnostic::error(headline(format!(
-                    "C module '{name}' at {shown} cannot be bundled: {problem}"
+                Unpacked::CModule { shown, problem } => {
+                    Diagnostic::error(headline(format!("C module '{name}' at {shown}: {problem}")))
+                }
+                Unpacked::Directory { shown } => Diagnostic::error(headline(format!(
+                    "module '{name}' resolves to {shown}, which is a directory"
                 ))),
                 Unpacked::Excluded => continue,
             };
@@ -922,6 +930,10 @@ impl Builder<'_> {
                 d = d.note(format!("--strict: {}", consequence(when, &name)));
             } else if matches!(what, Unpacked::CModule { .. }) {
                 d = d.note("leave it out with -x NAME to load it from disk at run time");
+            } else if matches!(what, Unpacked::Directory { .. }) {
+                d = d.note(
+                    "luajit would fail to load it too: remove the directory or rename the module",
+                );
             } else {
                 d = d.note("add a directory with -I DIR or --tree DIR, name the file with -m NAME=FILE, or pass --allow-missing");
             }

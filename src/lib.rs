@@ -440,6 +440,7 @@ pub fn list_table(graph: &graph::Graph) -> String {
         let (kind, file) = match what {
             graph::Unpacked::Missing { .. } => ("missing", "-".to_owned()),
             graph::Unpacked::CModule { shown, .. } => ("c (not packed)", shown.clone()),
+            graph::Unpacked::Directory { shown } => ("directory", shown.clone()),
             graph::Unpacked::Excluded => ("excluded", "-".to_owned()),
         };
         let by =

@@ -72,7 +72,7 @@ fn optional_missing_module_is_a_warning_and_the_fallback_runs() {
 #[test]
 fn non_literal_requires_are_warnings_with_hints() {
     let dir = app(&[
-        ("main.lua", "local name = 'plug.a'\nlocal m = require(name)\nlocal req = require\nlocal n = require('plug.' .. 'b')\nprint(m, n)\n"),
+        ("main.lua", "local name = 'plug.a'\nlocal m = require(name)\nlocal req = require\nlocal n = require('plug.' .. 'b')\nlocal o = require(os.getenv('NOPE') or 'plug.a')\nprint(m, n)\n"),
         ("plug/a.lua", "return 'A'"),
         ("plug/b.lua", "return 'B'"),
     ]);
@@ -81,7 +81,11 @@ fn non_literal_requires_are_warnings_with_hints() {
     let warnings: Vec<&str> =
         r.stderr.lines().take_while(|l| !l.starts_with("bundle: wrote")).collect();
     insta::assert_snapshot!("non_literal", warnings.join("\n"));
-    // The glob is the answer: the dynamic requires then work in the bundle.
+    // A local constant and a literal prefix are followed: the bundle runs as it is.
+    let (b, run) = bundle_and_run(dir.path(), &["-q"]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert_eq!(run.stdout, "A\tB\n", "{}", run.stderr);
+    // The glob is the answer for the rest: the dynamic requires then work in the bundle.
     let (b, run) = bundle_and_run(dir.path(), &["-q", "-m", "plug.*"]);
     assert_eq!(b.code, 0, "{}", b.stderr);
     assert_eq!(run.stdout, "A\tB\n", "{}", run.stderr);
@@ -353,4 +357,201 @@ fn generated_apps_bundle_without_any_module_flag() {
         assert_eq!(got, want, "{dir}/{main}");
         assert!(want.stdout.starts_with(&format!("modules={count} checksum=")), "{}", want.stdout);
     }
+}
+
+/// Runs `main.lua` with luajit from `dir`, arguments `args`, its directory on the path.
+fn luajit_args(dir: &Path, args: &[&str]) -> Run {
+    run(Command::new(luajit())
+        .current_dir(dir)
+        .env("LUA_PATH", "./?.lua;./?/init.lua")
+        .env("LUA_CPATH", "/nonexistent/?.so")
+        .env_remove("LUA_INIT")
+        .arg("main.lua")
+        .args(args))
+}
+
+/// Issue 12: a module missing only inside a function, a branch, a loop or under pcall is a
+/// warning with its chain and consequence; the build succeeds and the program behaves as
+/// under luajit, failing only where luajit fails.
+#[test]
+fn issue12_lazily_required_missing_modules_are_warnings() {
+    let dir = app(&[
+        (
+            "main.lua",
+            "local tls = require('lib.tls')\nif arg[1] == 'cond' then require('absent_cond') end\nfor _ = 1, 0 do require('absent_loop') end\nprint('start', tls.enabled())\nif arg[1] == 'tls' then tls.wrap() end\n",
+        ),
+        (
+            "lib/tls.lua",
+            "local M = {}\nfunction M.enabled() return false end\nfunction M.wrap() return require('openssl_absent').wrap() end\nreturn M\n",
+        ),
+    ]);
+    let (b, r) = bundle_and_run(dir.path(), &[]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    for needle in [
+        "warning: main.lua:1 → lib/tls.lua:3: module 'openssl_absent' not found",
+        "it is required only inside a function",
+        "warning: main.lua:2: module 'absent_cond' not found",
+        "it is required only in a branch or loop that may not run",
+        "warning: main.lua:3: module 'absent_loop' not found",
+    ] {
+        assert!(b.stderr.contains(needle), "{needle:?} in {}", b.stderr);
+    }
+    let want = luajit_args(dir.path(), &[]);
+    assert_eq!((r.code, &r.stdout, &r.stderr), (want.code, &want.stdout, &want.stderr));
+    // Where the code runs, the product fails exactly where luajit does.
+    let out = dir.path().join("app.bin");
+    for arg in ["tls", "cond"] {
+        let got = run(hermetic(Command::new(&out).arg(arg).current_dir(dir.path())));
+        let want = luajit_args(dir.path(), &[arg]);
+        assert_eq!(got.code, want.code, "{arg}: {}", got.stderr);
+        assert_eq!(got.stdout, want.stdout, "{arg}");
+        let first =
+            |s: &str| s.lines().next().unwrap_or("").split_once(": ").map(|x| x.1.to_owned());
+        assert_eq!(first(&got.stderr), first(&want.stderr), "{arg}");
+    }
+}
+
+#[test]
+fn issue12_load_time_missing_module_is_still_an_error_and_strict_makes_all_errors() {
+    let dir = app(&[
+        ("main.lua", "require('lib.a')\nlocal function f() return require('lazy_absent') end\n"),
+        ("lib/a.lua", "return require('deep_absent')\n"),
+    ]);
+    let r = bundle(dir.path(), &["main.lua", "-o", "app"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("error: main.lua:1 → lib/a.lua:1: module 'deep_absent' not found"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("warning: main.lua:2: module 'lazy_absent' not found"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("app").exists());
+    // --strict: the lazy one is an error too; --allow-missing: both are warnings.
+    std::fs::write(dir.path().join("lib/a.lua"), "return 1\n").unwrap();
+    let strict = bundle(dir.path(), &["main.lua", "-o", "app", "--strict"]);
+    assert_eq!(strict.code, 1, "{}", strict.stderr);
+    assert!(
+        strict.stderr.contains("error: main.lua:2: module 'lazy_absent' not found"),
+        "{}",
+        strict.stderr
+    );
+    assert!(!dir.path().join("app").exists());
+    let lenient = bundle(dir.path(), &["main.lua", "-o", "app"]);
+    assert_eq!(lenient.code, 0, "{}", lenient.stderr);
+    let both = bundle(dir.path(), &["main.lua", "--list", "--strict", "--allow-missing"]);
+    assert_eq!(both.code, 2, "conflicting flags: {}", both.stderr);
+}
+
+#[test]
+fn issue12_the_same_name_required_lazily_and_at_load_time_is_an_error_in_any_order() {
+    for main in [
+        "local function f() return require('gone') end\nrequire('gone')\n",
+        "require('gone')\nlocal function f() return require('gone') end\n",
+    ] {
+        let dir = app(&[("main.lua", main)]);
+        let r = bundle(dir.path(), &["main.lua", "-o", "app"]);
+        assert_eq!(r.code, 1, "{main}: {}", r.stderr);
+        assert!(r.stderr.contains("error: main.lua:"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn issue12_g_require_pcall_g_require_xpcall_and_aliases_are_followed() {
+    let dir = app(&[
+        (
+            "main.lua",
+            "local a = _G.require('mods.a')\nlocal ok, b = _G.pcall(_G.require, 'mods.b')\nlocal ok2, c = xpcall(require, debug.traceback, 'mods.c')\nlocal req = require\nlocal d = req 'mods.d'\nlocal require = require\nlocal e = package.loaded['mods.e'] or require 'mods.e'\nprint(a, b, c, d, e)\n",
+        ),
+        ("mods/a.lua", "return 'A'"),
+        ("mods/b.lua", "return 'B'"),
+        ("mods/c.lua", "return 'C'"),
+        ("mods/d.lua", "return 'D'"),
+        ("mods/e.lua", "return 'E'"),
+    ]);
+    let (b, r) = bundle_and_run(dir.path(), &[]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert!(!b.stderr.contains("warning"), "no warning expected: {}", b.stderr);
+    assert_eq!(r.stdout, "A\tB\tC\tD\tE\n", "{}", r.stderr);
+    let list = bundle(dir.path(), &["main.lua", "--list"]);
+    let when = |name: &str| {
+        let row = list.stdout.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap();
+        row.split_whitespace().nth(2).unwrap().to_owned()
+    };
+    assert_eq!(when("mods.a"), "load-time");
+    assert_eq!(when("mods.b"), "optional");
+    assert_eq!(when("mods.c"), "optional");
+    assert_eq!(when("mods.d"), "load-time");
+    assert_eq!(when("mods.e"), "conditional");
+}
+
+#[test]
+fn issue12_a_literal_prefix_bundles_every_module_under_it_with_one_note_per_site() {
+    let dir = app(&[
+        (
+            "main.lua",
+            "local stages = {}\nfor _, name in ipairs({'one', 'two'}) do\n  stages[#stages + 1] = require('app.stages.' .. name)\nend\nlocal fmt = require(('app.fmt.%s'):format(arg[1] or 'plain'))\nprint(stages[1], stages[2], fmt)\nlocal ok = pcall(require, 'nothing.here.' .. tostring(arg[2]))\n",
+        ),
+        ("app/stages/one.lua", "return 1"),
+        ("app/stages/two.lua", "return 2"),
+        ("app/stages/deep/three.lua", "return require('app.stages.helper_absent')"),
+        ("app/fmt/plain.lua", "return 'plain'"),
+        ("app/fmt/json.lua", "return 'json'"),
+    ]);
+    let (b, r) = bundle_and_run(dir.path(), &[]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert!(b.stderr.contains("note: main.lua:3:25: require(\"app.stages.\" .. …): bundling the 3 modules found under 'app.stages.'"), "{}", b.stderr);
+    assert!(
+        b.stderr
+            .contains("note: main.lua:5:13: require(\"app.fmt.\" .. …): bundling the 2 modules"),
+        "{}",
+        b.stderr
+    );
+    assert!(b.stderr.contains("warning: main.lua:7:18: require(\"nothing.here.\" .. …): no module under 'nothing.here'"), "{}", b.stderr);
+    // Found through the prefix only: a missing module below is a warning, not an error.
+    assert!(b.stderr.contains("warning: main.lua:3 → app/stages/deep/three.lua:1: module 'app.stages.helper_absent' not found"), "{}", b.stderr);
+    assert_eq!(r.stdout, "1\t2\tplain\n", "{}", r.stderr);
+    let out = dir.path().join("app.bin");
+    let json = run(hermetic(Command::new(&out).arg("json")));
+    assert_eq!(json.stdout, "1\t2\tjson\n", "{}", json.stderr);
+    // The run-time hint names the flag for a module the prefix did not cover.
+    let missing = run(hermetic(Command::new(&out).arg("xml")));
+    assert_eq!(missing.code, 1);
+    let lines: Vec<&str> = missing.stderr.lines().collect();
+    let hint = lines
+        .iter()
+        .position(|l| l.contains("bundle: this executable holds other modules under 'app.fmt'"))
+        .expect(&missing.stderr);
+    assert!(lines[hint].contains("-m 'app.fmt.*'"), "{}", lines[hint]);
+    assert_eq!(lines[hint + 1], "stack traceback:", "the hint ends require's message");
+    assert!(lines[0].ends_with("module 'app.fmt.xml' not found:"), "{}", lines[0]);
+}
+
+#[test]
+fn issue12_a_syntax_error_in_a_lazily_loaded_module_is_luajits_error_at_run_time() {
+    let dir = app(&[
+        ("main.lua", "print('start')\nif arg[1] then require('broken') end\nprint('end')\n"),
+        ("broken.lua", "local x = = 1\n"),
+        ("lua53.lua", "return 7 // 2\n"),
+    ]);
+    std::fs::write(dir.path().join("main.lua"), "print('start')\nif arg[1] == 'b' then require('broken') end\nif arg[1] == 'c' then require('lua53') end\nprint('end')\n").unwrap();
+    let (b, r) = bundle_and_run(dir.path(), &[]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert!(b.stderr.contains("broken.lua:1: unexpected symbol near '='"), "{}", b.stderr);
+    assert!(b.stderr.contains("lua53.lua:1: unexpected symbol near '/'"), "{}", b.stderr);
+    assert_eq!(r.stdout, "start\nend\n");
+    let out = dir.path().join("app.bin");
+    for arg in ["b", "c"] {
+        let got = run(hermetic(Command::new(&out).arg(arg).current_dir(dir.path())));
+        let want = luajit_args(dir.path(), &[arg]);
+        assert_eq!(got.code, want.code, "{arg}");
+        assert_eq!(got.stdout, want.stdout, "{arg}");
+        let msg = |s: &str| s.lines().nth(1).unwrap_or("").to_owned();
+        assert_eq!(msg(&got.stderr), msg(&want.stderr), "{arg}: {}", got.stderr);
+    }
+    let strict = bundle(dir.path(), &["main.lua", "-o", "app2", "--strict"]);
+    assert_eq!(strict.code, 1, "{}", strict.stderr);
 }
