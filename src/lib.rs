@@ -234,12 +234,12 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         None => plan,
     };
     let mut report = build_planned(plan)?;
-    if let (Some(t), Some(spec)) = (&trace, &plan.trace) {
+    if let (Some(_), Some(spec)) = (&trace, &plan.trace) {
         if let Some(save) = &spec.save {
             let main = plan.main.as_ref().map_or("", |m| m.display.as_str());
-            let added: Vec<trace::Traced> =
-                t.rounds.iter().flat_map(|(_, added)| added.iter().cloned()).collect();
-            let text = trace::module_list(&added, main);
+            // Everything traced so far, --modules-from included, so that the traces of several
+            // runs accumulate in one file.
+            let text = trace::module_list(&plan.traced, main);
             emit::write_atomically_with_mode(save, text.as_bytes(), 0o644).map_err(|e| {
                 Error::SaveTrace {
                     path: save.clone(),

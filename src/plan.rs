@@ -435,6 +435,10 @@ impl BuildPlan {
             } else if plan.depfile.as_deref().map(output_path).transpose()?.as_ref() == Some(&saved)
             {
                 Some("the depfile")
+            } else if cli.graph.modules_from.as_deref().and_then(|f| f.canonicalize().ok()).as_ref()
+                == Some(&saved)
+            {
+                Some("the --modules-from list; write the merged list to another file")
             } else {
                 None
             };

@@ -14,6 +14,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::resolve::SearchPath;
@@ -103,8 +104,10 @@ pub fn recorder_source(log: &Path, search: &SearchPath) -> Vec<u8> {
     TEMPLATE.replacen("@VALUES@", &values, 1).into_bytes()
 }
 
-/// Reads a pipe to its end in a thread, keeping at most the last `keep` bytes.
-fn drain(mut r: impl Read + Send + 'static, keep: usize) -> std::thread::JoinHandle<Vec<u8>> {
+/// Reads a pipe to its end in a thread, keeping at most the last `keep` bytes; the bytes arrive
+/// on the returned channel at end-of-file.
+fn drain(mut r: impl Read + Send + 'static, keep: usize) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut kept = Vec::new();
         let mut buf = [0u8; 8192];
@@ -120,12 +123,18 @@ fn drain(mut r: impl Read + Send + 'static, keep: usize) -> std::thread::JoinHan
         if kept.len() > keep {
             kept.drain(..kept.len() - keep);
         }
-        kept
-    })
+        let _ = tx.send(kept);
+    });
+    rx
 }
 
+/// How long to wait for the program's output pipes to close once it has exited: a background
+/// process it started may hold them open for ever, and is not ours to wait for.
+const PIPE_GRACE: Duration = Duration::from_millis(300);
+
 /// Runs `exe` with `args` (stdin at end-of-file, output captured), stops it after `timeout`,
-/// and reads the recorder's log at `log`.
+/// and reads the recorder's log at `log`. `main` names the program in messages, in place of
+/// the temporary executable's path.
 pub fn run(
     exe: &Path,
     args: &[std::ffi::OsString],
@@ -159,14 +168,14 @@ pub fn run(
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let _ = out.map(|h| h.join());
-    let stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
-    let text =
-        std::fs::read(log).map_err(|source| TraceError::Log { path: log.to_path_buf(), source })?;
+    let _ = out.map(|rx| rx.recv_timeout(PIPE_GRACE));
+    let stderr = err.and_then(|rx| rx.recv_timeout(PIPE_GRACE).ok()).unwrap_or_default();
+    let text = std::fs::read(log)
+        .map_err(|source| TraceError::Log { path: log.to_path_buf(), source })?;
     let mut outcome = parse_log(&text);
     outcome.status = status.code();
     outcome.signal = status.signal();
-    let stderr = String::from_utf8_lossy(&stderr);
+    let stderr = String::from_utf8_lossy(&stderr).replace(&exe.display().to_string(), main);
     let lines: Vec<&str> = stderr.lines().collect();
     outcome.stderr_tail = lines[lines.len().saturating_sub(5)..].join("\n");
     Ok(outcome)
@@ -204,18 +213,25 @@ fn parse_log(text: &[u8]) -> Outcome {
     outcome
 }
 
-/// The text of a `--save-trace` file: a comment, then `NAME<TAB>FILE` lines, sorted.
+/// The text of a `--save-trace` file: a comment, then `NAME<TAB>FILE` lines, sorted, each name
+/// once. Relative files are relative to the current directory, where `bundle` reads them back.
 pub fn module_list(modules: &[Traced], main: &str) -> String {
     let mut out = format!(
         "# Modules a traced run of {main} loaded from outside the bundle (bundle --save-trace).\n# Read back with --modules-from; one module per line: NAME, optionally a tab and its file.\n"
     );
     let mut sorted: Vec<&Traced> = modules.iter().collect();
     sorted.sort();
+    sorted.dedup_by(|a, b| a.name == b.name);
+    let cwd = std::env::current_dir().ok();
     for m in sorted {
         out.push_str(&m.name);
         if let Some(f) = &m.file {
+            // Without `.` components, and relative to the current directory when below it, so
+            // that a list committed with a project does not depend on where it was checked out.
+            let clean: PathBuf = f.components().filter(|c| c.as_os_str() != ".").collect();
+            let shown = cwd.as_deref().and_then(|c| clean.strip_prefix(c).ok()).unwrap_or(&clean);
             out.push('\t');
-            out.push_str(&f.display().to_string());
+            out.push_str(&shown.display().to_string());
         }
         out.push('\n');
     }

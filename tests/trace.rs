@@ -425,3 +425,63 @@ fn child_processes_are_not_traced() {
     assert!(!b.stderr.contains("childmod"), "{}", b.stderr);
     assert_eq!(report(&b.stderr).len(), 2, "{}", b.stderr);
 }
+
+/// `--save-trace` writes everything traced so far, a `--modules-from` list included, so that the
+/// traces of several runs accumulate; it never overwrites that list itself.
+#[test]
+fn saved_traces_accumulate_across_runs_without_overwriting_the_input_list() {
+    let dir = tempdir();
+    write_tree(
+        dir.path(),
+        &[
+            ("main.lua", "print(require(table.concat({'plug', arg[1]}, '.')))\n"),
+            ("plug/a.lua", "return 'A'"),
+            ("plug/b.lua", "return 'B'"),
+        ],
+    );
+    let d = dir.path();
+    let r =
+        bundle(d, &["main.lua", "-o", "app", "-q", "--trace", "--save-trace", "a.txt", "--", "a"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = bundle(
+        d,
+        &[
+            "main.lua",
+            "-o",
+            "app",
+            "-q",
+            "--modules-from",
+            "a.txt",
+            "--trace",
+            "--save-trace",
+            "ab.txt",
+            "--",
+            "b",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ab = std::fs::read_to_string(d.join("ab.txt")).unwrap();
+    let names: Vec<&str> =
+        ab.lines().filter(|l| !l.starts_with('#')).map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(names, ["plug.a", "plug.b"], "{ab}");
+    assert!(ab.contains("plug.a\tplug/a.lua\n"), "paths relative to the current directory: {ab}");
+    let before = std::fs::read(d.join("a.txt")).unwrap();
+    let r = bundle(
+        d,
+        &[
+            "main.lua",
+            "-o",
+            "app",
+            "--modules-from",
+            "a.txt",
+            "--trace",
+            "--save-trace",
+            "a.txt",
+            "--",
+            "b",
+        ],
+    );
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("--modules-from list"), "{}", r.stderr);
+    assert_eq!(std::fs::read(d.join("a.txt")).unwrap(), before, "the input list is untouched");
+}
