@@ -1,0 +1,8 @@
+describe("arithmetic", function()
+  it("adds", function()
+    assert.are.equal(4, 2 + 2)
+  end)
+  it("is wrong about subtraction", function()
+    assert.are.equal(1, 3 - 1)
+  end)
+end)

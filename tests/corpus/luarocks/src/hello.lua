@@ -1,0 +1,1 @@
+return { greet = function(n) return "hello " .. n end }
