@@ -410,6 +410,9 @@ struct Builder<'p> {
     missing_roots: BTreeMap<String, When>,
     /// `modules_under` answers, by package (several sites often share a prefix).
     under: BTreeMap<String, Vec<String>>,
+    /// The top-level packages the program requires by literal names: a string that mentions a
+    /// module of one of them is taken as a hint ([`Target::Mention`]).
+    packages: std::collections::BTreeSet<String>,
     /// The current directory, for display paths (looked up once).
     cwd: Option<PathBuf>,
 }
@@ -749,6 +752,13 @@ impl Builder<'_> {
 
     /// Follows the requires of unit `i`.
     fn follow(&mut self, i: usize) -> Result<(), Error> {
+        // The packages this file requires by name count for the mentions in it, wherever the
+        // require is in the file.
+        for site in &self.graph.units[i].sites {
+            if let Some(top) = site.name().and_then(|n| n.split(|&c| c == b'.').next()) {
+                self.packages.insert(String::from_utf8_lossy(top).into_owned());
+            }
+        }
         for s in 0..self.graph.units[i].sites.len() {
             let site = self.graph.units[i].sites[s].clone();
             let kind = EdgeKind::from(site.kind);
@@ -768,6 +778,7 @@ impl Builder<'_> {
                     }
                 },
                 Target::Prefix(prefix) => self.prefix(i, s, prefix)?,
+                Target::Mention { text, prefix } => self.mention(i, s, text, *prefix)?,
                 // The runtime's own modules are complete by construction (computed_requires).
                 Target::Computed | Target::Value if self.graph.units[i].runtime => {}
                 Target::Computed | Target::Value => {
@@ -837,6 +848,56 @@ impl Builder<'_> {
         for name in names {
             let by = Origin::Required { by: i, line: site.line };
             self.require(&name, by, Some((i, s, EdgeKind::Inferred)))?;
+        }
+        Ok(())
+    }
+
+    /// A string literal of unit `i` (site `s`) that reads as a module name, or a format for
+    /// one: when it names a module of a package the program requires, that module (or every
+    /// module under the format's prefix) is bundled, as an inferred edge. Nothing is said of
+    /// mentions that name nothing: most strings with dots are not module names.
+    fn mention(&mut self, i: usize, s: usize, text: &[u8], prefix: bool) -> Result<(), Error> {
+        let Ok(text) = std::str::from_utf8(text) else { return Ok(()) };
+        let top = text.split('.').next().unwrap_or("");
+        if !self.packages.contains(top) || self.graph.units[i].runtime {
+            return Ok(());
+        }
+        let line = self.graph.units[i].sites[s].line;
+        let by = || Origin::Required { by: i, line };
+        if !prefix {
+            let known = self.by_name.contains_key(text) || self.graph.unpacked.contains_key(text);
+            if !known
+                && crate::plan::valid_module_name(text)
+                && self.plan.search.resolve(text).is_ok()
+            {
+                self.require(text, by(), Some((i, s, EdgeKind::Inferred)))?;
+            }
+            return Ok(());
+        }
+        let package = text.trim_end_matches('.');
+        if !self.under.contains_key(package) {
+            let found = self.plan.search.modules_under(package);
+            self.under.insert(package.to_owned(), found);
+        }
+        let names: Vec<String> = self.under[package]
+            .iter()
+            .filter(|n| !self.by_name.contains_key(*n))
+            .cloned()
+            .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        let site = &self.graph.units[i].sites[s];
+        self.graph.diagnostics.push(Diagnostic::note_only(format!(
+            "{}:{}:{}: the string \"{text}%s\" names modules: bundling the {} module{} under '{package}'",
+            self.graph.units[i].display,
+            site.line,
+            site.col,
+            names.len(),
+            if names.len() == 1 { "" } else { "s" }
+        )));
+        for name in names {
+            self.require(&name, by(), Some((i, s, EdgeKind::Inferred)))?;
         }
         Ok(())
     }
@@ -988,6 +1049,7 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
         by_name: BTreeMap::new(),
         missing_roots: BTreeMap::new(),
         under: BTreeMap::new(),
+        packages: Default::default(),
         cwd,
     };
     if let Some(main) = &plan.main {
@@ -998,7 +1060,13 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
             name: None,
             display: main.display.clone(),
             path: main.path.clone(),
-            chunkname: chunkname(&plan.root, &main.path, true),
+            // `luajit /usr/bin/tool` names the chunk by the path as given: so does the bundle
+            // when given an absolute path; a relative one is named as from its directory.
+            chunkname: if Path::new(&main.display).is_absolute() {
+                format!("@{}", main.display)
+            } else {
+                chunkname(&plan.root, &main.path, true)
+            },
             source,
             origin: Origin::Main,
             sites: Vec::new(),

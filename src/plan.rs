@@ -175,6 +175,8 @@ pub enum PlanError {
     OutputDirMissing { display: String, dir: String },
     #[error("output {0}: is a directory")]
     OutputIsDirectory(String),
+    #[error("output {0}: is not a regular file (a device, FIFO or socket); give a file path (use --list to see the modules without writing anything)")]
+    OutputNotAFile(String),
     #[error(transparent)]
     CLib(crate::emit_c::EmitCError),
     #[error(
@@ -240,6 +242,11 @@ fn output_path(path: &Path) -> Result<PathBuf, PlanError> {
     let out = dir.join(file_name);
     if out.is_dir() {
         return Err(PlanError::OutputIsDirectory(display));
+    }
+    // Outputs are written to a temporary file renamed over the target: a device, FIFO or
+    // socket there (`-o /dev/null`) would be replaced by a regular file.
+    if std::fs::metadata(&out).is_ok_and(|m| !m.is_file()) {
+        return Err(PlanError::OutputNotAFile(display));
     }
     // If the output exists (possibly as a symlink to an input), compare what it points at.
     Ok(std::fs::canonicalize(&out).unwrap_or(out))

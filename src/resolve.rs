@@ -183,11 +183,22 @@ impl SearchPath {
                     None => rel.strip_suffix(after),
                 };
                 let Some(stem) = stem else { return };
-                // `x/init.lua` seen through `?.lua` is the package `x`, found via `?/init.lua`.
-                if stem.is_empty()
-                    || (after == ".lua" && (stem == "init" || stem.ends_with("/init")))
-                {
+                if stem.is_empty() {
                     return;
+                }
+                // `x/init.lua` seen through `?.lua` is the package `x`, found via `?/init.lua`;
+                // but where `x.lua` exists, `x` is that file, and `x/init.lua` is only reachable
+                // as the module `x.init` (LuaRocks' `luarocks.cmd.init`).
+                if after == ".lua" && (stem == "init" || stem.ends_with("/init")) {
+                    let package = stem.strip_suffix("init").unwrap_or("").trim_end_matches('/');
+                    let sibling = if package.is_empty() {
+                        dir.with_extension("lua")
+                    } else {
+                        dir.join(format!("{package}.lua"))
+                    };
+                    if !sibling.is_file() {
+                        return;
+                    }
                 }
                 let name = format!("{prefix}.{}", stem.replace('/', "."));
                 if crate::plan::valid_module_name(&name) {
@@ -316,10 +327,20 @@ mod tests {
         let sp =
             SearchPath::new(&SearchConfig { root: t.path().join("app"), ..Default::default() });
         assert_eq!(sp.modules_under("pkg"), vec!["pkg.myinit", "pkg.sub.y", "pkg.x"]);
+        // Beside `pkg/x.lua`, `pkg/x/init.lua` is the module `pkg.x.init`; with no
+        // `pkg/sub.lua`, `pkg/sub/init.lua` is the package `pkg.sub`.
+        for f in ["app/pkg/x/init.lua", "app/pkg/sub/init.lua"] {
+            std::fs::create_dir_all(t.path().join(f).parent().unwrap()).unwrap();
+            std::fs::write(t.path().join(f), "return 1").unwrap();
+        }
+        assert_eq!(
+            sp.modules_under("pkg"),
+            vec!["pkg.myinit", "pkg.sub", "pkg.sub.y", "pkg.x", "pkg.x.init"]
+        );
         assert!(sp.modules_under("none").is_empty());
         // A directory link loop ends.
         std::os::unix::fs::symlink(".", t.path().join("app/pkg/loop")).unwrap();
         std::os::unix::fs::symlink(".", t.path().join("app/pkg/loop2")).unwrap();
-        assert_eq!(sp.modules_under("pkg").len(), 3);
+        assert_eq!(sp.modules_under("pkg").len(), 5);
     }
 }

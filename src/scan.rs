@@ -63,6 +63,11 @@ pub enum Target {
     /// `require` used as a value (assigned to a global, stored in a table, passed to a
     /// function other than `pcall`/`xpcall`): what it will load is not known here.
     Value,
+    /// Not a require: a string literal elsewhere that reads as a dotted module name
+    /// (`"luarocks.cmd.init"` in a table of commands), or as a format for one (`"pkg.fs.%s"`,
+    /// with `prefix` set and the text up to the `%`). The graph stage takes it as a hint for
+    /// programs that pass module names around before requiring them.
+    Mention { text: Vec<u8>, prefix: bool },
 }
 
 /// One place where a file requires a module.
@@ -615,16 +620,6 @@ impl<'a> Finder<'a> {
         Some(xpcall)
     }
 
-    /// Whether a statement may end before token `i` (so that `local x = <expr>` ended with the
-    /// expression just before it).
-    fn statement_ends_at(&self, i: usize) -> bool {
-        match self.tok(i) {
-            None | Some(Tok::Eof) | Some(Tok::Op(";")) => true,
-            Some(Tok::Name) => !matches!(self.text(i), b"and" | b"or"),
-            _ => false,
-        }
-    }
-
     /// Whether token `i` closes an argument (`)` or `,`).
     fn closes_arg(&self, i: usize) -> bool {
         self.is_op(i, ")") || self.is_op(i, ",")
@@ -748,10 +743,38 @@ impl<'a> Finder<'a> {
         self.sites.push(Site { target, kind, line: t.line, col: t.col, span });
     }
 
+    /// The parameters of the function whose keyword is token `i`: locals of its body.
+    fn parameters(&mut self, i: usize) {
+        let mut k = i + 1;
+        // Past the name, if any: `function a.b:c(`.
+        while matches!(self.tok(k), Some(Tok::Name | Tok::Op("." | ":"))) {
+            k += 1;
+        }
+        if !self.is_op(k, "(") {
+            return;
+        }
+        k += 1;
+        let depth = self.blocks.len();
+        while let Some(t) = self.tok(k) {
+            match t {
+                Tok::Name => {
+                    self.bindings.push((self.text(k), Binding::Other, depth));
+                    self.consumed.push(k);
+                }
+                Tok::Op(")") | Tok::Eof => break,
+                _ => {}
+            }
+            k += 1;
+        }
+    }
+
     /// Updates the block stack for keyword token `i`.
     fn block_keyword(&mut self, i: usize) {
         match self.text(i) {
-            b"function" => self.blocks.push(Block::Function),
+            b"function" => {
+                self.blocks.push(Block::Function);
+                self.parameters(i);
+            }
             b"while" | b"for" => self.blocks.push(Block::LoopHead),
             b"do" => match self.blocks.last_mut() {
                 Some(b @ Block::LoopHead) => *b = Block::Loop,
@@ -787,30 +810,93 @@ impl<'a> Finder<'a> {
         let mut k = i + 1;
         while self.tok(k) == Some(&Tok::Name) {
             names.push(self.text(k));
+            // A declared name is not a use of what it names.
+            self.consumed.push(k);
             if !self.is_op(k + 1, ",") {
                 k += 1;
                 break;
             }
             k += 2;
         }
-        let binding = match (names.len(), self.is_op(k, "=")) {
-            (1, true) => {
-                let rhs = k + 1;
-                if self.require_ref(rhs).is_some_and(|n| self.statement_ends_at(rhs + n)) {
-                    self.consumed.push(rhs);
-                    Binding::Require
-                } else if let Some(s) =
-                    self.string_at(rhs).filter(|_| self.statement_ends_at(rhs + 1))
-                {
-                    Binding::Const(s)
-                } else {
-                    Binding::Other
+        // Each name is bound to its own expression: `local a, require = f, require` keeps
+        // `require`; `local x, y = 1` binds `y` to nil.
+        let mut bindings = vec![Binding::Other; names.len()];
+        if self.is_op(k, "=") {
+            let mut at = k + 1;
+            for binding in bindings.iter_mut() {
+                let end = self.expression_end(at);
+                if self.require_ref(at).is_some_and(|n| at + n == end) {
+                    self.consumed.push(at);
+                    *binding = Binding::Require;
+                } else if let Some(s) = self.string_at(at).filter(|_| at + 1 == end) {
+                    *binding = Binding::Const(s);
                 }
+                if !self.is_op(end, ",") {
+                    break;
+                }
+                at = end + 1;
             }
-            _ => Binding::Other,
-        };
-        for name in names {
-            self.bindings.push((name, binding.clone(), depth));
+        }
+        for (name, binding) in names.into_iter().zip(bindings) {
+            self.bindings.push((name, binding, depth));
+        }
+    }
+
+    /// The index just past the expression starting at token `k` in an expression list: the
+    /// next `,` or `;` not nested in brackets or a function body, or the start of the next
+    /// statement.
+    fn expression_end(&self, k: usize) -> usize {
+        let mut depth = 0usize;
+        let mut i = k;
+        while let Some(t) = self.tok(i) {
+            match t {
+                Tok::Eof => return i,
+                Tok::Op("(" | "[" | "{") => depth += 1,
+                Tok::Op(")" | "]" | "}") if depth == 0 => return i,
+                Tok::Op(")" | "]" | "}") => depth -= 1,
+                Tok::Op("," | ";") if depth == 0 => return i,
+                Tok::Name => match self.text(i) {
+                    b"function" => depth += 1,
+                    b"end" if depth > 0 => depth -= 1,
+                    // Only a new statement starts with these outside a function body.
+                    b"local" | b"return" | b"break" | b"goto" | b"if" | b"do" | b"while"
+                    | b"for" | b"repeat" | b"until" | b"end" | b"else" | b"elseif" | b"then"
+                        if depth == 0 =>
+                    {
+                        return i
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+            // Two operands in a row (`f() x = 1`): the next statement has begun.
+            if depth == 0 && i > k && self.ends_operand(i - 1) && self.starts_operand(i) {
+                return i;
+            }
+            i += 1;
+        }
+        i
+    }
+
+    /// Whether token `i` can end an operand (a name, a literal, a closing bracket).
+    fn ends_operand(&self, i: usize) -> bool {
+        match self.tok(i) {
+            Some(Tok::Name) => !matches!(
+                self.text(i),
+                b"and" | b"or" | b"not" | b"function" | b"return" | b"local" | b"in"
+            ),
+            Some(Tok::Str | Tok::Number | Tok::Op(")" | "]" | "}")) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether token `i` can only start a new operand (a name or a number; a string or bracket
+    /// may continue a call).
+    fn starts_operand(&self, i: usize) -> bool {
+        match self.tok(i) {
+            Some(Tok::Name) => !matches!(self.text(i), b"and" | b"or" | b"end"),
+            Some(Tok::Number) => true,
+            _ => false,
         }
     }
 
@@ -894,7 +980,59 @@ pub fn scan(src: &[u8]) -> Result<Vec<Site>, ScanError> {
         }
         i += 1;
     }
+    f.mentions();
     Ok(f.sites)
+}
+
+/// Whether `s` reads as a dotted module name of at least `parts` parts: identifiers (a `-`
+/// allowed after the first character, as in LuaRocks' `a.v1-b`), joined by dots.
+fn dotted_name(s: &[u8], parts: usize) -> bool {
+    let mut n = 0;
+    for part in s.split(|&c| c == b'.') {
+        let ok = part.first().is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_')
+            && part.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+        if !ok {
+            return false;
+        }
+        n += 1;
+    }
+    n >= parts
+}
+
+impl Finder<'_> {
+    /// The string literals that are not the name of a require but read as a module name, or a
+    /// format for one, as [`Target::Mention`] sites after the requires.
+    fn mentions(&mut self) {
+        let used: Vec<Range<usize>> = self
+            .sites
+            .iter()
+            .filter(|s| matches!(s.target, Target::Literal(_)))
+            .map(|s| s.span.clone())
+            .collect();
+        for j in 0..self.toks.len() {
+            let t = &self.toks[j];
+            if t.tok != Tok::Str || used.contains(&t.span) {
+                continue;
+            }
+            let value = string_value(self.src, t);
+            let target = if dotted_name(&value, 2) {
+                Target::Mention { text: value, prefix: false }
+            } else if let Some(stem) = value.strip_suffix(b".%s").filter(|v| dotted_name(v, 1)) {
+                let mut text = stem.to_vec();
+                text.push(b'.');
+                Target::Mention { text, prefix: true }
+            } else {
+                continue;
+            };
+            self.sites.push(Site {
+                target,
+                kind: SiteKind::Lazy,
+                line: t.line,
+                col: t.col,
+                span: t.span.clone(),
+            });
+        }
+    }
 }
 
 #[cfg(test)]
@@ -907,19 +1045,37 @@ mod tests {
         scan(src.as_bytes())
             .unwrap()
             .into_iter()
-            .map(|s| {
+            .filter_map(|s| {
                 let name = match s.target {
                     Target::Literal(n) => Some(String::from_utf8(n).unwrap()),
                     Target::Prefix(p) => Some(format!("{}*", String::from_utf8(p).unwrap())),
                     Target::Computed | Target::Value => None,
+                    Target::Mention { .. } => return None,
                 };
-                (name, s.kind, s.line)
+                Some((name, s.kind, s.line))
             })
             .collect()
     }
 
     fn targets(src: &str) -> Vec<Target> {
-        scan(src.as_bytes()).unwrap().into_iter().map(|s| s.target).collect()
+        let all = scan(src.as_bytes()).unwrap().into_iter().map(|s| s.target);
+        all.filter(|t| !matches!(t, Target::Mention { .. })).collect()
+    }
+
+    #[test]
+    fn strings_that_read_as_module_names_are_mentions() {
+        let src = "local cmds = { init = 'tool.cmd.init', help = \"tool.cmd.help\" }\nlocal x = require('tool.core')\nload_platform('tool.fs.%s')\nlocal s = 'not a module', 'plain', '1.2.3', 'a..b', 'x.%d'\n";
+        let mentions: Vec<Target> = scan(src.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|s| s.target)
+            .filter(|t| matches!(t, Target::Mention { .. }))
+            .collect();
+        let m = |t: &str, prefix| Target::Mention { text: t.as_bytes().to_vec(), prefix };
+        assert_eq!(
+            mentions,
+            vec![m("tool.cmd.init", false), m("tool.cmd.help", false), m("tool.fs.", true)]
+        );
     }
 
     fn lit(n: &str, k: SiteKind, line: u32) -> Row {
@@ -1035,6 +1191,13 @@ local j = require ( "j" )
     }
 
     #[test]
+    fn several_names_in_one_local_are_bound_one_by_one() {
+        // Penlight, LuaRocks and compat53 keep their globals in locals this way.
+        let src = "local getmetatable, setmetatable, require = getmetatable, setmetatable, require\nlocal a = require 'a'\nlocal x, y, z = f(1, 2), 'c.d', function(q, r) return q, r end\nrequire(y)\nlocal n, require = 1\nrequire 'shadowed'\n";
+        assert_eq!(names(src), vec![lit("a", SiteKind::Plain, 2), lit("c.d", SiteKind::Plain, 4)]);
+    }
+
+    #[test]
     fn a_shadowing_local_is_not_require() {
         let src = "do\n  local require = function(n) return n end\n  require 'shadowed'\nend\nrequire 'visible'\nlocal require = myloader\nrequire 'gone'\n";
         assert_eq!(names(src), vec![lit("visible", SiteKind::Plain, 5)]);
@@ -1059,7 +1222,7 @@ local j = require ( "j" )
 
     #[test]
     fn require_as_a_value() {
-        let src = "t.loader = require\nfoo(require)\n";
+        let src = "t.loader = require\nfoo(require)\nlocal a, require, b = 1, 2, 3\nlocal function f(x, require) return require end\nlocal g = function(require, y) end\n";
         assert_eq!(targets(src), vec![Target::Value, Target::Value]);
     }
 

@@ -170,8 +170,8 @@ pub fn run(
     };
     let _ = out.map(|rx| rx.recv_timeout(PIPE_GRACE));
     let stderr = err.and_then(|rx| rx.recv_timeout(PIPE_GRACE).ok()).unwrap_or_default();
-    let text = std::fs::read(log)
-        .map_err(|source| TraceError::Log { path: log.to_path_buf(), source })?;
+    let text =
+        std::fs::read(log).map_err(|source| TraceError::Log { path: log.to_path_buf(), source })?;
     let mut outcome = parse_log(&text);
     outcome.status = status.code();
     outcome.signal = status.signal();
