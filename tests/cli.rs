@@ -405,3 +405,18 @@ fn a_full_stderr_is_not_a_crash() {
     assert_eq!(r.code, 0);
     assert!(dir.path().join("app").exists());
 }
+
+/// Outputs are renamed over their target: a FIFO (or `/dev/null`, a device) there must be
+/// refused, not replaced by a regular file (found while measuring the corpus of issue 12).
+#[test]
+fn an_output_that_is_not_a_regular_file_is_refused() {
+    let dir = program();
+    let fifo = dir.path().join("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    let r = bundle(dir.path(), &["main.lua", "-o", "pipe"]);
+    assert_error(&r, 1, "output pipe: is not a regular file");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "still a FIFO");
+    assert_only(dir.path(), &["main.lua", "lib", "pipe"]);
+}
