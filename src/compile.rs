@@ -135,8 +135,10 @@ impl Compiler {
         })
     }
 
-    /// [`Compiler::compile`], except that with `lenient`, a syntax error in a module luajit
-    /// would not load at start is not fatal: the bundler never refuses a program luajit runs.
+    /// [`Compiler::compile`], except that with `lenient`, a syntax error in a module that luajit
+    /// would not load at start (and that was not named with `-m`) is not fatal: the module is
+    /// stored as source, so that loading it raises luajit's own error. The bundler never
+    /// refuses a program that luajit runs.
     pub fn compile_lenient(
         &self,
         unit: &Unit,
