@@ -2,9 +2,15 @@
 //! `object`'s ELF builder; a non-allocated section, so the loaded image is untouched and `strip`
 //! keeps it), or appended as a trailer for a stub that is not ELF. The file appears atomically:
 //! a temporary file in the target directory, made executable, then renamed over the output.
+//!
+//! Every file `bundle` writes goes through here, checked against [`Inputs`], the identities
+//! (device and inode) of every file the command read: no output ever replaces an input, however
+//! it is named (another path, a symlink, a hard link). A target that is not a regular file
+//! (a device, FIFO or socket) is refused too, since the rename would replace it. The temporary
+//! file is removed if anything fails, and on SIGINT/SIGTERM/SIGHUP ([`crate::cleanup`]).
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use object::build::elf::{Builder, SectionData};
@@ -23,6 +29,50 @@ pub enum EmitError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{} is also an input ({}); refusing to overwrite it: choose another output path", output.display(), input.display())]
+    OverwritesInput { output: PathBuf, input: PathBuf },
+    #[error("{}: is not a regular file (a device, FIFO or socket); give a file path", .0.display())]
+    NotAFile(PathBuf),
+}
+
+/// The identities of every file a command reads, so that no output replaces one of them.
+#[derive(Debug, Default, Clone)]
+pub struct Inputs {
+    ids: Vec<((u64, u64), PathBuf)>,
+}
+
+impl Inputs {
+    /// Records `path`, if it exists (a file that is not there cannot be overwritten).
+    pub fn add(&mut self, path: &Path) {
+        if let Ok(m) = std::fs::metadata(path) {
+            self.ids.push(((m.dev(), m.ino()), path.to_path_buf()));
+        }
+    }
+
+    /// Inputs made of `paths`.
+    pub fn of<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Self {
+        let mut inputs = Inputs::default();
+        for p in paths {
+            inputs.add(p);
+        }
+        inputs
+    }
+
+    /// Refuses `output` when it is (by identity, through any link) one of the inputs, or exists
+    /// as something other than a regular file.
+    pub fn check(&self, output: &Path) -> Result<(), EmitError> {
+        let Ok(m) = std::fs::metadata(output) else { return Ok(()) };
+        if !m.is_file() {
+            return Err(EmitError::NotAFile(output.to_path_buf()));
+        }
+        match self.ids.iter().find(|(id, _)| *id == (m.dev(), m.ino())) {
+            Some((_, input)) => Err(EmitError::OverwritesInput {
+                output: output.to_path_buf(),
+                input: input.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The stub with `payload` attached.
@@ -49,19 +99,43 @@ pub fn attach(stub: &[u8], payload: &[u8]) -> Result<Vec<u8>, EmitError> {
 }
 
 /// Writes `bytes` to `path` with mode 0755, atomically: either the whole new file is there, or
-/// whatever was there before is untouched.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), EmitError> {
-    write_atomically_with_mode(path, bytes, 0o755)
+/// whatever was there before is untouched. `path` must not be one of `inputs`.
+pub fn write_atomically(path: &Path, bytes: &[u8], inputs: &Inputs) -> Result<(), EmitError> {
+    write_atomically_with_mode(path, bytes, 0o755, inputs)
 }
 
 /// [`write_atomically`] with another mode.
-pub fn write_atomically_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), EmitError> {
+pub fn write_atomically_with_mode(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    inputs: &Inputs,
+) -> Result<(), EmitError> {
+    write_with(path, mode, inputs, |tmp| {
+        let mut f = std::fs::OpenOptions::new().write(true).open(tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })
+}
+
+/// Makes `path` (mode `mode`) with `fill`, which writes a temporary path in the same directory,
+/// then renames it over `path`, after checking `path` against `inputs`. The temporary file is
+/// removed on any failure, and on an interrupting signal.
+pub fn write_with(
+    path: &Path,
+    mode: u32,
+    inputs: &Inputs,
+    fill: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), EmitError> {
     let fail = |source| EmitError::Write { path: path.to_path_buf(), source };
+    inputs.check(path)?;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".bundle-").tempfile_in(dir).map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode)).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
+    let tmp = tempfile::Builder::new().prefix(".bundle-").tempfile_in(dir).map_err(fail)?;
+    let _registered = crate::cleanup::register(tmp.path(), false);
+    fill(tmp.path()).map_err(fail)?;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode)).map_err(fail)?;
+    // Checked again right before the rename: the inputs were read long before.
+    inputs.check(path)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
 }
@@ -79,13 +153,31 @@ mod tests {
         assert_eq!(a, b);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app");
-        write_atomically(&path, &a).unwrap();
+        write_atomically(&path, &a, &Inputs::default()).unwrap();
         let image = std::fs::read(&path).unwrap();
         let located = bundle_runtime::carrier::locate(&image).unwrap();
         assert_eq!(located.carrier, bundle_runtime::carrier::Carrier::Section);
         assert_eq!(&image[located.range], &payload[..]);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
+    }
+
+    #[test]
+    fn an_input_is_never_overwritten_through_any_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("main.lua");
+        std::fs::write(&input, "print(1)").unwrap();
+        std::os::unix::fs::symlink(&input, dir.path().join("sym")).unwrap();
+        std::fs::hard_link(&input, dir.path().join("hard")).unwrap();
+        let inputs = Inputs::of([input.as_path()]);
+        for name in ["main.lua", "sym", "hard"] {
+            let err = write_atomically(&dir.path().join(name), b"x", &inputs).unwrap_err();
+            assert!(matches!(err, EmitError::OverwritesInput { .. }), "{name}: {err}");
+        }
+        assert_eq!(std::fs::read(&input).unwrap(), b"print(1)");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 3, "no temporary file left");
+        write_atomically(&dir.path().join("other"), b"x", &inputs).unwrap();
     }
 
     #[test]

@@ -130,15 +130,57 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
         }
         plan.push((target, e));
     }
-    let mut written = Vec::new();
+    // Decode everything before the first write: an undecodable entry leaves nothing behind.
+    let mut decoded = Vec::with_capacity(plan.len());
     for (target, e) in plan {
-        let data = e.decode().map_err(damaged)?;
-        if let Some(parent) = target.parent() {
+        decoded.push((target, e.decode().map_err(damaged)?));
+    }
+    // Two phases: every file is first written to a temporary file beside its target; only when
+    // all are written are they renamed into place (a rename never writes through an existing
+    // link). A failure in the first phase removes the temporary files and the directories made.
+    let inputs = crate::emit::Inputs::of([file]);
+    let mut made_dirs: Vec<PathBuf> = Vec::new();
+    let mut staged = Vec::with_capacity(decoded.len());
+    let staging = (|| {
+        for (target, data) in &decoded {
+            let parent = target.parent().unwrap_or(dir);
+            let mut missing = Vec::new();
+            let mut at = parent;
+            while !at.exists() && at.starts_with(dir) {
+                missing.push(at.to_path_buf());
+                at = at.parent().unwrap_or(dir);
+            }
             std::fs::create_dir_all(parent).map_err(io(parent))?;
+            made_dirs.extend(missing.into_iter().rev());
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".bundle-")
+                .tempfile_in(parent)
+                .map_err(io(parent))?;
+            let _registered = crate::cleanup::register(tmp.path(), false);
+            std::io::Write::write_all(&mut tmp, data).map_err(io(target))?;
+            staged.push((tmp, target.clone(), _registered));
         }
-        // Checked again right before writing: the directory may have changed meanwhile.
+        Ok(())
+    })();
+    if let Err(e) = staging {
+        drop(staged);
+        for d in made_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+        return Err(e);
+    }
+    let mut written = Vec::new();
+    for (tmp, target, _registered) in staged {
+        // Checked again right before the rename: the directory may have changed meanwhile.
         check_no_symlink(dir, &target)?;
-        std::fs::write(&target, &data).map_err(io(&target))?;
+        inputs.check(&target).map_err(|e| ExtractError::Io {
+            path: target.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        use std::os::unix::fs::PermissionsExt;
+        let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+        tmp.persist(&target)
+            .map_err(|e| ExtractError::Io { path: target.clone(), source: e.error })?;
         written.push(target);
     }
     Ok(written)

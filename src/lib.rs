@@ -11,6 +11,7 @@
 //! [`stub`] provides the host stub embedded at build time (or one given with `--stub`).
 
 pub mod archive;
+pub mod cleanup;
 pub mod cli;
 pub mod compile;
 pub mod diag;
@@ -163,6 +164,12 @@ fn trace_rounds(plan: &mut plan::BuildPlan, spec: &plan::TracePlan) -> Result<Tr
         tempfile::Builder::new().prefix("bundle-trace").tempdir().map_err(Error::TraceSetup)?;
     let exe = dir.path().join("traced");
     let log = dir.path().join("trace.log");
+    // Removed on an interrupting signal too (TempDir's destructor would not run).
+    let _cleanup = [
+        cleanup::register(dir.path(), true),
+        cleanup::register(&exe, false),
+        cleanup::register(&log, false),
+    ];
     let stub = stub::load(&plan.stub, plan.store)?;
     let compiler = compile::Compiler::new()?;
     let mut report = TraceReport::default();
@@ -193,7 +200,7 @@ fn trace_rounds(plan: &mut plan::BuildPlan, spec: &plan::TracePlan) -> Result<Tr
         traced_plan.preloads.insert(0, trace::RECORDER.to_owned());
         traced_plan.interpreter = None;
         let (payload, _) = pack::pack(&compiled, None, &graph, &traced_plan)?;
-        emit::write_atomically(&exe, &emit::attach(&stub, &payload)?)?;
+        emit::write_atomically(&exe, &emit::attach(&stub, &payload)?, &emit::Inputs::default())?;
         let _ = std::fs::remove_file(&log);
         std::fs::write(&log, b"").map_err(Error::TraceSetup)?;
         let outcome = trace::run(&exe, &spec.args, &log, spec.timeout, &main)?;
@@ -233,46 +240,67 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         }
         None => plan,
     };
-    let mut report = build_planned(plan)?;
+    let (mut report, inputs) = build_planned(plan)?;
     if let (Some(_), Some(spec)) = (&trace, &plan.trace) {
         if let Some(save) = &spec.save {
             let main = plan.main.as_ref().map_or("", |m| m.display.as_str());
             // Everything traced so far, --modules-from included, so that the traces of several
             // runs accumulate in one file.
             let text = trace::module_list(&plan.traced, main);
-            emit::write_atomically_with_mode(save, text.as_bytes(), 0o644).map_err(|e| {
-                Error::SaveTrace {
+            emit::write_atomically_with_mode(save, text.as_bytes(), 0o644, &inputs).map_err(
+                |e| Error::SaveTrace {
                     path: save.clone(),
                     source: std::io::Error::other(e.to_string()),
-                }
-            })?;
+                },
+            )?;
         }
     }
     report.trace = trace;
     Ok(report)
 }
 
-/// The build proper, once the plan is final.
-fn build_planned(plan: &plan::BuildPlan) -> Result<Report, Error> {
+/// Every file the build reads: the main script, each module and library packed, the stub, the
+/// `--c-lib` archives and the `--modules-from` list. No output may replace one of them.
+fn inputs(plan: &plan::BuildPlan, graph: &graph::Graph) -> emit::Inputs {
+    let mut inputs = emit::Inputs::default();
+    for u in graph.units.iter().filter(|u| !u.runtime) {
+        inputs.add(&u.path);
+    }
+    for lib in graph.libraries.values() {
+        inputs.add(&lib.path);
+    }
+    if let plan::StubChoice::File(p) = &plan.stub {
+        inputs.add(p);
+    }
+    for f in plan.extra_inputs.iter() {
+        inputs.add(f);
+    }
+    if let Some(c) = &plan.emit_c {
+        for lib in &c.c_libs {
+            inputs.add(&lib.file);
+        }
+    }
+    inputs
+}
+
+/// The build proper, once the plan is final; returns the report and the build's inputs.
+fn build_planned(plan: &plan::BuildPlan) -> Result<(Report, emit::Inputs), Error> {
     let graph = graph::build(plan)?;
     if graph.has_errors() {
         return Err(Error::Diagnostics(graph.diagnostics));
     }
     let output = plan.output.clone().ok_or_else(|| Error::OutputIsModule("(none)".into()))?;
-    // Discovered modules were not known to the plan: compare file identities with the output,
-    // if it exists (a path can name the same file in many ways).
-    if let Ok(out_meta) = std::fs::metadata(&output) {
-        use std::os::unix::fs::MetadataExt;
-        let same = |p: &Path| {
-            std::fs::metadata(p)
-                .is_ok_and(|m| m.dev() == out_meta.dev() && m.ino() == out_meta.ino())
-        };
-        if let Some(u) = graph.units.iter().find(|u| same(&u.path)) {
-            return Err(Error::OutputIsModule(u.display.clone()));
-        }
+    let inputs = inputs(plan, &graph);
+    // Checked before any work, so that nothing is compiled for an output that cannot be written.
+    inputs.check(&output)?;
+    if let Some(d) = &plan.depfile {
+        inputs.check(d).map_err(|e| Error::Depfile {
+            path: d.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
     }
     if let Some(c) = &plan.emit_c {
-        return build_c(plan, &graph, c, &output);
+        return Ok((build_c(plan, &graph, c, &output, &inputs)?, inputs));
     }
     let stub = stub::load(&plan.stub, plan.store)?;
     let compiled = compile::compile_all(&graph.units, plan.store, !plan.strict)?;
@@ -281,7 +309,7 @@ fn build_planned(plan: &plan::BuildPlan) -> Result<Report, Error> {
     let interpreter = compile_interpreter(plan)?;
     let (payload, totals) = pack::pack(&compiled, interpreter.as_ref(), &graph, plan)?;
     let exe = emit::attach(&stub, &payload)?;
-    emit::write_atomically(&output, &exe)?;
+    emit::write_atomically(&output, &exe, &inputs)?;
     if let Some(depfile) = &plan.depfile {
         let files = graph.units.iter().filter(|u| !u.runtime);
         let mut deps: Vec<&Path> = files.map(|u| u.path.as_path()).collect();
@@ -290,19 +318,22 @@ fn build_planned(plan: &plan::BuildPlan) -> Result<Report, Error> {
             deps.push(p);
         }
         let text = make_rule(&output, &deps);
-        emit::write_atomically(depfile, text.as_bytes()).map_err(|e| Error::Depfile {
-            path: depfile.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        emit::write_atomically_with_mode(depfile, text.as_bytes(), 0o644, &inputs).map_err(
+            |e| Error::Depfile {
+                path: depfile.clone(),
+                source: std::io::Error::other(e.to_string()),
+            },
+        )?;
     }
-    Ok(Report {
+    let report = Report {
         output,
         modules: graph.units.iter().filter(|u| !u.is_main()).count(),
         totals,
         output_len: exe.len() as u64,
         warnings,
         trace: None,
-    })
+    };
+    Ok((report, inputs))
 }
 
 /// The interpreter chunk (runtime/lua/interp.lua), if the plan has one, stored like the modules.
@@ -341,6 +372,7 @@ fn build_c(
     graph: &graph::Graph,
     c: &plan::EmitC,
     output: &Path,
+    inputs: &emit::Inputs,
 ) -> Result<Report, Error> {
     let clibs = &c.c_libs;
     let compiled = compile::compile_all(&graph.units, plan.store, !plan.strict)?;
@@ -357,9 +389,23 @@ fn build_c(
         clibs,
         &header,
     )?;
-    emit::write_atomically_with_mode(output, text.as_bytes(), 0o644)?;
     if let Some(exe) = &c.compile_to {
-        emit_c::compile(output, exe, clibs).map_err(Error::CCompile)?;
+        inputs.check(exe)?;
+    }
+    emit::write_atomically_with_mode(output, text.as_bytes(), 0o644, inputs)?;
+    if let Some(exe) = &c.compile_to {
+        // The compiler writes a temporary file beside the executable, renamed into place.
+        let mut failure = None;
+        let written = emit::write_with(exe, 0o755, inputs, |tmp| {
+            emit_c::compile(output, tmp, clibs).map_err(|e| {
+                failure = Some(e);
+                std::io::Error::other("the C compiler failed")
+            })
+        });
+        if let Some(e) = failure {
+            return Err(Error::CCompile(e));
+        }
+        written?;
     }
     Ok(Report {
         output: output.to_path_buf(),

@@ -5,6 +5,7 @@
 //! subcommand found a problem, 2 for a command-line usage error.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -184,7 +185,8 @@ fn heroku(cli: &HerokuCli) -> ExitCode {
             let bytes = bundle::heroku::checked_binary(binary, Some(stack))?;
             let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or("app");
             let slug = bundle::heroku::slug(name, &bytes, &processes)?;
-            bundle::emit::write_atomically(output, &slug)
+            let inputs = bundle::emit::Inputs::of([binary.as_path()]);
+            bundle::emit::write_atomically_with_mode(output, &slug, 0o644, &inputs)
                 .map_err(|e| bundle::heroku::HerokuError::Invalid(e.to_string()))?;
             let types = bundle::heroku::process_types_json(&processes);
             print_stdout(&format!("{types}\n"));
@@ -268,7 +270,10 @@ fn oci(cli: &OciCli) -> ExitCode {
         let runtime = bundle::oci::runtime_files(&bytes).map_err(|e| e.to_string())?;
         let image = bundle::oci::Image { name, binary: bytes, tag: tag.clone(), port: cli.port };
         let archive = bundle::oci::build(&image, &runtime).map_err(|e| e.to_string())?;
-        bundle::emit::write_atomically(&cli.output, &archive).map_err(|e| e.to_string())?;
+        let mut inputs = bundle::emit::Inputs::of([cli.binary.as_path()]);
+        runtime.keys().for_each(|f| inputs.add(Path::new(f)));
+        bundle::emit::write_atomically_with_mode(&cli.output, &archive, 0o644, &inputs)
+            .map_err(|e| e.to_string())?;
         say(format_args!(
             "bundle: wrote {} ({} bytes): {tag}, {} runtime files, PORT={}",
             cli.output.display(),
@@ -288,6 +293,7 @@ fn oci(cli: &OciCli) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    bundle::cleanup::install();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let sub = args.get(1).and_then(|a| a.to_str());
     let result = match sub {

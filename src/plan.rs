@@ -101,6 +101,8 @@ pub struct BuildPlan {
     pub traced: Vec<crate::trace::Traced>,
     /// `--trace`: run the program to find what it loads.
     pub trace: Option<TracePlan>,
+    /// Files read besides the program's own (`--modules-from`): never overwritten.
+    pub extra_inputs: Vec<PathBuf>,
     /// `None` when nothing is to be written (`--list`, `why`).
     pub output: Option<PathBuf>,
     pub depfile: Option<PathBuf>,
@@ -348,6 +350,7 @@ impl BuildPlan {
             strict: args.strict,
             traced,
             trace: None,
+            extra_inputs: args.modules_from.iter().cloned().collect(),
             output: None,
             depfile: None,
             stub: StubChoice::Embedded,

@@ -152,6 +152,7 @@ pub fn run(
         .process_group(0)
         .spawn()
         .map_err(TraceError::Spawn)?;
+    let _group = crate::cleanup::child_group(child.id() as i32);
     let out = child.stdout.take().map(|o| drain(o, 0));
     let err = child.stderr.take().map(|e| drain(e, 4096));
     let start = Instant::now();

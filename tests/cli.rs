@@ -420,3 +420,125 @@ fn an_output_that_is_not_a_regular_file_is_refused() {
     assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "still a FIFO");
     assert_only(dir.path(), &["main.lua", "lib", "pipe"]);
 }
+
+/// Issue 13: an interrupted build leaves no temporary file behind: SIGTERM during a `--trace`
+/// run removes its temporary directory and stops the traced program's process group.
+#[test]
+fn interrupted_build_leaves_no_temporary_file_and_no_traced_process() {
+    let dir = tempdir();
+    let tmp = tempdir();
+    let marker = format!("sleep 30.{}", std::process::id());
+    std::fs::write(dir.path().join("main.lua"), format!("os.execute('{marker}')\n")).unwrap();
+    let mut child = bundle_cmd(dir.path(), &["main.lua", "-o", "app", "--trace", "--"])
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let running =
+        || Command::new("pgrep").args(["-f", &marker]).output().unwrap().stdout.is_empty().not();
+    use std::ops::Not;
+    let start = std::time::Instant::now();
+    while !running() {
+        assert!(start.elapsed().as_secs() < 20, "the traced program never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "the trace directory exists");
+    // SAFETY: signalling a child process this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "ends as the signal would");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "temporary directory removed");
+    assert_only(dir.path(), &["main.lua"]);
+    let gone = std::time::Instant::now();
+    while running() {
+        assert!(gone.elapsed().as_secs() < 5, "the traced program outlived bundle");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Issue 13, item 1: `--emit-c --cc -o app.c` compiles to `app`, which must never be an input
+/// (here the main script itself, then a module through `-o util.lua.c`).
+#[test]
+fn issue13_cc_output_never_replaces_an_input() {
+    let dir = tempdir();
+    write_tree(dir.path(), &[("app", "print(require('util'))\n"), ("util.lua", "return 1\n")]);
+    let before = std::fs::read(dir.path().join("app")).unwrap();
+    let r = bundle(dir.path(), &["app", "--emit-c", "--cc", "-o", "app.c"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("is also an input"), "{}", r.stderr);
+    assert_eq!(std::fs::read(dir.path().join("app")).unwrap(), before, "the source is intact");
+    let r = bundle(dir.path(), &["app", "--emit-c", "--cc", "-o", "util.lua.c"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("util.lua is also an input"), "{}", r.stderr);
+    assert_eq!(std::fs::read(dir.path().join("util.lua")).unwrap(), b"return 1\n");
+    assert_only(dir.path(), &["app", "util.lua"]);
+}
+
+/// Issue 13, item 2: `--depfile` is checked against every input, not only `-o`.
+#[test]
+fn issue13_depfile_never_replaces_an_input() {
+    let dir = program();
+    for depfile in ["main.lua", "lib/util.lua"] {
+        let before = std::fs::read(dir.path().join(depfile)).unwrap();
+        let r = bundle(dir.path(), &["main.lua", "-o", "app", "--depfile", depfile]);
+        assert_eq!(r.code, 1, "{depfile}: {}", r.stderr);
+        assert!(r.stderr.contains("is also an input"), "{}", r.stderr);
+        assert_eq!(std::fs::read(dir.path().join(depfile)).unwrap(), before, "{depfile} intact");
+        assert_only(dir.path(), &["main.lua", "lib"]);
+    }
+}
+
+/// Issue 13, item 3: `heroku slug APP -o APP` and `oci APP -o APP` keep the executable, also
+/// through a symlink or a hard link to it.
+#[test]
+fn issue13_slug_and_image_never_replace_the_executable() {
+    let dir = program();
+    let app = build_ok(dir.path(), "app");
+    let before = std::fs::read(&app).unwrap();
+    std::os::unix::fs::symlink(&app, dir.path().join("link")).unwrap();
+    std::fs::hard_link(&app, dir.path().join("hard")).unwrap();
+    for out in ["app", "link", "hard"] {
+        for args in [vec!["heroku", "slug", "app", "-o", out], vec!["oci", "app", "-o", out]] {
+            let r = bundle(dir.path(), &args);
+            assert_ne!(r.code, 0, "{args:?}: {}", r.stderr);
+            assert!(r.stderr.contains("is also an input"), "{args:?}: {}", r.stderr);
+            assert_eq!(std::fs::read(&app).unwrap(), before, "{args:?}: the executable is intact");
+        }
+    }
+    assert_only(dir.path(), &["app", "hard", "lib", "link", "main.lua"]);
+}
+
+/// Issue 13: `extract` is all-or-nothing: a name clash leaves nothing, and so does an entry
+/// that cannot be decoded (every entry is decoded before the first write).
+#[test]
+fn issue13_extract_is_all_or_nothing() {
+    let dir = program();
+    let app = build_ok(dir.path(), "app");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("lib")).unwrap();
+    std::fs::write(out.join("lib/util.luac"), "mine").unwrap();
+    let r = bundle(dir.path(), &["extract", "app", "-d", "out"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let files: Vec<_> = walk(&out);
+    assert_eq!(files, vec![out.join("lib/util.luac")], "nothing else written");
+    assert_eq!(std::fs::read(out.join("lib/util.luac")).unwrap(), b"mine");
+    let r = bundle(dir.path(), &["extract", "app", "-d", "fresh"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let _ = app;
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
