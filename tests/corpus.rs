@@ -7,9 +7,7 @@
 //! each program, its package, module count, command and current result.
 //!
 //! A program that is not installed is a failure naming its Debian package (`.ci/run` installs
-//! them all), never a skip. `CORPUS_WITH_TODAY_FLAGS=1` adds, per program, the flags that make
-//! today's bundler build a working executable (the gap docs/CORPUS.md describes); the harness is
-//! checked that way.
+//! them all), never a skip.
 
 mod common;
 
@@ -91,9 +89,6 @@ struct Program {
     main: PathBuf,
     /// Fixture directory copied into each run directory (`None`: the runs start empty).
     inputs: Option<&'static str>,
-    /// What today's bundler needs to build a working executable; used only with
-    /// `CORPUS_WITH_TODAY_FLAGS=1`. The tests themselves bundle with no flags.
-    today_flags: &'static [&'static str],
 }
 
 /// What one run did, normalised, plus the files it left in its directory.
@@ -149,14 +144,11 @@ impl Program {
         luajit();
     }
 
-    /// Bundles the program with no flags (plus today's, on request); returns the executable.
+    /// Bundles the program with no flags; returns the executable.
     fn bundle(&self, bin_dir: &Path) -> PathBuf {
         let out = bin_dir.join(self.exe);
         let (main, out_s) = (self.main.to_str().unwrap(), out.to_str().unwrap());
-        let mut args = vec![main, "-o", out_s];
-        if std::env::var_os("CORPUS_WITH_TODAY_FLAGS").is_some_and(|v| v == "1") {
-            args.extend(self.today_flags);
-        }
+        let args = [main, "-o", out_s];
         // From the scratch directory: the bundler's own search path is the system's default.
         let r = bundle(bin_dir, &args);
         assert_eq!(
@@ -225,7 +217,6 @@ fn luacheck_reports_warnings() {
         installed: &["/usr/share/lua/5.1/luacheck/main.lua"],
         main: "/usr/bin/luacheck".into(),
         inputs: Some("luacheck"),
-        today_flags: &[],
     };
     let got = p
         .compare(&[&["--no-color", "bad.lua"], &["--no-color", "--formatter", "plain", "bad.lua"]]);
@@ -247,8 +238,6 @@ fn busted_runs_a_spec_directory() {
         installed: &["/usr/share/lua/5.1/busted/runner.lua", "/usr/share/lua/5.1/pl/path.lua"],
         main: "/usr/bin/busted".into(),
         inputs: Some("busted"),
-        // pl/tablex.lua:22 `require('pl.' .. pl_class)` goes through the multi-name local alias.
-        today_flags: &["-m", "pl.Map"],
     };
     let got = p.compare(&[&["--output=TAP", "spec"]]);
     // One passing and one failing test.
@@ -269,8 +258,6 @@ fn ldoc_documents_a_module() {
         installed: &["/usr/share/lua/5.1/ldoc/html.lua", "/usr/share/lua/5.1/markdown.lua"],
         main: "/usr/bin/ldoc".into(),
         inputs: Some("ldoc"),
-        // pl/tablex.lua:620 `require('pl.Set')` goes through the multi-name local alias.
-        today_flags: &["-m", "pl.Set"],
     };
     let got = p.compare(&[&["--testing", "-f", "markdown", "-d", "out", "src"]]);
     assert_eq!(got[0].code, 0, "{}", got[0].stderr);
@@ -294,18 +281,6 @@ fn luarocks_makes_and_lists_a_rock() {
         ],
         main: "/usr/bin/luarocks".into(),
         inputs: Some("luarocks"),
-        today_flags: &[
-            // luarocks/core/cfg.lua:18, after the multi-name local alias of lines 13-14.
-            "-m",
-            "luarocks.core.sysdetect",
-            "-m",
-            "luarocks.cmd.*",
-            // The glob leaves out luarocks/cmd/init.lua (taken for the package `luarocks.cmd`).
-            "-m",
-            "luarocks.cmd.init",
-            "-m",
-            "luarocks.fs.*",
-        ],
     };
     let got = p.compare(&[
         &["--lua-dir=/usr", "make", "--tree=tree", "hello-1.0-1.rockspec"],
@@ -337,9 +312,6 @@ fn lua_http_server_and_client() {
         ],
         main: fixture("http").join("main.lua"),
         inputs: None,
-        // compat53/module.lua:49 and :62 `pcall(require, ...)` go through the multi-name local
-        // alias of lines 10-11.
-        today_flags: &["-m", "compat53.utf8", "-m", "compat53.table"],
     };
     let got = p.compare(&[&[]]);
     assert_eq!(got[0].code, 0, "{}", got[0].stderr);
@@ -356,7 +328,6 @@ fn markdown_converts_a_file() {
         installed: &[],
         main: "/usr/share/lua/5.1/markdown.lua".into(),
         inputs: Some("markdown"),
-        today_flags: &[],
     };
     let got = p.compare(&[&["-i", "Corpus", "doc.md"]]);
     assert_eq!(got[0].code, 0, "{}", got[0].stderr);
