@@ -146,17 +146,24 @@ static int searcher(lua_State *L) {
   return 1;
 }
 
-/* boot.lua's has_module_under(prefix): whether a bundled module's name starts with prefix. */
-static int has_module_under(lua_State *L) {
-  size_t len;
-  const char *prefix = luaL_checklstring(L, 1, &len);
-  size_t lo = 0, hi = bundle_nmodules;
+/* The last searcher: nothing found, but for a.b.c when the bundle holds other
+ * modules under a.b, a line naming the flag that would have bundled it. */
+static int hint(lua_State *L) {
+  size_t len, lo = 0, hi = bundle_nmodules;
+  const char *name = lua_tolstring(L, 1, &len);
+  const char *dot = name ? strrchr(name, '.') : NULL;
+  size_t plen;
+  if (dot == NULL || dot == name) return 0;
+  plen = (size_t)(dot - name) + 1; /* the prefix "a.b." */
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (strcmp(bundle_modules[mid].name, prefix) < 0) lo = mid + 1; else hi = mid;
+    if (strncmp(bundle_modules[mid].name, name, plen) < 0) lo = mid + 1; else hi = mid;
   }
-  lua_pushboolean(L, lo < bundle_nmodules && strncmp(bundle_modules[lo].name, prefix, len) == 0
-                         && strlen(bundle_modules[lo].name) > len);
+  if (lo >= bundle_nmodules || strncmp(bundle_modules[lo].name, name, plen) != 0) return 0;
+  lua_pushlstring(L, name, plen - 1);
+  lua_pushfstring(L, "\n\tbundle: this executable holds other modules under '%s'; rebuild with "
+                  "-m '%s.*' (or -m %s, or --trace -- ARGS) to include '%s'",
+                  lua_tostring(L, -1), lua_tostring(L, -1), name, name);
   return 1;
 }
 
@@ -179,8 +186,14 @@ static void open_runtime(lua_State *L) {
   r.next = 0;
   if (lua_load(L, read_blob, &r, "=boot") != 0) lua_error(L);
   lua_pushcfunction(L, searcher);
-  lua_pushcfunction(L, has_module_under);
-  lua_call(L, 2, 0);
+  lua_call(L, 1, 0);
+  /* package.loaders[#package.loaders + 1] = hint: appended here, not in boot.lua, which is
+   * parsed at every start. */
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "loaders");
+  lua_pushcfunction(L, hint);
+  lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+  lua_pop(L, 2);
 }
 
 static int pmain(lua_State *L) {

@@ -468,7 +468,10 @@ unsafe fn create_arg_table(l: *mut lua_State, args: &[&CStr]) {
     }
 }
 
-/// Runs boot.lua with the bundle searcher and [`has_module_under`] as its arguments.
+/// Runs boot.lua with the bundle searcher as its argument, then appends [`hint`] to
+/// `package.loaders`. The hint is appended here rather than by boot.lua (shared with the C file
+/// of `--emit-c`), because boot.lua is parsed at every start: a Lua line there costs each run
+/// of every program more than these few API calls.
 ///
 /// # Safety
 /// `l` is a valid state in a protected call; `ctx` outlives it.
@@ -481,25 +484,40 @@ unsafe fn install_searcher(l: *mut lua_State, ctx: &Ctx) {
         }
         ffi::lua_pushlightuserdata(l, ptr::from_ref(ctx).cast_mut().cast::<c_void>());
         ffi::lua_pushcclosure(l, searcher, 1);
+        ffi::lua_call(l, 1, 0);
+        // package.loaders[#package.loaders + 1] = hint (uses 3 stack slots).
+        ffi::lua_getglobal_(l, c"package".as_ptr());
+        ffi::lua_getfield(l, -1, c"loaders".as_ptr());
+        let n = c_int::try_from(ffi::lua_objlen(l, -1)).unwrap_or(c_int::MAX - 1);
         ffi::lua_pushlightuserdata(l, ptr::from_ref(ctx).cast_mut().cast::<c_void>());
-        ffi::lua_pushcclosure(l, has_module_under, 1);
-        ffi::lua_call(l, 2, 0);
+        ffi::lua_pushcclosure(l, hint, 1);
+        ffi::lua_rawseti_(l, -2, n + 1);
+        ffi::lua_pop(l, 2);
     }
 }
 
-/// boot.lua's `has_module_under(prefix)`: whether the bundle holds a module whose name starts
-/// with `prefix` (for the hint that ends a "module not found" message).
-unsafe extern "C-unwind" fn has_module_under(l: *mut lua_State) -> c_int {
-    // SAFETY: the upvalue is the `ctx` pointer set by install_searcher; the argument is a
-    // string (luaL_checklstring raises otherwise, before anything is owned here) that stays on
-    // the stack while it is borrowed.
+/// The last searcher: finds nothing, but for `a.b.c` when the bundle holds
+/// other modules under `a.b`, returns a line that ends require's "not found" message with the
+/// flag that would have bundled it. Written in Rust, not Lua, so that start-up parses nothing
+/// more for it.
+unsafe extern "C-unwind" fn hint(l: *mut lua_State) -> c_int {
+    // SAFETY: the upvalue is the `ctx` pointer set by install_searcher; the argument stays on
+    // the stack while it is borrowed, and a non-string argument simply gets no hint.
     unsafe {
         let ctx = &*ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)).cast::<Ctx>();
-        let mut len = 0;
-        let prefix = ffi::luaL_checklstring(l, 1, &mut len);
-        let prefix = std::slice::from_raw_parts(prefix.cast::<u8>(), len);
-        let found = ctx.payload.has_module_under(prefix).unwrap_or(false);
-        ffi::lua_pushboolean(l, c_int::from(found));
+        let Some(name) = to_bytes(l, 1) else { return 0 };
+        let Some(dot) = name.iter().rposition(|&c| c == b'.').filter(|&d| d > 0) else {
+            return 0;
+        };
+        let prefix = &name[..=dot];
+        if !ctx.payload.has_module_under(prefix).unwrap_or(false) {
+            return 0;
+        }
+        let (parent, name) = (String::from_utf8_lossy(&name[..dot]), String::from_utf8_lossy(name));
+        let line = format!(
+            "\n\tbundle: this executable holds other modules under '{parent}'; rebuild with -m '{parent}.*' (or -m {name}, or --trace -- ARGS) to include '{name}'"
+        );
+        push_bytes(l, line.as_bytes());
         1
     }
 }
