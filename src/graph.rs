@@ -119,6 +119,9 @@ pub enum Unpacked {
     CModule { shown: String, problem: String },
     /// The search path leads to a directory (`shown`), which luajit cannot load either.
     Directory { shown: String },
+    /// Not on the search path, but the program provides it itself, assigning
+    /// `package.preload[name]` in unit `by.0` at line `by.1`.
+    Provided { by: (usize, u32) },
     /// Left out with `-x`.
     Excluded,
 }
@@ -413,6 +416,11 @@ struct Builder<'p> {
     /// The top-level packages the program requires by literal names: a string that mentions a
     /// module of one of them is taken as a hint ([`Target::Mention`]).
     packages: std::collections::BTreeSet<String>,
+    /// Mention sites `(unit, site)`, followed once every unit reached so far has been scanned,
+    /// so that the packages they are checked against do not depend on the order of the files.
+    mentions: Vec<(usize, usize)>,
+    /// Modules the program provides itself (`package.preload[name] = ...`): never missing.
+    provided: BTreeMap<String, (usize, u32)>,
     /// The current directory, for display paths (looked up once).
     cwd: Option<PathBuf>,
 }
@@ -777,8 +785,26 @@ impl Builder<'_> {
                         self.push_diag(d, Some((i, s)), "required here");
                     }
                 },
+                // Each value the local may hold, none of them for sure.
+                Target::OneOf(names) => {
+                    let kind = match kind {
+                        EdgeKind::Plain => EdgeKind::Conditional,
+                        other => other,
+                    };
+                    for bytes in names {
+                        let name = String::from_utf8_lossy(bytes).into_owned();
+                        if crate::plan::valid_module_name(&name) {
+                            let by = Origin::Required { by: i, line: site.line };
+                            self.require(&name, by, Some((i, s, kind)))?;
+                        }
+                    }
+                }
                 Target::Prefix(prefix) => self.prefix(i, s, prefix)?,
-                Target::Mention { text, prefix } => self.mention(i, s, text, *prefix)?,
+                Target::Mention { .. } => self.mentions.push((i, s)),
+                Target::Provides(name) => {
+                    let name = String::from_utf8_lossy(name).into_owned();
+                    self.provided.entry(name).or_insert((i, site.line));
+                }
                 // The runtime's own modules are complete by construction (computed_requires).
                 Target::Computed | Target::Value if self.graph.units[i].runtime => {}
                 Target::Computed | Target::Value => {
@@ -955,6 +981,13 @@ impl Builder<'_> {
                 }
                 continue;
             }
+            // The program puts it in package.preload (or package.loaded) itself.
+            if let Some(&at) = self.provided.get(&name) {
+                if let Some(slot) = self.graph.unpacked.get_mut(&name) {
+                    slot.0 = Unpacked::Provided { by: at };
+                }
+                continue;
+            }
             let (when, edge) = self.strongest_ask(&name);
             let when = when.unwrap_or_default();
             self.graph.asked.insert(name.clone(), when);
@@ -980,7 +1013,7 @@ impl Builder<'_> {
                 Unpacked::Directory { shown } => Diagnostic::error(headline(format!(
                     "module '{name}' resolves to {shown}, which is a directory"
                 ))),
-                Unpacked::Excluded => continue,
+                Unpacked::Excluded | Unpacked::Provided { .. } => continue,
             };
             if !fatal {
                 d.severity = crate::diag::Severity::Warning;
@@ -1050,6 +1083,8 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
         missing_roots: BTreeMap::new(),
         under: BTreeMap::new(),
         packages: Default::default(),
+        mentions: Vec::new(),
+        provided: BTreeMap::new(),
         cwd,
     };
     if let Some(main) = &plan.main {
@@ -1165,10 +1200,22 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
             b.require(tool, Origin::Runtime, None)?;
         }
     }
+    // Every unit reached is scanned and followed; then the mentions, which may reach more.
     let mut i = 0;
-    while i < b.graph.units.len() {
-        b.follow(i)?;
-        i += 1;
+    loop {
+        while i < b.graph.units.len() {
+            b.follow(i)?;
+            i += 1;
+        }
+        let mentions = std::mem::take(&mut b.mentions);
+        if mentions.is_empty() {
+            break;
+        }
+        for (u, s) in mentions {
+            if let Target::Mention { text, prefix } = b.graph.units[u].sites[s].target.clone() {
+                b.mention(u, s, &text, prefix)?;
+            }
+        }
     }
     b.settle();
     b.judge()?;

@@ -487,6 +487,9 @@ pub fn list_table(graph: &graph::Graph) -> String {
             graph::Unpacked::Missing { .. } => ("missing", "-".to_owned()),
             graph::Unpacked::CModule { shown, .. } => ("c (not packed)", shown.clone()),
             graph::Unpacked::Directory { shown } => ("directory", shown.clone()),
+            graph::Unpacked::Provided { by: (u, line) } => {
+                ("provided", format!("package.preload at {}:{line}", graph.units[*u].display))
+            }
             graph::Unpacked::Excluded => ("excluded", "-".to_owned()),
         };
         let by =

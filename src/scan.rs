@@ -58,6 +58,9 @@ pub enum Target {
     Literal(Vec<u8>),
     /// A name computed at run time that starts with this literal text (`"plugins." .. x`).
     Prefix(Vec<u8>),
+    /// One of several literal names, known at bundle time (a local assigned several string
+    /// literals: `local backend = "a"; if x then backend = "b" end; require(backend)`).
+    OneOf(Vec<Vec<u8>>),
     /// A name computed at run time, with no literal prefix.
     Computed,
     /// `require` used as a value (assigned to a global, stored in a table, passed to a
@@ -68,6 +71,9 @@ pub enum Target {
     /// with `prefix` set and the text up to the `%`). The graph stage takes it as a hint for
     /// programs that pass module names around before requiring them.
     Mention { text: Vec<u8>, prefix: bool },
+    /// Not a require: the program provides this module itself, by assigning
+    /// `package.preload[name]` or `package.loaded[name]` (amalgamated single-file programs).
+    Provides(Vec<u8>),
 }
 
 /// One place where a file requires a module.
@@ -527,8 +533,9 @@ enum Binding {
     /// Anything else: a local called `require` that is not the real one, or an alias or
     /// constant redeclared.
     Other,
-    /// A string constant (`local prefix = "plugins."`).
-    Const(Vec<u8>),
+    /// A local holding only string literals (`local prefix = "plugins."`, perhaps assigned
+    /// another literal later): every value it may have.
+    Const(Vec<Vec<u8>>),
 }
 
 /// The site finder: walks the token list once, tracking blocks and local bindings.
@@ -538,6 +545,16 @@ struct Finder<'a> {
     blocks: Vec<Block>,
     /// Local bindings in declaration order, each with the block depth it belongs to.
     bindings: Vec<(&'a [u8], Binding, usize)>,
+    /// Bindings of a `local` statement whose expressions are still being walked: a local is in
+    /// scope only after its statement (`local require = require "x"` calls the global one).
+    /// Each becomes a binding when the walk reaches its token index.
+    pending: Vec<(usize, &'a [u8], Binding, usize)>,
+    /// Set once the program assigns a function of its own to the global `require`: later sites
+    /// may go through it, so none of them is judged load-time.
+    require_replaced: bool,
+    /// The token where a `return` statement at the top level of the chunk ends: whatever
+    /// follows never runs (the returned expressions themselves do).
+    returned: Option<usize>,
     /// Indices of `require` references already accounted for (the right-hand side of an alias,
     /// the function argument of `pcall`).
     consumed: Vec<usize>,
@@ -669,12 +686,14 @@ impl<'a> Finder<'a> {
             }
         }
         if self.tok(a) == Some(&Tok::Name) {
-            if let Some(Binding::Const(v)) = self.lookup(self.text(a)) {
-                if self.closes_arg(a + 1) {
-                    return (Target::Literal(v.clone()), Some(a));
-                }
-                if self.is_op(a + 1, "..") {
-                    return (Target::Prefix(v.clone()), None);
+            if let Some(Binding::Const(values)) = self.lookup(self.text(a)) {
+                match values.as_slice() {
+                    [v] if self.closes_arg(a + 1) => return (Target::Literal(v.clone()), Some(a)),
+                    [v] if self.is_op(a + 1, "..") => return (Target::Prefix(v.clone()), None),
+                    [_, _, ..] if self.closes_arg(a + 1) => {
+                        return (Target::OneOf(values.clone()), Some(a))
+                    }
+                    _ => {}
                 }
             }
         }
@@ -725,17 +744,50 @@ impl<'a> Finder<'a> {
         end
     }
 
-    /// How code at token `i` runs: inside a function, a branch or loop body, after `and`/`or`.
+    /// How code at token `i` runs: inside a function, a branch or loop body, in the right
+    /// operand of `and`/`or`, after the chunk returned, or through a `require` the program
+    /// replaced.
     fn context(&self, i: usize) -> SiteKind {
         if self.blocks.contains(&Block::Function) {
             SiteKind::Lazy
         } else if self.blocks.iter().any(|b| matches!(b, Block::If | Block::Loop))
-            || i.checked_sub(1).is_some_and(|p| self.is_name(p, "and") || self.is_name(p, "or"))
+            || self.returned.is_some_and(|end| i >= end)
+            || self.require_replaced
+            || self.after_short_circuit(i)
         {
             SiteKind::Conditional
         } else {
             SiteKind::Plain
         }
+    }
+
+    /// Whether token `i` is in the right operand of an `and`/`or` of its statement: walking
+    /// back to the statement's start, an `and`/`or` not inside a bracket closed before `i`.
+    fn after_short_circuit(&self, i: usize) -> bool {
+        let mut depth = 0i32;
+        let mut k = i;
+        while k > 0 && i - k < 256 {
+            k -= 1;
+            // Two operands in a row (`x = f 'a'  require 'b'`): a statement ended between them.
+            if depth <= 0 && self.ends_operand(k) && self.starts_operand(k + 1) {
+                return false;
+            }
+            match self.tok(k) {
+                Some(Tok::Op(")" | "]" | "}")) => depth += 1,
+                Some(Tok::Op("(" | "[" | "{")) => depth -= 1,
+                Some(Tok::Op(";")) if depth <= 0 => return false,
+                Some(Tok::Op("=")) if depth == 0 => return false,
+                Some(Tok::Name) if depth <= 0 => match self.text(k) {
+                    b"and" | b"or" => return true,
+                    b"local" | b"return" | b"do" | b"then" | b"else" | b"end" | b"repeat"
+                    | b"until" | b"while" | b"if" | b"elseif" | b"for" | b"in" | b"function"
+                    | b"goto" | b"break" => return false,
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        false
     }
 
     fn push(&mut self, at: usize, target: Target, kind: SiteKind, span: Range<usize>) {
@@ -786,6 +838,11 @@ impl<'a> Finder<'a> {
                     *b = Block::If;
                 }
             }
+            // A new branch: the previous branch's locals go out of scope.
+            b"else" | b"elseif" => {
+                let depth = self.blocks.len();
+                self.bindings.retain(|(_, _, d)| *d < depth);
+            }
             b"repeat" => self.blocks.push(Block::Loop),
             b"end" | b"until" => {
                 self.blocks.pop();
@@ -829,7 +886,7 @@ impl<'a> Finder<'a> {
                     self.consumed.push(at);
                     *binding = Binding::Require;
                 } else if let Some(s) = self.string_at(at).filter(|_| at + 1 == end) {
-                    *binding = Binding::Const(s);
+                    *binding = Binding::Const(vec![s]);
                 }
                 if !self.is_op(end, ",") {
                     break;
@@ -837,8 +894,99 @@ impl<'a> Finder<'a> {
                 at = end + 1;
             }
         }
+        // In scope from the end of the statement (the last expression walked), not before.
+        let from = if self.is_op(k, "=") { self.statement_end(k + 1) } else { k };
         for (name, binding) in names.into_iter().zip(bindings) {
-            self.bindings.push((name, binding, depth));
+            self.pending.push((from, name, binding, depth));
+        }
+    }
+
+    /// `package.preload["a.b"] = ...`, `package.loaded.x = ...` at token `i`: a module the
+    /// program provides itself.
+    fn provides(&mut self, i: usize) {
+        if !self.is_name(i, "package") || self.is_qualified(i) || !self.is_op(i + 1, ".") {
+            return;
+        }
+        if !(self.is_name(i + 2, "preload") || self.is_name(i + 2, "loaded")) {
+            return;
+        }
+        let (name, at, next) = if self.is_op(i + 3, ".") && self.tok(i + 4) == Some(&Tok::Name) {
+            (self.text(i + 4).to_vec(), i + 4, i + 5)
+        } else if self.tok(i + 3) == Some(&Tok::Op("[")) && self.tok(i + 5) == Some(&Tok::Op("]")) {
+            match self.string_at(i + 4) {
+                Some(s) => (s, i + 4, i + 6),
+                None => return,
+            }
+        } else {
+            return;
+        };
+        if self.is_op(next, "=") {
+            let span = self.toks[at].span.clone();
+            self.push(i, Target::Provides(name), SiteKind::Lazy, span);
+        }
+    }
+
+    /// Moves the pending bindings whose statement has ended by token `i` into scope.
+    fn activate(&mut self, i: usize) {
+        if self.pending.iter().any(|p| p.0 <= i) {
+            let (ready, later): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut self.pending).into_iter().partition(|p| p.0 <= i);
+            self.pending = later;
+            for (_, name, binding, depth) in ready {
+                self.bindings.push((name, binding, depth));
+            }
+        }
+    }
+
+    /// The token index where the expression list starting at `k` ends.
+    fn statement_end(&self, mut k: usize) -> usize {
+        loop {
+            let end = self.expression_end(k);
+            if !self.is_op(end, ",") {
+                return end;
+            }
+            k = end + 1;
+        }
+    }
+
+    /// What a statement keyword or an assignment at Name token `i` changes: a top-level
+    /// `return` ends the chunk; assigning a local string or alias makes it unknown; assigning
+    /// the global `require` (or defining `function require`) replaces it.
+    fn statement_effects(&mut self, i: usize) {
+        if self.is_name(i, "return")
+            && self.blocks.iter().all(|b| *b == Block::Do)
+            && self.returned.is_none()
+        {
+            self.returned = Some(self.statement_end(i + 1));
+        }
+        let assigned = self.is_op(i + 1, "=")
+            && !i.checked_sub(1).is_some_and(|p| {
+                matches!(self.tok(p), Some(Tok::Op("." | ":" | "{" | ",")))
+                    || self.is_name(p, "local")
+            });
+        let defined = i.checked_sub(1).is_some_and(|p| {
+            self.is_name(p, "function")
+                && !p.checked_sub(1).is_some_and(|q| self.is_name(q, "local"))
+        }) && !self.is_op(i + 1, ".")
+            && !self.is_op(i + 1, ":");
+        if !(assigned || defined) {
+            return;
+        }
+        let name = self.text(i);
+        // `require = require` or `require = _G.require` changes nothing.
+        let rhs = i + 2;
+        let same =
+            assigned && self.require_ref(rhs).is_some_and(|n| self.expression_end(rhs) == rhs + n);
+        // A string literal assigned to a local that only ever held literals adds a value.
+        let literal =
+            self.string_at(rhs).filter(|_| assigned && self.expression_end(rhs) == rhs + 1);
+        match self.bindings.iter_mut().rev().find(|(n, _, _)| *n == name) {
+            Some((_, Binding::Const(values), _)) if literal.is_some() => {
+                values.extend(literal);
+            }
+            Some(b) if !same => b.1 = Binding::Other,
+            None if name == b"require" && !same => self.require_replaced = true,
+            _ => {}
         }
     }
 
@@ -846,9 +994,16 @@ impl<'a> Finder<'a> {
     /// next `,` or `;` not nested in brackets or a function body, or the start of the next
     /// statement.
     fn expression_end(&self, k: usize) -> usize {
+        // Only short expressions matter here (a name, a string); a long one (a function body)
+        // is cut short, which binds the names after it to nothing: walking every nested body to
+        // its end would make deep nesting quadratic.
+        const LIMIT: usize = 512;
         let mut depth = 0usize;
         let mut i = k;
         while let Some(t) = self.tok(i) {
+            if i - k > LIMIT {
+                return i;
+            }
             match t {
                 Tok::Eof => return i,
                 Tok::Op("(" | "[" | "{") => depth += 1,
@@ -961,17 +1116,23 @@ pub fn scan(src: &[u8]) -> Result<Vec<Site>, ScanError> {
         toks,
         blocks: Vec::new(),
         bindings: Vec::new(),
+        pending: Vec::new(),
+        require_replaced: false,
+        returned: None,
         consumed: Vec::new(),
         sites: Vec::new(),
     };
     let mut i = 0;
     while i < f.toks.len() {
+        f.activate(i);
         if f.tok(i) == Some(&Tok::Name) {
             f.block_keyword(i);
+            f.statement_effects(i);
             if f.is_name(i, "local") {
                 f.local(i);
             }
         }
+        f.provides(i);
         if let Some(n) = f.require_ref(i) {
             f.reference(i, n);
             // `_G.require` is one reference: its `require` token is not another.
@@ -1050,7 +1211,8 @@ mod tests {
                     Target::Literal(n) => Some(String::from_utf8(n).unwrap()),
                     Target::Prefix(p) => Some(format!("{}*", String::from_utf8(p).unwrap())),
                     Target::Computed | Target::Value => None,
-                    Target::Mention { .. } => return None,
+                    Target::OneOf(v) => Some(format!("{} of them", v.len())),
+                    Target::Mention { .. } | Target::Provides(_) => return None,
                 };
                 Some((name, s.kind, s.line))
             })
@@ -1059,7 +1221,58 @@ mod tests {
 
     fn targets(src: &str) -> Vec<Target> {
         let all = scan(src.as_bytes()).unwrap().into_iter().map(|s| s.target);
-        all.filter(|t| !matches!(t, Target::Mention { .. })).collect()
+        all.filter(|t| !matches!(t, Target::Mention { .. } | Target::Provides(_))).collect()
+    }
+
+    #[test]
+    fn modules_the_program_provides_itself() {
+        let src = "package.preload['a.b'] = function() return 1 end\npackage.loaded.c = {}\nlocal x = package.preload['d']\nt.package.loaded.e = 1\n";
+        let provided: Vec<Target> = scan(src.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|s| s.target)
+            .filter(|t| matches!(t, Target::Provides(_)))
+            .collect();
+        assert_eq!(
+            provided,
+            vec![Target::Provides(b"a.b".to_vec()), Target::Provides(b"c".to_vec())]
+        );
+    }
+
+    #[test]
+    fn locals_are_in_scope_after_their_statement_and_branch() {
+        use SiteKind::{Conditional, Plain};
+        // The right-hand side calls the global require; each branch has its own locals.
+        let src = "do local require = require 'present' end\nif x then local require = print else require 'els' end\nlocal backend = 'fast'\nbackend = 'slow'\nrequire(backend)\nlocal other = 'x'\nother = f()\nrequire(other)\n";
+        assert_eq!(
+            names(src),
+            vec![
+                lit("present", Plain, 1),
+                lit("els", Conditional, 2),
+                lit("2 of them", Plain, 5),
+                (None, Plain, 8)
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_short_circuits_replaced_require_and_top_level_return() {
+        use SiteKind::{Conditional, Plain};
+        let src = "local m = x and (require 'a')\nlocal n = x and not require 'b'\nlocal o = y or { require 'c' }\nrequire 'd'\nrequire = function(n) return n end\nrequire 'e'\n";
+        assert_eq!(
+            names(src),
+            vec![
+                lit("a", Conditional, 1),
+                lit("b", Conditional, 2),
+                lit("c", Conditional, 3),
+                lit("d", Plain, 4),
+                lit("e", Conditional, 6)
+            ]
+        );
+        let early = "print(1)\ndo return end\nrequire 'dead'\n";
+        assert_eq!(names(early), vec![lit("dead", Conditional, 3)]);
+        let not_early = "local function f() return 1 end\nif x then return end\nrequire 'live'\nreturn require 'returned'\n";
+        assert_eq!(names(not_early), vec![lit("live", Plain, 3), lit("returned", Plain, 4)]);
     }
 
     #[test]

@@ -189,9 +189,13 @@ fn parse_log(text: &[u8]) -> Outcome {
         let mut fields = line.split('\t');
         match fields.next() {
             Some("module") => {
-                let (Some(name), kind, file) = (fields.next(), fields.next(), fields.next()) else {
+                let (Some(name), kind) = (fields.next(), fields.next()) else {
                     continue;
                 };
+                // The file is the rest of the line: a path may hold a tab.
+                let rest: Vec<&str> = fields.collect();
+                let file = (!rest.is_empty()).then(|| rest.join("\t"));
+                let file = file.as_deref();
                 if crate::plan::valid_module_name(name) {
                     outcome.modules.push(Traced {
                         name: name.to_owned(),
