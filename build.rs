@@ -64,6 +64,25 @@ fn main() {
             cmd.env_remove(key.as_ref());
         }
     }
+    // LuaJIT's default package.path/cpath as Debian builds it (PREFIX=/usr and the multiarch
+    // library directory, which LuaJIT's Makefile turns into LUA_ROOT/LUA_MULTILIB; luajit-src
+    // runs `make -e`, so the environment decides): a module left out of the bundle is then
+    // found where Debian's `luajit` and `bundle` itself look, /usr/share/lua/5.1 and
+    // /usr/lib/<multiarch>/lua/5.1.
+    let target = env::var("TARGET").unwrap_or_default();
+    let arch = target.split('-').next().unwrap_or("");
+    let multiarch = match arch {
+        "x86_64" => "x86_64-linux-gnu",
+        "aarch64" => "aarch64-linux-gnu",
+        "i686" | "i586" => "i386-linux-gnu",
+        "riscv64gc" => "riscv64-linux-gnu",
+        "powerpc64le" => "powerpc64le-linux-gnu",
+        "s390x" => "s390x-linux-gnu",
+        _ => "",
+    };
+    if target.contains("linux") && !multiarch.is_empty() {
+        cmd.env("PREFIX", "/usr").env("MULTILIB", format!("lib/{multiarch}"));
+    }
     // Partial RELRO and lazy binding, as Debian links `luajit` (see runtime/build.rs): `-z now`
     // resolves every imported symbol before `main`, a tenth of a short program's run.
     cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Crelro-level=partial");

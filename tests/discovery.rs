@@ -555,3 +555,40 @@ fn issue12_a_syntax_error_in_a_lazily_loaded_module_is_luajits_error_at_run_time
     let strict = bundle(dir.path(), &["main.lua", "-o", "app2", "--strict"]);
     assert_eq!(strict.code, 1, "{}", strict.stderr);
 }
+
+/// Issue 13, item 5: the executable's own package.path/cpath include the distribution's
+/// directories, as Debian's luajit and `bundle` do: a module left out with `-x`, or loaded by a
+/// name computed at run time, is found where luajit finds it.
+#[test]
+fn issue13_runtime_search_path_has_the_distribution_directories() {
+    let dir = app(&[(
+        "main.lua",
+        "print(package.path)\nprint(package.cpath)\nlocal json = require('cj' .. 'son')\nprint(json.encode({1, 2}))\nprint(require('socket').VERSION ~= nil)\n",
+    )]);
+    let out = dir.path().join("app.bin");
+    let b = bundle(dir.path(), &["main.lua", "-o", out.to_str().unwrap(), "-x", "socket", "-q"]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    let elsewhere = tempdir();
+    let clean = |c: &mut Command| {
+        c.current_dir(elsewhere.path()).env_remove("LUA_PATH").env_remove("LUA_CPATH");
+        c.env_remove("LUA_PATH_5_1").env_remove("LUA_CPATH_5_1").env_remove("LUA_INIT");
+    };
+    let mut got = Command::new(&out);
+    clean(&mut got);
+    let got = run(&mut got);
+    let mut want = Command::new(luajit());
+    clean(&mut want);
+    let want = run(want.arg(dir.path().join("main.lua")));
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let lines: Vec<&str> = got.stdout.lines().collect();
+    assert!(lines[0].contains("/usr/share/lua/5.1/?.lua"), "{}", lines[0]);
+    assert!(
+        lines[1].contains("/usr/lib/x86_64-linux-gnu/lua/5.1/?.so")
+            || !cfg!(target_arch = "x86_64"),
+        "{}",
+        lines[1]
+    );
+    // Besides LuaJIT's own version directory, the paths are Debian's.
+    let debian = |s: &str| s.replace("luajit-2.1.0-beta3", "luajit-2.1");
+    assert_eq!(debian(&want.stdout), got.stdout);
+}
