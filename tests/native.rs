@@ -868,3 +868,33 @@ fn cqueues_library_serves_several_modules_packed_once() {
     assert_mapped_once_from_memory("libssl", &got_maps, &want_maps);
     assert_mapped_once_from_memory("libcrypto", &got_maps, &want_maps);
 }
+
+/// Issue 13, item 6: with stdout closed, loading a C module must not give its memory file
+/// descriptor 1: the program's writes then fail as under luajit instead of going into the file.
+#[test]
+fn issue13_descriptors_stay_above_stdio_when_stdout_is_closed() {
+    let dir = tempdir();
+    std::fs::write(
+        dir.path().join("main.lua"),
+        "local cjson = require 'cjson'\nio.stdout:write(cjson.encode({1}), '\\n')\nlocal ok, err = io.stdout:flush()\nio.stderr:write('flush ', tostring(ok), ' ', tostring(err), '\\n')\n",
+    )
+    .unwrap();
+    let r = bundle(dir.path(), &["main.lua", "-o", "app", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let closed = |cmd: &mut Command| {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: close(2) in the child before exec; nothing else runs there.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::close(1);
+                Ok(())
+            })
+        };
+        run(cmd.current_dir(dir.path()))
+    };
+    let got = closed(hermetic(&mut Command::new(dir.path().join("app"))));
+    let want = closed(Command::new(luajit()).arg("main.lua"));
+    assert_eq!(got.stderr, want.stderr);
+    assert_eq!(got.stderr, "flush nil Bad file descriptor\n");
+    assert_eq!(got.code, want.code);
+}

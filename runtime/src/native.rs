@@ -9,6 +9,9 @@
 //! owned by the user, checked), under a name keyed by its content hash, and reused by later
 //! runs. `BUNDLE_NO_MEMFD=1` forces that path (for tests and for diagnosing a host).
 //!
+//! Every descriptor kept is close-on-exec and numbered 3 or above, so that a program started
+//! with stdout closed does not write into a library's file.
+//!
 //! Libraries are opened `RTLD_NOW | RTLD_LOCAL`, as Lua's own C loader does; a dependency is
 //! loaded before the module that needs it, and the module's `DT_NEEDED` entry then matches the
 //! already-loaded library by its soname.
@@ -48,6 +51,24 @@ fn dlopen(path: &CStr) -> Result<Handle, String> {
     }
 }
 
+/// `fd` itself if it is 3 or above; otherwise a close-on-exec duplicate at 3 or above, the
+/// original closed (luajit, which opens no descriptor of its own, leaves 0-2 to the program).
+fn above_stdio(fd: c_int) -> Result<c_int, String> {
+    if fd > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: fcntl duplicates a descriptor this function owns; close releases the original.
+    unsafe {
+        let dup = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3);
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        if dup < 0 {
+            return Err(format!("duplicating the memfd: {err}"));
+        }
+        Ok(dup)
+    }
+}
+
 /// A name usable in a file name or memfd label: the library's base name.
 fn label(name: &[u8]) -> String {
     let s = String::from_utf8_lossy(name);
@@ -63,6 +84,9 @@ fn open_memfd(name: &[u8], bytes: &[u8]) -> Result<Handle, String> {
     if fd < 0 {
         return Err(format!("memfd_create: {}", std::io::Error::last_os_error()));
     }
+    // The descriptor lives as long as the process: it must not take the place of a closed
+    // stdin, stdout or stderr, or the program's output would go into the library's file.
+    let fd = above_stdio(fd)?;
     // SAFETY: `fd` was just created and is owned here.
     let mut file = unsafe { File::from_raw_fd(fd) };
     file.write_all(bytes).map_err(|e| format!("writing the memfd: {e}"))?;
