@@ -299,8 +299,16 @@ fn build_planned(plan: &plan::BuildPlan) -> Result<(Report, emit::Inputs), Error
             source: std::io::Error::other(e.to_string()),
         })?;
     }
+    // The depfile's text is made before anything is written, so that a path Make cannot
+    // express fails the build with nothing written.
+    let depfile_text = match &plan.depfile {
+        Some(depfile) => Some(depfile_rule(plan, &graph, &output, depfile)?),
+        None => None,
+    };
     if let Some(c) = &plan.emit_c {
-        return Ok((build_c(plan, &graph, c, &output, &inputs)?, inputs));
+        let report = build_c(plan, &graph, c, &output, &inputs)?;
+        write_depfile(plan, depfile_text, &inputs)?;
+        return Ok((report, inputs));
     }
     let stub = stub::load(&plan.stub, plan.store)?;
     let compiled = compile::compile_all(&graph.units, plan.store, !plan.strict)?;
@@ -310,21 +318,7 @@ fn build_planned(plan: &plan::BuildPlan) -> Result<(Report, emit::Inputs), Error
     let (payload, totals) = pack::pack(&compiled, interpreter.as_ref(), &graph, plan)?;
     let exe = emit::attach(&stub, &payload)?;
     emit::write_atomically(&output, &exe, &inputs)?;
-    if let Some(depfile) = &plan.depfile {
-        let files = graph.units.iter().filter(|u| !u.runtime);
-        let mut deps: Vec<&Path> = files.map(|u| u.path.as_path()).collect();
-        deps.extend(graph.libraries.values().map(|l| l.path.as_path()));
-        if let plan::StubChoice::File(p) = &plan.stub {
-            deps.push(p);
-        }
-        let text = make_rule(&output, &deps);
-        emit::write_atomically_with_mode(depfile, text.as_bytes(), 0o644, &inputs).map_err(
-            |e| Error::Depfile {
-                path: depfile.clone(),
-                source: std::io::Error::other(e.to_string()),
-            },
-        )?;
-    }
+    write_depfile(plan, depfile_text, &inputs)?;
     let report = Report {
         output,
         modules: graph.units.iter().filter(|u| !u.is_main()).count(),
@@ -420,6 +414,47 @@ fn build_c(
         warnings,
         trace: None,
     })
+}
+
+/// Writes the depfile, if the plan has one (`text` from [`depfile_rule`]).
+fn write_depfile(
+    plan: &plan::BuildPlan,
+    text: Option<String>,
+    inputs: &emit::Inputs,
+) -> Result<(), Error> {
+    if let (Some(depfile), Some(text)) = (&plan.depfile, text) {
+        emit::write_atomically_with_mode(depfile, text.as_bytes(), 0o644, inputs).map_err(|e| {
+            Error::Depfile { path: depfile.clone(), source: std::io::Error::other(e.to_string()) }
+        })?;
+    }
+    Ok(())
+}
+
+/// The depfile's rule: the output and every file the build reads.
+fn depfile_rule(
+    plan: &plan::BuildPlan,
+    graph: &graph::Graph,
+    output: &Path,
+    depfile: &Path,
+) -> Result<String, Error> {
+    let files = graph.units.iter().filter(|u| !u.runtime);
+    let mut deps: Vec<&Path> = files.map(|u| u.path.as_path()).collect();
+    deps.extend(graph.libraries.values().map(|l| l.path.as_path()));
+    if let plan::StubChoice::File(p) = &plan.stub {
+        deps.push(p);
+    }
+    // Make has no way to write a newline in a file name.
+    if let Some(bad) =
+        deps.iter().chain([&output]).find(|p| p.as_os_str().as_encoded_bytes().contains(&b'\n'))
+    {
+        return Err(Error::Depfile {
+            path: depfile.to_path_buf(),
+            source: std::io::Error::other(format!(
+                "{bad:?} has a newline in its name, which a Make rule cannot express"
+            )),
+        });
+    }
+    Ok(make_rule(output, &deps))
 }
 
 /// A Make rule `target: deps...`, with spaces, `#`, `:` and `$` escaped as GNU make and ninja

@@ -4,9 +4,10 @@
 //! Exit status: 0 on success, 1 when the build failed (the message names the file) or a
 //! subcommand found a problem, 2 for a command-line usage error.
 
+#![no_main]
+
 use std::io::Write;
 use std::path::Path;
-use std::process::ExitCode;
 
 use clap::Parser;
 
@@ -45,9 +46,28 @@ fn report_error(err: &Error) {
     say(format_args!("bundle: error: {err}"));
 }
 
-/// Writes to stdout; a closed pipe (`bundle --list | head`) is not an error.
+/// Set when writing to stdout failed for a reason other than a closed pipe: the command then
+/// exits 1, whatever it did otherwise.
+static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes to stdout. A closed pipe (`bundle --list | head`) is not an error; any other failure
+/// (a full disk, `>/dev/full`, a closed stdout) is reported once and makes the exit status 1.
 fn print_stdout(text: &str) {
-    let _ = std::io::stdout().write_all(text.as_bytes());
+    // Rust's stdout quietly drops writes to a closed descriptor 1: see hold_stdio.
+    let closed = STDOUT_CLOSED.load(std::sync::atomic::Ordering::SeqCst);
+    let mut out = std::io::stdout().lock();
+    let written = if closed && !text.is_empty() {
+        Err(std::io::Error::from_raw_os_error(libc::EBADF))
+    } else {
+        out.write_all(text.as_bytes()).and_then(|()| out.flush())
+    };
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe
+            && !STDOUT_FAILED.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            say(format_args!("bundle: error: cannot write to standard output: {e}"));
+        }
+    }
 }
 
 fn build(cli: &Cli) -> Result<(), Error> {
@@ -105,7 +125,7 @@ fn why(cli: &WhyCli) -> Result<bool, Error> {
     Ok(true)
 }
 
-fn inspect(cli: &InspectCli) -> ExitCode {
+fn inspect(cli: &InspectCli) -> u8 {
     match bundle::inspect::inspect(&cli.file) {
         Ok(report) => {
             if cli.json {
@@ -125,28 +145,28 @@ fn inspect(cli: &InspectCli) -> ExitCode {
                     )),
                     Err(e) => {
                         say(format_args!("bundle: error: {e}"));
-                        return ExitCode::FAILURE;
+                        return FAILURE;
                     }
                 }
             }
             if report.payload.checksum_ok {
-                ExitCode::SUCCESS
+                SUCCESS
             } else {
                 say(format_args!(
                     "bundle: error: {}: the payload checksum does not match: the file is damaged",
                     cli.file.display()
                 ));
-                ExitCode::FAILURE
+                FAILURE
             }
         }
         Err(e) => {
             say(format_args!("bundle: error: {e}"));
-            ExitCode::FAILURE
+            FAILURE
         }
     }
 }
 
-fn verify(cli: &VerifyCli) -> ExitCode {
+fn verify(cli: &VerifyCli) -> u8 {
     match bundle::inspect::verify(&cli.file) {
         Ok(r) => {
             print_stdout(&format!(
@@ -155,29 +175,29 @@ fn verify(cli: &VerifyCli) -> ExitCode {
                 r.payload.totals.entries,
                 r.payload.checksum
             ));
-            ExitCode::SUCCESS
+            SUCCESS
         }
         Err(e) => {
             say(format_args!("bundle: error: {e}"));
-            ExitCode::FAILURE
+            FAILURE
         }
     }
 }
 
-fn extract(cli: &ExtractCli) -> ExitCode {
+fn extract(cli: &ExtractCli) -> u8 {
     match bundle::extract::extract(&cli.file, &cli.dir, cli.force) {
         Ok(files) => {
             print_stdout(&files.iter().map(|f| format!("{}\n", f.display())).collect::<String>());
-            ExitCode::SUCCESS
+            SUCCESS
         }
         Err(e) => {
             say(format_args!("bundle: error: {e}"));
-            ExitCode::FAILURE
+            FAILURE
         }
     }
 }
 
-fn heroku(cli: &HerokuCli) -> ExitCode {
+fn heroku(cli: &HerokuCli) -> u8 {
     let result = match &cli.command {
         HerokuCommand::Slug { binary, output, processes, stack } => (|| {
             let stack = bundle::heroku::stack(stack)?;
@@ -201,10 +221,10 @@ fn heroku(cli: &HerokuCli) -> ExitCode {
         deploy @ HerokuCommand::Deploy { .. } => heroku_deploy(deploy),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => SUCCESS,
         Err(e) => {
             say(format_args!("bundle: error: {e}"));
-            ExitCode::FAILURE
+            FAILURE
         }
     }
 }
@@ -252,7 +272,7 @@ fn heroku_deploy(cmd: &HerokuCommand) -> Result<(), bundle::heroku::HerokuError>
     Ok(())
 }
 
-fn oci(cli: &OciCli) -> ExitCode {
+fn oci(cli: &OciCli) -> u8 {
     let result = (|| -> Result<(), String> {
         let bytes = bundle::heroku::checked_binary(&cli.binary, None).map_err(|e| e.to_string())?;
         let name = cli
@@ -284,39 +304,95 @@ fn oci(cli: &OciCli) -> ExitCode {
         Ok(())
     })();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => SUCCESS,
         Err(e) => {
             say(format_args!("bundle: error: {e}"));
-            ExitCode::FAILURE
+            FAILURE
         }
     }
 }
 
-fn main() -> ExitCode {
+/// Whether descriptor 1 was closed when `bundle` started.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Puts /dev/null on any of descriptors 0-2 that is closed, before anything else is opened:
+/// otherwise the first file `bundle` opens would become its stdout (and its output would go
+/// into that file). A closed stdout is remembered, so that writing to it is still an error.
+fn hold_stdio() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only reads flags; open(2) of /dev/null takes the lowest free
+        // descriptor, which is `fd` since the lower ones are open.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) == -1 {
+                let mode = if fd == 0 { libc::O_RDONLY } else { libc::O_WRONLY };
+                libc::open(c"/dev/null".as_ptr(), mode);
+                if fd == 1 {
+                    STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        }
+    }
+}
+
+/// Exit statuses (README): success, a failed build or check, a usage error.
+const SUCCESS: u8 = 0;
+const FAILURE: u8 = 1;
+const USAGE: u8 = 2;
+
+/// The C entry point. `#![no_main]` skips Rust's runtime set-up, which would quietly put
+/// /dev/null on a closed stdout: `bundle` looks at descriptors 0-2 first (see hold_stdio),
+/// then ignores SIGPIPE as that set-up would have, so that `bundle --list | head` ends on
+/// EPIPE, which is not an error.
+#[no_mangle]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    hold_stdio();
+    // SAFETY: setting a signal disposition before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     bundle::cleanup::install();
+    std::ffi::c_int::from(run())
+}
+
+fn run() -> u8 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let sub = args.get(1).and_then(|a| a.to_str());
     let result = match sub {
         Some("why") => {
             why(&WhyCli::parse_from(&args[1..])).map(|found| found.then_some(()).ok_or(()))
         }
-        Some("inspect") => return inspect(&InspectCli::parse_from(&args[1..])),
-        Some("verify") => return verify(&VerifyCli::parse_from(&args[1..])),
-        Some("extract") => return extract(&ExtractCli::parse_from(&args[1..])),
-        Some("heroku") => return heroku(&HerokuCli::parse_from(&args[1..])),
-        Some("oci") => return oci(&OciCli::parse_from(&args[1..])),
+        Some("inspect") => return finish(inspect(&InspectCli::parse_from(&args[1..]))),
+        Some("verify") => return finish(verify(&VerifyCli::parse_from(&args[1..]))),
+        Some("extract") => return finish(extract(&ExtractCli::parse_from(&args[1..]))),
+        Some("heroku") => return finish(heroku(&HerokuCli::parse_from(&args[1..]))),
+        Some("oci") => return finish(oci(&OciCli::parse_from(&args[1..]))),
         _ => {
             let mut cli = Cli::parse_from(&args);
             cli.dash_dash = args.iter().skip(1).any(|a| a == "--");
             build(&cli).map(Ok)
         }
     };
-    match result {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(())) => ExitCode::FAILURE,
+    let code = match result {
+        Ok(Ok(())) => SUCCESS,
+        Ok(Err(())) => FAILURE,
         Err(err) => {
             report_error(&err);
-            ExitCode::FAILURE
+            match &err {
+                // A command line that cannot work, found after parsing: a usage error, as clap's.
+                Error::Plan(p) if p.is_usage() => USAGE,
+                _ => FAILURE,
+            }
         }
+    };
+    finish(code)
+}
+
+/// The exit status, made a failure when stdout could not be written.
+fn finish(code: u8) -> u8 {
+    if STDOUT_FAILED.load(std::sync::atomic::Ordering::SeqCst) {
+        FAILURE
+    } else {
+        code
     }
 }

@@ -173,10 +173,14 @@ pub enum PlanError {
     IncludeDir(String),
     #[error("--tree {0}: not a directory")]
     TreeDir(String),
+    #[error("{0}: a directory searched for modules cannot contain '?' or ';' (a search template would replace '?' with the module name and split at ';', as LUA_PATH does); rename the directory or link it elsewhere")]
+    TemplateChar(String),
     #[error("output {display}: the directory {dir} does not exist")]
     OutputDirMissing { display: String, dir: String },
     #[error("output {0}: is a directory")]
     OutputIsDirectory(String),
+    #[error("output {0}: ends with '/', so it names a directory; give a file path")]
+    OutputNamesDirectory(String),
     #[error("output {0}: is not a regular file (a device, FIFO or socket); give a file path (use --list to see the modules without writing anything)")]
     OutputNotAFile(String),
     #[error(transparent)]
@@ -195,6 +199,26 @@ pub enum PlanError {
     TraceWithoutDashDash,
     #[error("arguments after `--` are for --trace, which is not given")]
     ArgsWithoutTrace,
+}
+
+impl PlanError {
+    /// Whether the command line itself is wrong (exit status 2, as for clap's own errors),
+    /// rather than a file it names.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            PlanError::ModuleSyntax(_)
+                | PlanError::ModuleName(..)
+                | PlanError::PreloadName(_)
+                | PlanError::DuplicateModule(_)
+                | PlanError::BuiltinModule(_)
+                | PlanError::CcNeedsDotC(_)
+                | PlanError::InterpreterEnv(_)
+                | PlanError::TraceWithoutDashDash
+                | PlanError::ArgsWithoutTrace
+                | PlanError::TemplateChar(_)
+        )
+    }
 }
 
 fn display(p: &Path) -> String {
@@ -231,6 +255,10 @@ pub fn valid_module_name(name: &str) -> bool {
 /// The output path with its directory canonicalized (the file itself may not exist yet).
 fn output_path(path: &Path) -> Result<PathBuf, PlanError> {
     let display = display(path);
+    // `newdir/` names a directory, whether or not it exists: never a file called `newdir`.
+    if path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+        return Err(PlanError::OutputNamesDirectory(display));
+    }
     let Some(file_name) = path.file_name() else {
         return Err(PlanError::OutputIsDirectory(display));
     };
@@ -319,6 +347,13 @@ impl BuildPlan {
         }
         if let Some(d) = args.includes.iter().find(|d| !d.is_dir()) {
             return Err(PlanError::IncludeDir(display(d)));
+        }
+        // A search template is `DIR/?.lua`: a `?` in DIR would be replaced by the module name,
+        // and a `;` would split the template, as in LUA_PATH.
+        for d in args.includes.iter().chain(&args.trees) {
+            if d.as_os_str().as_encoded_bytes().iter().any(|b| matches!(b, b'?' | b';')) {
+                return Err(PlanError::TemplateChar(display(d)));
+            }
         }
         if let Some(d) = args.trees.iter().find(|d| !d.is_dir()) {
             return Err(PlanError::TreeDir(display(d)));

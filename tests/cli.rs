@@ -217,13 +217,14 @@ fn module_flag_syntax() {
         ("x=", "expected NAME=FILE"),
     ] {
         let r = bundle(dir.path(), &["main.lua", "-m", spec, "-o", "app"]);
-        assert_error(&r, 1, needle);
+        // A usage error (issue 13, item 15).
+        assert_error(&r, 2, needle);
     }
     let r = bundle(
         dir.path(),
         &["main.lua", "-m", "u=lib/util.lua", "-m", "u=lib/util.lua", "-o", "app"],
     );
-    assert_error(&r, 1, "given twice");
+    assert_error(&r, 2, "given twice");
     assert_only(dir.path(), &["main.lua", "lib"]);
 }
 
@@ -541,4 +542,89 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Issue 13, item 13: `-o newdir/` names a directory; no file called `newdir` appears.
+#[test]
+fn issue13_output_with_a_trailing_slash_is_a_directory() {
+    let dir = program();
+    let r = bundle(dir.path(), &["main.lua", "-o", "newdir/"]);
+    assert_error(&r, 1, "output newdir/: ends with '/'");
+    assert_only(dir.path(), &["main.lua", "lib"]);
+}
+
+/// Issue 13, item 15: usage errors found after parsing exit 2, like clap's.
+#[test]
+fn issue13_usage_errors_exit_2() {
+    let dir = program();
+    for args in [
+        vec!["main.lua", "-o", "app", "-m", "=x"],
+        vec!["main.lua", "-o", "app", "-l", "a b"],
+        vec!["main.lua", "-o", "app", "--interpreter-env", "A=B"],
+        vec!["main.lua", "-o", "app", "--trace"],
+    ] {
+        let r = bundle(dir.path(), &args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+    }
+    assert_only(dir.path(), &["main.lua", "lib"]);
+}
+
+/// Issue 13, item 16: a stdout that cannot be written (full or closed) is an error; a closed
+/// pipe (`| head`) is not.
+#[test]
+fn issue13_unwritable_stdout_is_an_error() {
+    let dir = program();
+    build_ok(dir.path(), "app");
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    for args in [
+        vec!["main.lua", "--list"],
+        vec!["inspect", "app"],
+        vec!["verify", "app"],
+        vec!["extract", "app", "-d", "out"],
+    ] {
+        let r = run(bundle_cmd(dir.path(), &args).stdout(full()));
+        assert_eq!(r.code, 1, "{args:?} > /dev/full: {}", r.stderr);
+        assert!(r.stderr.contains("cannot write to standard output"), "{}", r.stderr);
+        let _ = std::fs::remove_dir_all(dir.path().join("out"));
+        let mut closed = bundle_cmd(dir.path(), &args);
+        use std::os::unix::process::CommandExt;
+        // SAFETY: close(2) in the child before exec.
+        unsafe {
+            closed.pre_exec(|| {
+                libc::close(1);
+                Ok(())
+            })
+        };
+        let r = run(&mut closed);
+        assert_eq!(r.code, 1, "{args:?} >&-: {}", r.stderr);
+        let _ = std::fs::remove_dir_all(dir.path().join("out"));
+    }
+    // A reader that stops early is not an error.
+    let mut child = bundle_cmd(dir.path(), &["inspect", "app"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+/// Issue 13, items 12 and 14: a `?` or `;` in a searched directory would be taken for template
+/// syntax, and a newline cannot be written in a Make rule: both are refused, nothing written.
+#[test]
+fn issue13_template_characters_and_newlines_in_paths_are_refused() {
+    let dir = program();
+    std::fs::create_dir(dir.path().join("dir?x")).unwrap();
+    let r = bundle(dir.path(), &["main.lua", "-o", "app", "-I", "dir?x"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot contain '?' or ';'"), "{}", r.stderr);
+    std::fs::write(dir.path().join("lib/new\nline.lua"), "return 1").unwrap();
+    let r = bundle(
+        dir.path(),
+        &["main.lua", "-o", "app", "-m", "x=lib/new\nline.lua", "--depfile", "app.d"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("newline"), "{}", r.stderr);
+    assert!(!dir.path().join("app.d").exists());
 }

@@ -188,7 +188,7 @@ fn emit_c_bad_inputs() {
             1,
             "C module 'same' is defined by two --c-lib files",
         ),
-        (vec!["--cc"], 1, "must end in .c"),
+        (vec!["--cc"], 2, "must end in .c"),
     ] {
         let out = if args.contains(&"--cc") { "app.x" } else { "app.c" };
         let mut full = vec!["main.lua", "--emit-c", "-o", out];
