@@ -87,15 +87,62 @@ pub fn attach(stub: &[u8], payload: &[u8]) -> Result<Vec<u8>, EmitError> {
         return Ok(out);
     }
     let mut builder = Builder::read(stub).map_err(|e| EmitError::Elf(e.to_string()))?;
+    // The program header that can become the payload's PT_LOAD (see `loadable_slot`).
+    let slot = loadable_slot(&builder);
     let section = builder.sections.add();
     section.name = SECTION_NAME.as_bytes().into();
     section.sh_type = elf::SHT_PROGBITS;
     section.sh_flags = elf::SectionFlags(0);
     section.sh_addralign = 1;
+    section.sh_size = payload.len() as u64;
     section.data = SectionData::Data(payload.into());
+    if let Some(id) = slot {
+        // Loaded by the kernel (or by ld.so when run as `ld.so ./app`): the runtime finds the
+        // payload in its own memory, through its program headers, without opening any file.
+        section.sh_flags = elf::SHF_ALLOC;
+        let (end_offset, end_addr) =
+            builder.segments.iter().filter(|s| s.id() != id).fold((0, 0), |(o, a), s| {
+                (o.max(s.p_offset + s.p_filesz), a.max(s.p_vaddr + s.p_memsz))
+            });
+        let align = builder.load_align.max(1);
+        let segment = builder.segments.get_mut(id);
+        segment.p_type = elf::PT_LOAD;
+        segment.p_flags = elf::PF_R;
+        segment.p_align = align;
+        segment.sections.clear();
+        segment.p_offset = end_offset;
+        // p_vaddr ≡ p_offset (mod align), past every other segment.
+        let addr = ((end_addr + align - 1) & !(align - 1)) + (end_offset & (align - 1));
+        segment.p_vaddr = addr;
+        segment.p_paddr = addr;
+        segment.p_filesz = 0;
+        segment.p_memsz = 0;
+        segment.append_section(section);
+    }
     let mut out = Vec::with_capacity(stub.len() + payload.len() + 256);
     builder.write(&mut out).map_err(|e| EmitError::Elf(e.to_string()))?;
     Ok(out)
+}
+
+/// The `PT_NOTE` program header of `builder`, if it can carry the payload instead: the table
+/// of program headers cannot grow (sections follow it), so the payload's `PT_LOAD` takes the
+/// place of the notes' header. The notes themselves stay in the file, as sections; only the
+/// kernel's and ld.so's view of them goes, which a program never reads (a core dump loses the
+/// build id). The slot must come after every `PT_LOAD`, since loaders expect them sorted.
+fn loadable_slot(builder: &Builder) -> Option<object::build::elf::SegmentId> {
+    let mut last_load = None;
+    let mut note = None;
+    for (i, s) in builder.segments.iter().enumerate() {
+        match s.p_type {
+            elf::PT_LOAD => last_load = Some(i),
+            elf::PT_NOTE if note.is_none() => note = Some((i, s.id())),
+            _ => {}
+        }
+    }
+    match (note, last_load) {
+        (Some((i, id)), Some(last)) if i > last => Some(id),
+        _ => None,
+    }
 }
 
 /// Writes `bytes` to `path` with mode 0755, atomically: either the whole new file is there, or

@@ -319,11 +319,16 @@ fn damaged_executables_report_and_never_run() {
         assert_damaged(&exe, "damaged bundle payload");
     }
 
-    // Truncations: inside the payload the section points past the end; further in, the ELF
-    // section table itself is gone.
-    for (i, keep) in
-        [image.len() - 1, range.end - 1, range.start + 10, range.start].into_iter().enumerate()
-    {
+    // A cut in the section table alone (not loaded: the payload is found through the program
+    // headers, issue 13) leaves the program whole: it runs as built.
+    let cut = dir.path().join("cut");
+    write_exe(&cut, &image[..image.len() - 1]);
+    let whole = run(&mut Command::new(&app).arg("x"));
+    let r = run(&mut Command::new(&cut).arg("x"));
+    assert_eq!((r.code, &r.stdout), (whole.code, &whole.stdout), "{}", r.stderr);
+
+    // Truncations inside the payload: the file is shorter than its program headers say.
+    for (i, keep) in [range.end - 1, range.start + 10, range.start].into_iter().enumerate() {
         let exe = dir.path().join(format!("truncated{i}"));
         write_exe(&exe, &image[..keep]);
         let r = run(&mut Command::new(&exe));
@@ -627,4 +632,47 @@ fn issue13_template_characters_and_newlines_in_paths_are_refused() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("newline"), "{}", r.stderr);
     assert!(!dir.path().join("app.d").exists());
+}
+
+/// Issue 13, item 4: the executable finds its payload in its own memory (a loaded segment), so
+/// it runs where reading /proc/self/exe fails: through ld.so, without /proc, and as an
+/// execute-only file run by another user.
+#[test]
+fn issue13_runs_without_reading_its_own_file() {
+    let dir = program();
+    let app = build_ok(dir.path(), "app");
+    let want = run(Command::new(&app).arg("x"));
+    assert_eq!(want.stdout, "hello x\n");
+    let loader = ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("the dynamic loader");
+    let through_ldso = run(Command::new(loader).arg(&app).arg("x"));
+    assert_eq!(
+        (through_ldso.code, &through_ldso.stdout),
+        (0, &want.stdout),
+        "{}",
+        through_ldso.stderr
+    );
+    if !is_root() {
+        eprintln!("SKIPPED (needs root): no /proc, execute-only file of another user");
+        return;
+    }
+    let no_proc = run(Command::new("unshare")
+        .args(["-m", "sh", "-c", "umount -l /proc && test ! -e /proc/self && exec \"$0\" x"])
+        .arg(&app));
+    assert_eq!((no_proc.code, &no_proc.stdout), (0, &want.stdout), "{}", no_proc.stderr);
+    // Execute-only, in a directory others can enter, run as nobody.
+    let shared = tempfile::Builder::new().prefix("bundle-xo").tempdir_in("/tmp").unwrap();
+    let xo = shared.path().join("app");
+    std::fs::copy(&app, &xo).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::set_permissions(&xo, std::fs::Permissions::from_mode(0o711)).unwrap();
+    let mut as_nobody = Command::new(&xo);
+    use std::os::unix::process::CommandExt;
+    as_nobody.arg("x").uid(65534).gid(65534).current_dir("/");
+    let r = run(&mut as_nobody);
+    assert_eq!((r.code, &r.stdout), (0, &want.stdout), "{}", r.stderr);
+    assert!(std::fs::File::open(&xo).is_ok(), "root can read it; nobody could not");
 }

@@ -1,5 +1,7 @@
 //! Finding the payload inside an executable file: the `.bundle` ELF section first (it survives
-//! `strip`), then the trailer (the payload appended to the end of the file). Used by the stub at
+//! `strip`; since the payload is loaded with the program, it is also found through its
+//! `PT_LOAD` program header when the section table is gone), then the trailer (the payload
+//! appended to the end of the file). Used by the stub at
 //! start-up on its own executable, and by the bundler to check stubs and inspect outputs.
 //!
 //! The stub maps its executable rather than reading it: only the pages of the ELF headers and of
@@ -65,11 +67,41 @@ pub fn elf_section_range(image: &[u8], name: &str) -> Option<(u64, u64)> {
     }
 }
 
+/// The file range of a read-only `PT_LOAD` segment that holds exactly one payload (its magic
+/// first, its declared length the segment's): where the runtime finds its payload in memory,
+/// found here in the file even when the section table is gone (`objcopy --remove-section`,
+/// `sstrip`).
+pub fn payload_segment_range(image: &[u8]) -> Option<(u64, u64)> {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    fn scan<Elf: FileHeader>(image: &[u8]) -> Option<(u64, u64)> {
+        let header = Elf::parse(image).ok()?;
+        let endian = header.endian().ok()?;
+        for ph in header.program_headers(endian, image).ok()? {
+            if ph.p_type(endian) != object::elf::PT_LOAD {
+                continue;
+            }
+            let offset: u64 = ph.p_offset(endian).into();
+            let len: u64 = ph.p_filesz(endian).into();
+            let start = usize::try_from(offset).ok()?;
+            let head = image.get(start..start.checked_add(format::HEADER_LEN)?);
+            let Some(head) = head else { continue };
+            let declared = head.get(40..48).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+            if head[..8] == format::MAGIC && declared == Some(len) {
+                return Some((offset, len));
+            }
+        }
+        None
+    }
+    scan::<object::elf::FileHeader64<object::Endianness>>(image)
+        .or_else(|| scan::<object::elf::FileHeader32<object::Endianness>>(image))
+}
+
 /// Finds the payload carried by the executable `image` (the whole file's bytes), checking only
 /// that its extent is consistent; the caller verifies it with [`format::Payload::parse`].
 pub fn locate(image: &[u8]) -> Result<Located, LocateError> {
     let file_len = image.len() as u64;
-    if let Some((offset, len)) = elf_section_range(image, format::SECTION_NAME) {
+    let section = elf_section_range(image, format::SECTION_NAME);
+    if let Some((offset, len)) = section.or_else(|| payload_segment_range(image)) {
         let range = offset.checked_add(len).filter(|end| *end <= file_len).map(|end| offset..end);
         return match range {
             Some(r) => {

@@ -99,16 +99,122 @@ fn message(progname: &CStr, msg: &[u8]) {
     }
 }
 
-/// Reads and verifies the payload of the running executable.
+/// The payload in this process's memory, if the bundler made it loadable: a read-only
+/// `PT_LOAD` segment of the main program holding exactly one payload (magic first, declared
+/// length equal to the segment's). The kernel, or ld.so for `ld.so ./app`, mapped it with the
+/// program, so finding it needs no file: it works without /proc, through ld.so, and for an
+/// execute-only file.
+#[cfg(target_pointer_width = "64")]
+fn payload_in_memory() -> Option<&'static [u8]> {
+    use bundle_runtime::format::{HEADER_LEN, MAGIC};
+    unsafe extern "C" fn first_object(
+        info: *mut libc::dl_phdr_info,
+        _size: usize,
+        data: *mut c_void,
+    ) -> c_int {
+        // SAFETY: glibc passes a valid dl_phdr_info whose program headers are mapped for the
+        // life of the object, here the main program, which is never unloaded; `data` is the
+        // `found` slot below.
+        unsafe {
+            let found = &mut *data.cast::<Option<&'static [u8]>>();
+            let info = &*info;
+            let phdrs = std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum));
+            for ph in phdrs {
+                if ph.p_type != libc::PT_LOAD
+                    || ph.p_flags != libc::PF_R
+                    || ph.p_filesz < HEADER_LEN as u64
+                    || ph.p_filesz != ph.p_memsz
+                {
+                    continue;
+                }
+                let start = (info.dlpi_addr as usize).wrapping_add(ph.p_vaddr as usize);
+                let Ok(len) = usize::try_from(ph.p_filesz) else { continue };
+                let head = std::slice::from_raw_parts(start as *const u8, HEADER_LEN);
+                let declared = u64::from_le_bytes(head[40..48].try_into().unwrap_or_default());
+                if head[..8] == MAGIC && declared == ph.p_filesz {
+                    // A truncated file maps pages past its end, which fault (SIGBUS) when read:
+                    // a missing last page means the payload is not all there.
+                    if backed(start.wrapping_add(len - 1) as *const u8) {
+                        *found = Some(std::slice::from_raw_parts(start as *const u8, len));
+                    } else {
+                        *found = Some(&[]);
+                    }
+                    break;
+                }
+            }
+        }
+        // Only the first object, the main program.
+        1
+    }
+    let mut found: Option<&'static [u8]> = None;
+    // SAFETY: the callback only reads what glibc hands it and writes `found`, which outlives
+    // the call.
+    unsafe { libc::dl_iterate_phdr(Some(first_object), ptr::from_mut(&mut found).cast()) };
+    found
+}
+
+#[cfg(not(target_pointer_width = "64"))]
+fn payload_in_memory() -> Option<&'static [u8]> {
+    None
+}
+
+/// Whether the mapped byte at `last` can be read without a fault: asks the kernel to populate
+/// its page (`MADV_POPULATE_READ`, Linux 5.14, which fails with EFAULT where a read would raise
+/// SIGBUS), or, on older kernels, to copy it into a pipe (EFAULT instead of a signal).
+#[cfg(target_pointer_width = "64")]
+fn backed(last: *const u8) -> bool {
+    /// From linux/mman.h; not in the libc crate for every target.
+    const MADV_POPULATE_READ: c_int = 22;
+    // SAFETY: sysconf, madvise on a range of our own mapping (populating only reads), pipe2,
+    // write of one byte the kernel copies (or refuses with EFAULT), close of our descriptors.
+    unsafe {
+        let page = usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)).unwrap_or(4096).max(1);
+        let addr = (last as usize) & !(page - 1);
+        if libc::madvise(addr as *mut c_void, page, MADV_POPULATE_READ) == 0 {
+            return true;
+        }
+        if std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT) {
+            return false;
+        }
+        let mut fds = [0 as c_int; 2];
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return true;
+        }
+        let ok = libc::write(fds[1], last.cast(), 1) == 1;
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+        ok
+    }
+}
+
+/// Reads and verifies the payload of the running executable: from memory when it was loaded
+/// with the program, else from the executable file (a payload in a non-loaded section or a
+/// trailer).
 fn load_payload() -> Result<Payload<'static>, String> {
-    // The path is resolved only for messages: readlink is not free on the start-up path.
-    let fail = |e: &dyn std::fmt::Display| {
-        let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
-        format!("{}: {e}", exe.display())
+    let exe_name = || {
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "its own executable".to_owned())
     };
+    if let Some(bytes) = payload_in_memory() {
+        if bytes.is_empty() {
+            return Err(format!(
+                "{}: damaged bundle payload: the file is shorter than its program headers say (truncated)",
+                exe_name()
+            ));
+        }
+        return Payload::parse(bytes).map_err(|source| {
+            let e = LocateError::Damaged { carrier: carrier::Carrier::Section, source };
+            format!("{}: {e}", exe_name())
+        });
+    }
+    // The path is resolved only for messages: readlink is not free on the start-up path.
+    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", exe_name());
     let file = match File::open("/proc/self/exe") {
         Ok(f) => f,
-        Err(_) => std::env::current_exe().and_then(File::open).map_err(|e| fail(&e))?,
+        Err(_) => std::env::current_exe().and_then(File::open).map_err(|e| {
+            format!("cannot read its own executable to find the bundle payload: {e}")
+        })?,
     };
     // SAFETY: this is the running executable, which the kernel protects from writes (ETXTBSY).
     let map = unsafe { carrier::map(&file) }.map_err(|e| fail(&e))?;
