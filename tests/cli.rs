@@ -323,8 +323,8 @@ fn damaged_executables_report_and_never_run() {
     // headers, issue 13) leaves the program whole: it runs as built.
     let cut = dir.path().join("cut");
     write_exe(&cut, &image[..image.len() - 1]);
-    let whole = run(&mut Command::new(&app).arg("x"));
-    let r = run(&mut Command::new(&cut).arg("x"));
+    let whole = run(Command::new(&app).arg("x"));
+    let r = run(Command::new(&cut).arg("x"));
     assert_eq!((r.code, &r.stdout), (whole.code, &whole.stdout), "{}", r.stderr);
 
     // Truncations inside the payload: the file is shorter than its program headers say.
