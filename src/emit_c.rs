@@ -51,7 +51,7 @@ pub fn read_clib(spec: &str) -> Result<Vec<CLib>, EmitCError> {
         _ => (None, PathBuf::from(spec)),
     };
     let fail = |reason: String| EmitCError::CLib { path: file.clone(), reason };
-    let bytes = std::fs::read(&file).map_err(|e| fail(e.to_string()))?;
+    let bytes = crate::input::read(&file).map_err(|e| fail(e.to_string()))?;
     let mut symbols: Vec<String> = Vec::new();
     if let Ok(archive) = ArchiveFile::parse(&*bytes) {
         for member in archive.members() {

@@ -97,7 +97,7 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
         let path = path.to_path_buf();
         move |source| ExtractError::Io { path, source }
     };
-    let bytes = std::fs::read(file).map_err(io(file))?;
+    let bytes = crate::input::read(file).map_err(io(file))?;
     let payload_err = |source| ExtractError::Payload { path: file.to_path_buf(), source };
     let located = carrier::locate(&bytes).map_err(payload_err)?;
     let damaged =

@@ -117,8 +117,9 @@ pub enum Unpacked {
     Missing { tried: Vec<String> },
     /// A C module that cannot be packed (`shown` as found, and why not).
     CModule { shown: String, problem: String },
-    /// The search path leads to a directory (`shown`), which luajit cannot load either.
-    Directory { shown: String },
+    /// The search path leads to a directory or a device (`shown`), which luajit cannot load
+    /// either; `problem` says which.
+    Directory { shown: String, problem: &'static str },
     /// Not on the search path, but the program provides it itself, assigning
     /// `package.preload[name]` in unit `by.0` at line `by.1`.
     Provided { by: (usize, u32) },
@@ -469,7 +470,7 @@ impl Builder<'_> {
                 source: std::io::Error::other("is a directory, expected a Lua file"),
             });
         }
-        std::fs::read(path).map_err(|source| Error::Read { path: display.into(), source })
+        crate::input::read(path).map_err(|source| Error::Read { path: display.into(), source })
     }
 
     fn add(&mut self, mut unit: Unit) -> usize {
@@ -560,8 +561,15 @@ impl Builder<'_> {
             Ok(Found::Lua { shown, path }) => {
                 let path = lexical_absolute(&path);
                 let display = display_path(&path, self.cwd.as_deref());
-                if path.is_dir() {
-                    let what = Unpacked::Directory { shown };
+                let problem = match std::fs::metadata(&path) {
+                    Ok(m) if m.is_dir() => Some("is a directory"),
+                    Ok(m) if !m.is_file() => {
+                        Some("is not a regular file (a device, FIFO or socket)")
+                    }
+                    _ => None,
+                };
+                if let Some(problem) = problem {
+                    let what = Unpacked::Directory { shown, problem };
                     self.graph.unpacked.insert(name.to_owned(), (what, first));
                     if let Some(w) = root {
                         self.missing_roots.insert(name.to_owned(), w);
@@ -658,7 +666,7 @@ impl Builder<'_> {
             });
             return Ok(());
         }
-        let bytes = std::fs::read(&canonical).map_err(|e| format!("cannot read it: {e}"))?;
+        let bytes = crate::input::read(&canonical).map_err(|e| format!("cannot read it: {e}"))?;
         let object = crate::native::check(&bytes, self.machine, Some(&symbol))?;
         let needs = self.add_libraries(name, &object, &opened, &[])?;
         let display = display_path(&opened, self.cwd.as_deref());
@@ -707,7 +715,8 @@ impl Builder<'_> {
                     dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
                 )
             })?;
-            let bytes = std::fs::read(&found).map_err(|e| format!("{}: {e}", found.display()))?;
+            let bytes =
+                crate::input::read(&found).map_err(|e| format!("{}: {e}", found.display()))?;
             let lib_object = crate::native::check(&bytes, self.machine, None)
                 .map_err(|e| format!("it needs {lib} ({}), which is {e}", found.display()))?;
             // Loaded from memory, a library is found for the modules that need it by its SONAME
@@ -1010,8 +1019,8 @@ impl Builder<'_> {
                 Unpacked::CModule { shown, problem } => {
                     Diagnostic::error(headline(format!("C module '{name}' at {shown}: {problem}")))
                 }
-                Unpacked::Directory { shown } => Diagnostic::error(headline(format!(
-                    "module '{name}' resolves to {shown}, which is a directory"
+                Unpacked::Directory { shown, problem } => Diagnostic::error(headline(format!(
+                    "module '{name}' resolves to {shown}, which {problem}"
                 ))),
                 Unpacked::Excluded | Unpacked::Provided { .. } => continue,
             };
@@ -1026,7 +1035,7 @@ impl Builder<'_> {
                 d = d.note("leave it out with -x NAME to load it from disk at run time");
             } else if matches!(what, Unpacked::Directory { .. }) {
                 d = d.note(
-                    "luajit would fail to load it too: remove the directory or rename the module",
+                    "luajit would fail to load it too: fix the search path, or rename the module or the file",
                 );
             } else {
                 d = d.note("add a directory with -I DIR or --tree DIR, name the file with -m NAME=FILE, or pass --allow-missing");

@@ -20,6 +20,7 @@ pub mod emit_c;
 pub mod extract;
 pub mod graph;
 pub mod heroku;
+pub mod input;
 pub mod inspect;
 pub mod native;
 pub mod oci;
@@ -521,7 +522,7 @@ pub fn list_table(graph: &graph::Graph) -> String {
         let (kind, file) = match what {
             graph::Unpacked::Missing { .. } => ("missing", "-".to_owned()),
             graph::Unpacked::CModule { shown, .. } => ("c (not packed)", shown.clone()),
-            graph::Unpacked::Directory { shown } => ("directory", shown.clone()),
+            graph::Unpacked::Directory { shown, .. } => ("unloadable", shown.clone()),
             graph::Unpacked::Provided { by: (u, line) } => {
                 ("provided", format!("package.preload at {}:{line}", graph.units[*u].display))
             }

@@ -151,6 +151,8 @@ pub enum PlanError {
     Missing { display: String },
     #[error("{display}: is a directory, expected a Lua file")]
     IsDirectory { display: String },
+    #[error("{display}: is not a regular file (a device, FIFO or socket)")]
+    NotAFile { display: String },
     #[error("{display}: {source}")]
     Inaccessible {
         display: String,
@@ -236,6 +238,9 @@ fn input_file(path: &Path) -> Result<PathBuf, PlanError> {
         .map_err(|source| PlanError::Inaccessible { display: display.clone(), source })?;
     if meta.is_dir() {
         return Err(PlanError::IsDirectory { display });
+    }
+    if !meta.is_file() {
+        return Err(PlanError::NotAFile { display });
     }
     Ok(canonical)
 }

@@ -66,7 +66,8 @@ pub fn machine(choice: &StubChoice) -> Result<u16, StubError> {
     let bytes = match choice {
         StubChoice::Embedded => std::borrow::Cow::Borrowed(EMBEDDED),
         StubChoice::File(path) => std::borrow::Cow::Owned(
-            std::fs::read(path).map_err(|source| StubError::Read { path: path.clone(), source })?,
+            crate::input::read(path)
+                .map_err(|source| StubError::Read { path: path.clone(), source })?,
         ),
     };
     crate::native::machine_of(&bytes).ok_or_else(|| StubError::NotAStub {
@@ -86,7 +87,7 @@ pub fn load(
     match choice {
         StubChoice::Embedded => Ok(EMBEDDED.into()),
         StubChoice::File(path) => {
-            let bytes = std::fs::read(path)
+            let bytes = crate::input::read(path)
                 .map_err(|source| StubError::Read { path: path.clone(), source })?;
             check(&bytes).map_err(|reason| StubError::NotAStub { path: path.clone(), reason })?;
             if !matches!(store, Store::Source) {

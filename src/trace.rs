@@ -246,7 +246,7 @@ pub fn module_list(modules: &[Traced], main: &str) -> String {
 /// Reads a `--modules-from` file: blank lines and `#` comments are skipped; every other line is
 /// a module name, optionally followed by a tab and the file it was loaded from.
 pub fn read_module_list(path: &Path) -> Result<Vec<Traced>, TraceError> {
-    let bytes = std::fs::read(path)
+    let bytes = crate::input::read(path)
         .map_err(|source| TraceError::ListRead { path: path.to_path_buf(), source })?;
     let syntax = |line: usize, message: String| TraceError::ListSyntax {
         path: path.to_path_buf(),

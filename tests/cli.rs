@@ -676,3 +676,51 @@ fn issue13_runs_without_reading_its_own_file() {
     assert_eq!((r.code, &r.stdout), (0, &want.stdout), "{}", r.stderr);
     assert!(std::fs::File::open(&xo).is_ok(), "root can read it; nobody could not");
 }
+
+/// Issue 13, item 9: inputs that are not regular files (here /dev/zero, which would grow
+/// memory until the process is killed) are refused, as the main script, a module found on
+/// LUA_PATH, `-m NAME=FILE` or `--stub`; `verify` of a huge file is refused by size, at once.
+#[test]
+fn issue13_non_regular_and_huge_inputs_are_refused() {
+    let dir = program();
+    let d = dir.path();
+    std::fs::write(d.join("z.lua"), "local zz = require('zz')\n").unwrap();
+    let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
+        (vec!["/dev/zero", "-o", "app"], None, "/dev/zero: is not a regular file"),
+        (
+            vec!["z.lua", "-o", "app"],
+            Some("/dev/zero"),
+            "resolves to /dev/zero, which is not a regular file",
+        ),
+        (
+            vec!["main.lua", "-o", "app", "-m", "x=/dev/zero"],
+            None,
+            "/dev/zero: is not a regular file",
+        ),
+        (
+            vec!["main.lua", "-o", "app", "--stub", "/dev/zero"],
+            None,
+            "/dev/zero: is not a regular file",
+        ),
+    ];
+    for (args, lua_path, needle) in cases {
+        let mut cmd = bundle_cmd(d, &args);
+        if let Some(p) = lua_path {
+            cmd.env("LUA_PATH", p);
+        }
+        let start = std::time::Instant::now();
+        let r = run(&mut cmd);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
+        assert!(start.elapsed().as_secs() < 10, "{args:?} took too long");
+        assert_only(d, &["lib", "main.lua", "z.lua"]);
+    }
+    let huge = d.join("huge");
+    std::fs::File::create(&huge).unwrap().set_len(5 << 30).unwrap();
+    for sub in ["verify", "inspect"] {
+        let start = std::time::Instant::now();
+        let r = bundle(d, &[sub, "huge"]);
+        assert_eq!(r.code, 1, "{sub}: {}", r.stderr);
+        assert!(start.elapsed().as_secs() < 10, "{sub} of a 5 GiB sparse file took too long");
+    }
+}
