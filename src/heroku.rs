@@ -8,23 +8,86 @@ use std::path::Path;
 use crate::inspect;
 use crate::stacks::{self, Stack};
 
-/// Why no slug was made.
+/// Why no slug was made. Every message is shown through [`printable`]: a file name or a text
+/// from Heroku's API never puts a control character on the terminal.
 #[derive(Debug, thiserror::Error)]
 pub enum HerokuError {
-    #[error("{0}")]
+    #[error("{}", printable(.0))]
     Invalid(String),
-    #[error("{}: not a bundled executable ({reason}); build it first: bundle app.lua -o app", path.display())]
+    #[error("{}: not a bundled executable ({}); build it first: bundle app.lua -o app", printable(&path.display().to_string()), printable(reason))]
     NotBundled { path: std::path::PathBuf, reason: String },
-    #[error("{0}")]
+    #[error("{}", printable(.0))]
     Stack(String),
     #[error(transparent)]
     Http(HttpError),
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", printable(&path.display().to_string()), printable(&source.to_string()))]
     Io {
         path: std::path::PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Whether `c` is shown as an escape by [`printable`]: the control characters (C0, DEL, C1),
+/// the Unicode line and paragraph separators and the bidirectional formatting characters (which
+/// reorder what a terminal shows).
+fn escaped(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// `text` with every control character replaced by a visible escape (`\n`, `\t`, `\x1b`,
+/// `\u{85}`, `\u{202e}`, ...), for messages that quote a file name or an API response. Other
+/// text, backslashes included, is kept, so that escaping twice changes nothing.
+pub fn printable(text: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if escaped(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether a Procfile line cannot carry `c` literally: a line break (`\n`, `\r`, vertical tab,
+/// form feed, NEL, U+2028, U+2029) would start another process line, and the other control
+/// characters (tab aside) have no place in a command.
+fn breaks_procfile(c: char) -> bool {
+    (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// `c` named for a message: `a newline (\n)`, `the control character \x1b`.
+fn describe(c: char) -> String {
+    let shown = printable(&c.to_string());
+    match c {
+        '\n' => format!("a newline ({shown})"),
+        '\r' => format!("a carriage return ({shown})"),
+        _ => format!("the control character {shown}"),
+    }
+}
+
+/// `word` as one word of `sh -c`/`bash -c` (which run Procfile commands): kept as is when it
+/// has only characters no shell treats specially, single-quoted otherwise (a `'` inside becomes
+/// `'\''`).
+pub fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._-+,@%:/".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// One process type of the Procfile.
@@ -34,10 +97,37 @@ pub struct Process {
     pub command: String,
 }
 
-/// Heroku's rule for process type names: `^[-\w]{1,128}$`.
+/// Heroku's rule for process type names: `^[-\w]{1,128}$`, where `\w` is ASCII
+/// (`[A-Za-z0-9_]`).
 pub fn valid_process_type(name: &str) -> bool {
     (1..=128).contains(&name.len())
-        && name.chars().all(|c| c == '-' || c == '_' || c.is_alphanumeric())
+        && name.chars().all(|c| c == '-' || c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// Checks a process for the Procfile (`TYPE: COMMAND` lines) and the `process_types` JSON:
+/// a valid type and a one-line command without control characters.
+pub fn check_process(p: &Process) -> Result<(), HerokuError> {
+    if !valid_process_type(&p.kind) {
+        return Err(HerokuError::Invalid(format!(
+            "'{}' is not a process type Heroku accepts (ASCII letters, digits, '-' and '_', 1 to 128)",
+            p.kind
+        )));
+    }
+    if p.command.trim().is_empty() {
+        return Err(HerokuError::Invalid(format!(
+            "process type '{}': the command is empty",
+            p.kind
+        )));
+    }
+    if let Some(c) = p.command.chars().find(|&c| breaks_procfile(c)) {
+        return Err(HerokuError::Invalid(format!(
+            "process type '{}': the command '{}' has {}; a Procfile command is one line without control characters",
+            p.kind,
+            p.command,
+            describe(c)
+        )));
+    }
+    Ok(())
 }
 
 /// Parses `TYPE=COMMAND`.
@@ -49,18 +139,25 @@ pub fn parse_process(spec: &str) -> Result<Process, HerokuError> {
     })?;
     if !valid_process_type(kind) {
         return Err(HerokuError::Invalid(format!(
-            "--process {spec}: '{kind}' is not a process type Heroku accepts (letters, digits, '-' and '_', at most 128)"
+            "--process {spec}: '{kind}' is not a process type Heroku accepts (ASCII letters, digits, '-' and '_', 1 to 128)"
         )));
     }
-    if command.trim().is_empty() || command.contains('\n') {
+    if command.trim().is_empty() {
         return Err(HerokuError::Invalid(format!(
             "--process {spec}: the command must be one non-empty line"
+        )));
+    }
+    if let Some(c) = command.chars().find(|&c| breaks_procfile(c)) {
+        return Err(HerokuError::Invalid(format!(
+            "--process {spec}: the command has {}; a Procfile command must be one line without control characters",
+            describe(c)
         )));
     }
     Ok(Process { kind: kind.to_owned(), command: command.to_owned() })
 }
 
-/// The processes to declare: the ones given, or `web: ./<binary name>`.
+/// The processes to declare: the ones given, or `web: ./<binary name>`, the name quoted for the
+/// shell when it needs it (`web: ./'my server'`); a name with a control character is refused.
 pub fn processes(binary: &Path, given: &[String]) -> Result<Vec<Process>, HerokuError> {
     let mut out: Vec<Process> = Vec::new();
     for spec in given {
@@ -71,7 +168,15 @@ pub fn processes(binary: &Path, given: &[String]) -> Result<Vec<Process>, Heroku
         out.push(p);
     }
     if out.is_empty() {
-        out.push(Process { kind: "web".into(), command: format!("./{}", file_name(binary)?) });
+        let name = file_name(binary)?;
+        if let Some(c) = name.chars().find(|&c| breaks_procfile(c)) {
+            return Err(HerokuError::Invalid(format!(
+                "{}: the file name has {}, which the Procfile's command (web: ./NAME) cannot carry; rename the executable",
+                binary.display(),
+                describe(c)
+            )));
+        }
+        out.push(Process { kind: "web".into(), command: format!("./{}", shell_word(&name)) });
     }
     Ok(out)
 }
@@ -111,12 +216,31 @@ pub fn stack(name: &str) -> Result<Stack, HerokuError> {
     })
 }
 
-/// The slug: `./app/`, `./app/Procfile`, `./app/<binary>`, gzipped, deterministic.
+/// The slug: `./app/`, `./app/Procfile`, `./app/<binary>`, gzipped, deterministic. A binary
+/// named `Procfile` (in any case: a case-insensitive file system would merge the two) is
+/// refused, as is a name that is not one plain path component.
 pub fn slug(
     binary_name: &str,
     binary: &[u8],
     processes: &[Process],
 ) -> Result<Vec<u8>, HerokuError> {
+    if binary_name.is_empty()
+        || binary_name == "."
+        || binary_name == ".."
+        || binary_name.contains(['/', '\0'])
+    {
+        return Err(HerokuError::Invalid(format!(
+            "'{binary_name}' is not a file name the slug can hold as ./app/NAME"
+        )));
+    }
+    if binary_name.eq_ignore_ascii_case("Procfile") {
+        return Err(HerokuError::Invalid(format!(
+            "an executable named '{binary_name}' would collide with the Procfile the slug holds (./app/Procfile); rename it, e.g. bundle app.lua -o server"
+        )));
+    }
+    for p in processes {
+        check_process(p)?;
+    }
     let procfile: String =
         processes.iter().map(|p| format!("{}: {}\n", p.kind, p.command)).collect();
     let mut entries: Vec<crate::archive::Entry> = vec![
@@ -144,6 +268,25 @@ mod tests {
         assert!(parse_process("web").is_err());
         assert!(parse_process("web=").is_err());
         assert_eq!(parse_process("worker=./app worker").unwrap().command, "./app worker");
+    }
+
+    #[test]
+    fn printable_escapes_every_control_character_once() {
+        assert_eq!(
+            printable("a\nb\r\t\x1b[2J\x07\x7f\u{9b}\u{202e}é\\x"),
+            "a\\nb\\r\\t\\x1b[2J\\x07\\x7f\\u{9b}\\u{202e}é\\x"
+        );
+        let once = printable("\x1b]0;x\x07");
+        assert_eq!(printable(&once), once);
+    }
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_word("server-1.2_x"), "server-1.2_x");
+        assert_eq!(shell_word("my server"), "'my server'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("$(x)"), "'$(x)'");
+        assert_eq!(shell_word(""), "''");
     }
 
     #[test]
@@ -198,9 +341,9 @@ pub const API_URL: &str = "https://api.heroku.com";
 /// The Accept header that selects version 3 of the Platform API.
 pub const ACCEPT: &str = "application/vnd.heroku+json; version=3";
 
-/// An HTTP step that failed.
+/// An HTTP step that failed. Heroku's `id` and `message` are shown through [`printable`].
 #[derive(Debug, thiserror::Error)]
-#[error("{step}: HTTP {status}{}{}", id.as_ref().map(|i| format!(" ({i})")).unwrap_or_default(), message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
+#[error("{step}: HTTP {status}{}{}", id.as_ref().map(|i| format!(" ({})", printable(i))).unwrap_or_default(), message.as_ref().map(|m| format!(": {}", printable(m))).unwrap_or_default())]
 pub struct HttpError {
     pub step: &'static str,
     pub status: u16,
@@ -238,7 +381,7 @@ pub struct Deploy {
     pub slug: Vec<u8>,
 }
 
-/// The result of a deploy.
+/// The result of a deploy, for display: the ids Heroku returned, through [`printable`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Released {
     pub slug_id: String,
@@ -316,7 +459,7 @@ impl Deploy {
                 "creating the slug: Heroku asked for an upload by {method}, not PUT"
             )));
         }
-        progress(&format!("uploading slug {slug_id}"));
+        progress(&format!("uploading slug {}", printable(&slug_id)));
         let upload = agent.put(&url).header("Content-Type", "").send(&self.slug[..]);
         match upload {
             Ok(r) if r.status().is_success() => {}
@@ -335,15 +478,15 @@ impl Deploy {
                 )))
             }
         }
-        progress(&format!("releasing slug {slug_id} on {}", self.app));
+        progress(&format!("releasing slug {} on {}", printable(&slug_id), self.app));
         let release = api(
             "creating the release",
             format!("/apps/{}/releases", self.app),
             serde_json::json!({ "slug": slug_id }),
         )?;
         Ok(Released {
-            slug_id,
-            release_id: string_field(&release, &["id"], "creating the release")?,
+            slug_id: printable(&slug_id),
+            release_id: printable(&string_field(&release, &["id"], "creating the release")?),
             version: release.get("version").and_then(serde_json::Value::as_u64),
         })
     }

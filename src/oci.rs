@@ -14,12 +14,15 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 
-/// Why no image was made.
+use crate::heroku::printable;
+
+/// Why no image was made. Messages are shown through [`printable`]: a file name never puts a
+/// control character on the terminal.
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
-    #[error("{0}")]
+    #[error("{}", printable(.0))]
     Invalid(String),
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", printable(&path.display().to_string()), printable(&source.to_string()))]
     Io {
         path: PathBuf,
         #[source]
@@ -80,16 +83,55 @@ pub fn runtime_files(binary: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, OciErro
 /// Files of a tar: path → (mode, contents).
 type Files = BTreeMap<String, (u32, Vec<u8>)>;
 
-/// A tar of `files`, with the directories they are in and `dirs`, sorted.
+/// `path` as a tar entry name (no leading `/`), or an error when it is not a plain path inside
+/// the archive (empty, or with an empty, `.` or `..` component).
+fn entry_name(path: &str) -> Result<&str, OciError> {
+    let name = path.trim_start_matches('/');
+    if name.is_empty() || name.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        return Err(OciError::Invalid(format!("'{path}' is not a plain path inside the image")));
+    }
+    Ok(name)
+}
+
+/// Adds `path` to `files`, refusing a path another file already takes (`/x` and `x` are the
+/// same entry).
+fn add(
+    files: &mut Files,
+    path: &str,
+    mode: u32,
+    data: Vec<u8>,
+    what: &str,
+) -> Result<(), OciError> {
+    let name = entry_name(path)?.to_owned();
+    if files.contains_key(&name) {
+        return Err(OciError::Invalid(format!(
+            "/{name}: {what} would collide with another file the image holds there"
+        )));
+    }
+    files.insert(name, (mode, data));
+    Ok(())
+}
+
+/// A tar of `files`, with the directories they are in and `dirs`, sorted. A path that would be
+/// both a file and a directory is refused.
 fn tar_of(files: &Files, dirs: &[(&str, u32)]) -> Result<Vec<u8>, OciError> {
     let mut all_dirs: BTreeMap<String, u32> =
         dirs.iter().map(|(d, m)| ((*d).to_owned(), *m)).collect();
     for path in files.keys() {
+        entry_name(path)?;
         let mut p = Path::new(path.trim_start_matches('/')).parent();
         while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
             all_dirs.entry(format!("{}/", d.display())).or_insert(0o755);
             p = d.parent();
         }
+    }
+    if let Some(path) =
+        files.keys().find(|p| all_dirs.contains_key(&format!("{}/", p.trim_start_matches('/'))))
+    {
+        return Err(OciError::Invalid(format!(
+            "/{}: the image needs a directory there and a file would take its place",
+            path.trim_start_matches('/')
+        )));
     }
     let mut entries: Vec<crate::archive::Entry> =
         all_dirs.into_iter().map(|(d, m)| (d, m, None)).collect();
@@ -107,10 +149,27 @@ fn gzip(bytes: &[u8]) -> Result<Vec<u8>, OciError> {
         .map_err(|e| OciError::Invalid(format!("compressing the layer: {e}")))
 }
 
-/// Builds the image archive.
+/// Builds the image archive. The executable's name must be one plain path component, and no
+/// two files of the layer may take the same path (the executable and a runtime file, a file
+/// where a directory goes): either would silently lose a file.
 pub fn build(image: &Image, runtime: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, OciError> {
-    let mut files: Files = runtime.iter().map(|(p, b)| (p.clone(), (0o755, b.clone()))).collect();
-    files.insert(format!("/app/{}", image.name), (0o555, image.binary.clone()));
+    let name = &image.name;
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+        return Err(OciError::Invalid(format!(
+            "'{name}' is not a file name the image can hold as /app/NAME"
+        )));
+    }
+    let mut files = Files::new();
+    for (path, bytes) in runtime {
+        add(&mut files, path, 0o755, bytes.clone(), "the runtime file")?;
+    }
+    add(
+        &mut files,
+        &format!("/app/{name}"),
+        0o555,
+        image.binary.clone(),
+        &format!("the executable '{name}'"),
+    )?;
     let layer_tar = tar_of(&files, &[("tmp/", 0o1777)])?;
     let layer = gzip(&layer_tar)?;
     let (layer_digest, diff_id) = (sha256_hex(&layer), sha256_hex(&layer_tar));

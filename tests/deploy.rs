@@ -190,6 +190,26 @@ fn fake_api(fail_upload: bool) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Seen
                 ("POST", "/apps/down-app/slugs") => {
                     ("503 Service Unavailable", "<html>maintenance</html>".to_owned())
                 }
+                // Control characters in Heroku's answers (issue 13, item 18).
+                ("POST", "/apps/evil-app/slugs") => (
+                    "422 Unprocessable Entity",
+                    r#"{"id":"bad\u001b[31m_params","message":"Stack\u001b]0;pwned\u0007 is\r not\u009b supported.\n"}"#.to_owned(),
+                ),
+                ("POST", "/apps/evil-ids/slugs") => (
+                    "201 Created",
+                    format!(
+                        r#"{{"id":"slug-\u001b[2J","blob":{{"method":"put","url":"http://127.0.0.1:{port}/upload/evil"}}}}"#
+                    ),
+                ),
+                ("PUT", "/upload/evil") => ("200 OK", String::new()),
+                ("POST", "/apps/evil-ids/releases") => (
+                    "201 Created",
+                    r#"{"id":"release-\u001b[2J\u202e","version":8}"#.to_owned(),
+                ),
+                ("POST", "/apps/evil-method/slugs") => (
+                    "201 Created",
+                    r#"{"id":"slug-2","blob":{"method":"P\u001b[0mUT","url":"http://127.0.0.1:9/x"}}"#.to_owned(),
+                ),
                 ("PUT", "/upload/slug-1") if fail_upload => {
                     ("500 Internal Server Error", String::new())
                 }
@@ -441,4 +461,246 @@ fn oci_bad_inputs() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("not an image reference"), "{}", r.stderr);
     assert!(!dir.path().join("x.tar").exists());
+}
+
+/// No control character but the line ends reaches the terminal.
+fn assert_no_raw_controls(text: &str) {
+    assert!(
+        !text.chars().any(|c| c != '\n' && (c.is_control() || c == '\u{202e}')),
+        "a control character reaches the terminal: {text:?}"
+    );
+}
+
+/// `server` copied to `name` in the same directory.
+fn renamed(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let to = dir.join(name);
+    std::fs::copy(dir.join("server"), &to).unwrap();
+    to
+}
+
+#[test]
+fn issue13_binary_named_procfile_is_refused() {
+    let (dir, _) = app();
+    for name in ["Procfile", "procfile"] {
+        renamed(dir.path(), name);
+        let r = run(Command::new(bundle_bin())
+            .current_dir(dir.path())
+            .args(["heroku", "slug", name, "-o", "slug.tgz"]));
+        assert_eq!(r.code, 1, "{name}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!(
+                "an executable named '{name}' would collide with the Procfile the slug holds (./app/Procfile)"
+            )),
+            "{}",
+            r.stderr
+        );
+        assert!(!dir.path().join("slug.tgz").exists());
+        let r = run(Command::new(bundle_bin())
+            .current_dir(dir.path())
+            .args(["heroku", "deploy", name, "--app", "my-app", "--dry-run"])
+            .args(["--process", "web=./server"]));
+        assert_eq!(r.code, 1, "{name}: {}", r.stderr);
+        assert!(r.stderr.contains("would collide with the Procfile"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn issue13_oci_layer_paths_cannot_collide() {
+    use bundle::oci::{build, Image};
+    use std::collections::BTreeMap;
+    let image = |name: &str| Image {
+        name: name.to_owned(),
+        binary: b"\x7fELF".to_vec(),
+        tag: "x:1".into(),
+        port: 5000,
+    };
+    let runtime = |files: &[&str]| -> BTreeMap<String, Vec<u8>> {
+        files.iter().map(|f| ((*f).to_owned(), b"lib".to_vec())).collect()
+    };
+    let libc = "/lib/x86_64-linux-gnu/libc.so.6";
+    assert!(build(&image("server"), &runtime(&[libc])).is_ok());
+    for (name, files, needle) in [
+        // The executable named like a runtime file in /app.
+        ("libc.so.6", vec![libc, "/app/libc.so.6"], "would collide with another file"),
+        // A runtime file where the image needs a directory.
+        ("server", vec![libc, "/app"], "needs a directory there"),
+        ("server", vec!["/tmp"], "needs a directory there"),
+        ("server", vec!["/lib", libc], "needs a directory there"),
+        // The same entry spelt twice.
+        ("server", vec![libc, &libc[1..]], "would collide with another file"),
+        // Names that are not one path component.
+        ("../lib/x86_64-linux-gnu/libc.so.6", vec![libc], "not a file name"),
+        ("..", vec![libc], "not a file name"),
+        ("server", vec!["/lib/../etc/passwd"], "not a plain path"),
+    ] {
+        let err = build(&image(name), &runtime(&files)).err();
+        let err = err.unwrap_or_else(|| panic!("{name} {files:?}: built")).to_string();
+        assert!(err.contains(needle), "{name} {files:?}: {needle:?} in {err}");
+    }
+
+    // The image's own files live outside the layer: an executable named like one of them is
+    // kept apart.
+    let (dir, _) = app();
+    renamed(dir.path(), "manifest.json");
+    let r = run(Command::new(bundle_bin()).current_dir(dir.path()).args([
+        "oci",
+        "manifest.json",
+        "-o",
+        "image.tar",
+        "--tag",
+        "x:1",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut outer = tar::Archive::new(std::fs::File::open(dir.path().join("image.tar")).unwrap());
+    let names: Vec<String> = outer
+        .entries()
+        .unwrap()
+        .map(|e| String::from_utf8(e.unwrap().path_bytes().into_owned()).unwrap())
+        .collect();
+    assert_eq!(names.iter().filter(|n| *n == "manifest.json").count(), 1, "{names:?}");
+}
+
+#[test]
+fn issue13_default_procfile_command_is_quoted_for_the_shell() {
+    let (dir, _) = app();
+    let name = "a b$(touch pwned)'c;*";
+    renamed(dir.path(), name);
+    let r = run(Command::new(bundle_bin())
+        .current_dir(dir.path())
+        .args(["heroku", "slug", name, "-o", "slug.tgz"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let command = r#"./'a b$(touch pwned)'\''c;*'"#;
+    assert_eq!(r.stdout, format!("{}\n", serde_json::json!({ "web": command })));
+    let e = entries(&dir.path().join("slug.tgz"));
+    assert_eq!(e[1].0, "./app/Procfile");
+    assert_eq!(e[1].2, format!("web: {command}\n").as_bytes());
+    assert_eq!(e[2].0, format!("./app/{name}"));
+    // The command runs the executable, and nothing else, under sh and bash.
+    for shell in ["sh", "bash"] {
+        let r = run(Command::new(shell)
+            .arg("-c")
+            .arg(command)
+            .current_dir(dir.path())
+            .env("PORT", "5000"));
+        assert_eq!((r.code, r.stdout.as_str()), (0, "5000\n"), "{shell}: {}", r.stderr);
+    }
+    assert!(!dir.path().join("pwned").exists(), "the name's $(...) ran");
+    // A plain name stays unquoted.
+    renamed(dir.path(), "srv-1.2_x");
+    let r = run(Command::new(bundle_bin()).current_dir(dir.path()).args([
+        "heroku",
+        "slug",
+        "srv-1.2_x",
+        "-o",
+        "slug2.tgz",
+    ]));
+    assert_eq!(r.stdout, "{\"web\":\"./srv-1.2_x\"}\n", "{}", r.stderr);
+}
+
+#[test]
+fn issue13_procfile_refuses_line_breaks_and_control_characters() {
+    let (dir, _) = app();
+    let slug = |args: &[&str]| {
+        let r = run(Command::new(bundle_bin())
+            .current_dir(dir.path())
+            .args(["heroku", "slug"])
+            .args(args)
+            .args(["-o", "bad.tgz"]));
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert!(!dir.path().join("bad.tgz").exists(), "{args:?}");
+        assert_no_raw_controls(&r.stderr);
+        r.stderr
+    };
+    // The binary's name, in the default command.
+    for (name, needle) in [
+        ("a\nworker: evil", "a newline (\\n)"),
+        ("a\rworker: evil", "a carriage return (\\r)"),
+        ("ser\x1bver", "the control character \\x1b"),
+        ("ser\u{85}ver", "the control character \\u{85}"),
+        ("ser\u{2028}ver", "the control character \\u{2028}"),
+    ] {
+        renamed(dir.path(), name);
+        let err = slug(&[name]);
+        assert!(err.contains(needle), "{name:?}: {needle:?} in {err}");
+        assert!(err.contains("rename the executable"), "{err}");
+    }
+    // --process TYPE=COMMAND.
+    for (spec, needle) in [
+        ("web=./server\nworker: ./evil", "the command has a newline (\\n)"),
+        ("web=./server\rworker: ./evil", "the command has a carriage return (\\r)"),
+        ("web=./server\u{0b}x", "the command has the control character \\x0b"),
+        ("web=./server\u{2029}x", "the command has the control character \\u{2029}"),
+        ("w\u{e9}b=./server", "'w\u{e9}b' is not a process type Heroku accepts"),
+        ("w\nb=./server", "'w\\nb' is not a process type Heroku accepts"),
+        ("web:x=./server", "is not a process type Heroku accepts"),
+    ] {
+        let err = slug(&["server", "--process", spec]);
+        assert!(err.contains(needle), "{spec:?}: {needle:?} in {err}");
+    }
+    // A tab is one more blank in a command line.
+    let r = run(Command::new(bundle_bin()).current_dir(dir.path()).args([
+        "heroku",
+        "slug",
+        "server",
+        "--process",
+        "web=./server\t--x",
+        "-o",
+        "ok.tgz",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn issue13_file_names_in_messages_are_escaped() {
+    let (dir, _) = app();
+    let name = "evil\x1b[2J\x07.lua";
+    std::fs::write(dir.path().join(name), "print(1)\n").unwrap();
+    for args in [
+        vec!["heroku", "slug", name, "--process", "web=./x", "-o", "s.tgz"],
+        vec!["heroku", "deploy", name, "--app", "my-app", "--dry-run", "--process", "web=./x"],
+        vec!["oci", name, "-o", "i.tar"],
+    ] {
+        let r = run(Command::new(bundle_bin()).current_dir(dir.path()).args(&args));
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert_no_raw_controls(&r.stderr);
+        assert!(r.stderr.contains("evil\\x1b[2J\\x07.lua"), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("not a bundled executable"), "{args:?}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn issue13_api_texts_are_escaped() {
+    let (dir, _) = app();
+    let (port, seen) = fake_api(false);
+    let r = deploy(dir.path(), port, "evil-app", Some("k"), &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_no_raw_controls(&r.stderr);
+    assert!(
+        r.stderr.contains(
+            "creating the slug: HTTP 422 (bad\\x1b[31m_params): Stack\\x1b]0;pwned\\x07 is\\r not\\u{9b} supported.\\n"
+        ),
+        "{}",
+        r.stderr
+    );
+
+    let r = deploy(dir.path(), port, "evil-method", Some("k"), &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_no_raw_controls(&r.stderr);
+    assert!(r.stderr.contains("an upload by P\\x1b[0mUT, not PUT"), "{}", r.stderr);
+
+    let r = deploy(dir.path(), port, "evil-ids", Some("k"), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_no_raw_controls(&r.stderr);
+    for line in [
+        "uploading slug slug-\\x1b[2J",
+        "releasing slug slug-\\x1b[2J on evil-ids",
+        "release release-\\x1b[2J\\u{202e}, v8",
+    ] {
+        assert!(r.stderr.contains(line), "{line:?} in {}", r.stderr);
+    }
+    // Heroku gets its own id back, unchanged.
+    let seen = seen.lock().unwrap().clone();
+    let release = seen.iter().find(|s| s.path == "/apps/evil-ids/releases").unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&release.body).unwrap();
+    assert_eq!(body, serde_json::json!({ "slug": "slug-\u{1b}[2J" }));
 }
