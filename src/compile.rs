@@ -4,7 +4,7 @@
 //! anything is written.
 
 use bundle_runtime::format::Kind;
-use mlua::{chunk::ChunkMode, Function, Lua};
+use mlua::{Function, Lua};
 
 use crate::graph::Unit;
 use crate::plan::Store;
@@ -13,7 +13,8 @@ use crate::plan::Store;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Compiled {
     pub name: Option<String>,
-    pub chunkname: String,
+    /// As bytes: file names need not be UTF-8.
+    pub chunkname: Vec<u8>,
     pub kind: Kind,
     pub data: Vec<u8>,
     /// For a module luajit would not load at start whose source the parser rejects: the error.
@@ -36,17 +37,16 @@ pub enum CompileError {
 
 /// LuaJIT's `lj_debug_shortname` for `@` chunk names (LUA_IDSIZE = 60): how the chunk name
 /// appears at the start of an error message.
-pub fn chunk_id(chunkname: &str) -> String {
+pub fn chunk_id(chunkname: &[u8]) -> String {
     const LUA_IDSIZE: usize = 60;
-    let Some(src) = chunkname.strip_prefix('@') else {
-        return chunkname.to_owned();
+    let Some(bytes) = chunkname.strip_prefix(b"@") else {
+        return String::from_utf8_lossy(chunkname).into_owned();
     };
-    let bytes = src.as_bytes();
     if bytes.len() >= LUA_IDSIZE {
         let tail = &bytes[bytes.len() - (LUA_IDSIZE - 4)..];
         format!("...{}", String::from_utf8_lossy(tail))
     } else {
-        src.to_owned()
+        String::from_utf8_lossy(bytes).into_owned()
     }
 }
 
@@ -70,6 +70,8 @@ fn parse_syntax_error(unit: &Unit, raw: &str) -> CompileError {
 /// One LuaJIT state that compiles many units.
 pub struct Compiler {
     lua: Lua,
+    /// Lua's own `load`, which takes the chunk name as bytes (a file name need not be UTF-8).
+    load: Function,
     dump: Function,
 }
 
@@ -83,7 +85,8 @@ impl Compiler {
         let lua = Lua::new();
         let string: mlua::Table = lua.globals().get("string").map_err(internal)?;
         let dump = string.get("dump").map_err(internal)?;
-        Ok(Compiler { lua, dump })
+        let load = lua.globals().get("load").map_err(internal)?;
+        Ok(Compiler { lua, load, dump })
     }
 
     /// Compiles (or, for [`Store::Source`], checks) one unit; a native module passes as is.
@@ -102,19 +105,23 @@ impl Compiler {
         if source.first() == Some(&0x1b) {
             return Err(CompileError::Precompiled { display: unit.display.clone() });
         }
-        let function = self
-            .lua
-            .load(&unit.source[..])
-            .set_name(unit.chunkname.clone())
-            .set_mode(ChunkMode::Text)
-            .into_function()
-            .map_err(|e| match e {
-                mlua::Error::SyntaxError { message, .. } => parse_syntax_error(unit, &message),
-                other => CompileError::Other {
-                    display: unit.display.clone(),
-                    message: other.to_string(),
-                },
-            })?;
+        let other = |e: mlua::Error| CompileError::Other {
+            display: unit.display.clone(),
+            message: e.to_string(),
+        };
+        // load(source, chunkname, "t"): text only, as LuaJIT's lexer reads it (BOM and `#!`
+        // line skipped), the chunk name's bytes kept as they are.
+        let source = self.lua.create_string(&unit.source).map_err(other)?;
+        let name = self.lua.create_string(&unit.chunkname).map_err(other)?;
+        let (function, message): (Option<Function>, Option<mlua::LuaString>) =
+            self.load.call((source, name, "t")).map_err(other)?;
+        let function = match function {
+            Some(f) => f,
+            None => {
+                let message = message.map(|m| m.to_string_lossy()).unwrap_or_default();
+                return Err(parse_syntax_error(unit, &message));
+            }
+        };
         let (kind, data) = match store {
             Store::Source => (Kind::LuaSource, unit.source.clone()),
             Store::Bytecode { strip } => {
@@ -237,7 +244,7 @@ mod tests {
             name: Some("m".into()),
             display: "lib/m.lua".into(),
             path: "/app/lib/m.lua".into(),
-            chunkname: "@./lib/m.lua".into(),
+            chunkname: b"@./lib/m.lua".to_vec(),
             source: src.as_bytes().to_vec(),
             origin: crate::graph::Origin::Explicit,
             runtime: false,
@@ -283,7 +290,7 @@ mod tests {
     #[test]
     fn long_chunk_names_are_parsed_too() {
         let mut u = unit("x = = 1");
-        u.chunkname = format!("@./{}/m.lua", "d".repeat(80));
+        u.chunkname = format!("@./{}/m.lua", "d".repeat(80)).into_bytes();
         let err = Compiler::new().unwrap().compile(&u, Store::Source).unwrap_err();
         assert!(matches!(err, CompileError::Syntax { line: 1, .. }), "{err:?}");
     }

@@ -165,8 +165,12 @@ fn blob(out: &mut String, id: &str, data: &[u8]) -> String {
 }
 
 fn c_string(s: &str) -> String {
+    c_bytes(s.as_bytes())
+}
+
+fn c_bytes(b: &[u8]) -> String {
     let mut out = String::new();
-    escape(&mut out, s.as_bytes());
+    escape(&mut out, b);
     out
 }
 
@@ -181,7 +185,8 @@ pub fn generate(
     if let Some(u) = units.iter().find(|u| u.kind == bundle_runtime::format::Kind::Native) {
         return Err(EmitCError::SharedObject {
             name: u.name.clone().unwrap_or_default(),
-            file: u.chunkname.trim_start_matches('@').to_owned(),
+            file: String::from_utf8_lossy(u.chunkname.strip_prefix(b"@").unwrap_or(&u.chunkname))
+                .into_owned(),
         });
     }
     let mut data = String::new();
@@ -193,7 +198,7 @@ pub fn generate(
         format!(
             "{{ {}, {}, {}, {init} }}",
             c_string(u.name.as_deref().unwrap_or("")),
-            c_string(&u.chunkname),
+            c_bytes(&u.chunkname),
             i32::from(bytecode)
         )
     };

@@ -19,6 +19,7 @@
 //! the other modules refer to it ([`Unit::shares`]), as Lua's C loaders open it once.
 
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostic, Snippet};
@@ -80,8 +81,9 @@ pub struct Unit {
     pub display: String,
     /// Canonical path of the file read.
     pub path: PathBuf,
-    /// Chunk name for `luaL_loadbuffer`: what `luajit main.lua` would show.
-    pub chunkname: String,
+    /// Chunk name for `luaL_loadbuffer`: what `luajit main.lua` would show, as bytes (file
+    /// names need not be UTF-8).
+    pub chunkname: Vec<u8>,
     pub source: Vec<u8>,
     pub origin: Origin,
     /// The require sites found in it.
@@ -396,12 +398,18 @@ fn lexical_absolute(path: &Path) -> PathBuf {
 /// The chunk name of a file given explicitly (`-m NAME=FILE`, the main script): what luajit run
 /// from the main script's directory would show — `@main.lua`, `@./lib/util.lua` through the
 /// default `./?.lua` template, or the absolute path for a file elsewhere.
-pub fn chunkname(root: &Path, path: &Path, is_main: bool) -> String {
-    match path.strip_prefix(root) {
-        Ok(rel) if is_main => format!("@{}", rel.display()),
-        Ok(rel) => format!("@./{}", rel.display()),
-        Err(_) => format!("@{}", path.display()),
-    }
+pub fn chunkname(root: &Path, path: &Path, is_main: bool) -> Vec<u8> {
+    let (prefix, rest): (&[u8], &Path) = match path.strip_prefix(root) {
+        Ok(rel) if is_main => (b"@", rel),
+        Ok(rel) => (b"@./", rel),
+        Err(_) => (b"@", path),
+    };
+    [prefix, rest.as_os_str().as_bytes()].concat()
+}
+
+/// `@` and the bytes of `shown`: the chunk name of a file found on the search path.
+fn at(shown: &[u8]) -> Vec<u8> {
+    [b"@".as_slice(), shown].concat()
 }
 
 struct Builder<'p> {
@@ -540,7 +548,7 @@ impl Builder<'_> {
                     name: Some(name.to_owned()),
                     display: format!("{file} (runtime)"),
                     path: PathBuf::new(),
-                    chunkname: format!("@{file}"),
+                    chunkname: format!("@{file}").into_bytes(),
                     source: source.to_vec(),
                     origin,
                     sites: Vec::new(),
@@ -569,6 +577,7 @@ impl Builder<'_> {
                     _ => None,
                 };
                 if let Some(problem) = problem {
+                    let shown = crate::resolve::lossy(&shown).into_owned();
                     let what = Unpacked::Directory { shown, problem };
                     self.graph.unpacked.insert(name.to_owned(), (what, first));
                     if let Some(w) = root {
@@ -583,7 +592,7 @@ impl Builder<'_> {
                     name: Some(name.to_owned()),
                     display,
                     path,
-                    chunkname: format!("@{shown}"),
+                    chunkname: at(&shown),
                     source,
                     origin,
                     sites: Vec::new(),
@@ -596,6 +605,7 @@ impl Builder<'_> {
             }
             Ok(Found::C { shown, path }) => {
                 if let Err(problem) = self.add_native(name, &shown, &path, origin) {
+                    let shown = crate::resolve::lossy(&shown).into_owned();
                     self.unpackable(name, shown, problem, first, root);
                 }
             }
@@ -630,7 +640,7 @@ impl Builder<'_> {
     fn add_native(
         &mut self,
         name: &str,
-        shown: &str,
+        shown: &[u8],
         path: &Path,
         origin: Origin,
     ) -> Result<(), String> {
@@ -654,7 +664,7 @@ impl Builder<'_> {
                 name: Some(name.to_owned()),
                 display,
                 path: opened,
-                chunkname: format!("@{shown}"),
+                chunkname: at(shown),
                 source: Vec::new(),
                 origin,
                 sites: Vec::new(),
@@ -676,7 +686,7 @@ impl Builder<'_> {
             name: Some(name.to_owned()),
             display,
             path: opened,
-            chunkname: format!("@{shown}"),
+            chunkname: at(shown),
             source: bytes,
             origin,
             sites: Vec::new(),
@@ -1107,7 +1117,7 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
             // `luajit /usr/bin/tool` names the chunk by the path as given: so does the bundle
             // when given an absolute path; a relative one is named as from its directory.
             chunkname: if Path::new(&main.display).is_absolute() {
-                format!("@{}", main.display)
+                format!("@{}", main.display).into_bytes()
             } else {
                 chunkname(&plan.root, &main.path, true)
             },
@@ -1130,7 +1140,7 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
                     Ok(Found::Lua { shown, path })
                         if path.canonicalize().ok().as_ref() != Some(&input.path) =>
                     {
-                        Some(shown)
+                        Some(crate::resolve::lossy(&shown).into_owned())
                     }
                     _ => None,
                 };
@@ -1186,7 +1196,7 @@ pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
                     needs: Vec::new(),
                     name: Some(t.name.clone()),
                     display,
-                    chunkname: format!("@{}", file.display()),
+                    chunkname: at(file.as_os_str().as_bytes()),
                     path,
                     source,
                     origin: Origin::Traced,
@@ -1250,11 +1260,11 @@ mod tests {
     #[test]
     fn chunknames_follow_luajit() {
         let root = Path::new("/app");
-        assert_eq!(chunkname(root, Path::new("/app/main.lua"), true), "@main.lua");
-        assert_eq!(chunkname(root, Path::new("/app/lib/util.lua"), false), "@./lib/util.lua");
+        assert_eq!(chunkname(root, Path::new("/app/main.lua"), true), b"@main.lua");
+        assert_eq!(chunkname(root, Path::new("/app/lib/util.lua"), false), b"@./lib/util.lua");
         assert_eq!(
             chunkname(root, Path::new("/usr/share/lua/5.1/x.lua"), false),
-            "@/usr/share/lua/5.1/x.lua"
+            b"@/usr/share/lua/5.1/x.lua"
         );
     }
 }

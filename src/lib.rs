@@ -420,11 +420,11 @@ fn build_c(
 /// Writes the depfile, if the plan has one (`text` from [`depfile_rule`]).
 fn write_depfile(
     plan: &plan::BuildPlan,
-    text: Option<String>,
+    text: Option<Vec<u8>>,
     inputs: &emit::Inputs,
 ) -> Result<(), Error> {
     if let (Some(depfile), Some(text)) = (&plan.depfile, text) {
-        emit::write_atomically_with_mode(depfile, text.as_bytes(), 0o644, inputs).map_err(|e| {
+        emit::write_atomically_with_mode(depfile, &text, 0o644, inputs).map_err(|e| {
             Error::Depfile { path: depfile.clone(), source: std::io::Error::other(e.to_string()) }
         })?;
     }
@@ -437,7 +437,7 @@ fn depfile_rule(
     graph: &graph::Graph,
     output: &Path,
     depfile: &Path,
-) -> Result<String, Error> {
+) -> Result<Vec<u8>, Error> {
     let files = graph.units.iter().filter(|u| !u.runtime);
     let mut deps: Vec<&Path> = files.map(|u| u.path.as_path()).collect();
     deps.extend(graph.libraries.values().map(|l| l.path.as_path()));
@@ -460,21 +460,26 @@ fn depfile_rule(
 
 /// A Make rule `target: deps...`, with spaces, `#`, `:` and `$` escaped as GNU make and ninja
 /// read them.
-pub fn make_rule(target: &Path, deps: &[&Path]) -> String {
-    let esc = |p: &Path| {
-        p.display()
-            .to_string()
-            .replace('$', "$$")
-            .replace(' ', "\\ ")
-            .replace('#', "\\#")
-            .replace(':', "\\:")
+/// Paths are written as their bytes (a file name need not be UTF-8; Make reads bytes).
+pub fn make_rule(target: &Path, deps: &[&Path]) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let esc = |out: &mut Vec<u8>, p: &Path| {
+        for &b in p.as_os_str().as_bytes() {
+            match b {
+                b'$' => out.extend_from_slice(b"$$"),
+                b' ' | b'#' | b':' => out.extend_from_slice(&[b'\\', b]),
+                _ => out.push(b),
+            }
+        }
     };
-    let mut out = format!("{}:", esc(target));
+    let mut out = Vec::new();
+    esc(&mut out, target);
+    out.push(b':');
     for d in deps {
-        out.push_str(" \\\n  ");
-        out.push_str(&esc(d));
+        out.extend_from_slice(b" \\\n  ");
+        esc(&mut out, d);
     }
-    out.push('\n');
+    out.push(b'\n');
     out
 }
 

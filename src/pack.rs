@@ -23,7 +23,7 @@ pub fn pack(
     for (name, lib) in &graph.libraries {
         writer.add(NewEntry {
             name: name.clone().into_bytes(),
-            chunkname: format!("@{}", lib.path.display()).into_bytes(),
+            chunkname: [b"@".as_slice(), lib.path.as_os_str().as_encoded_bytes()].concat(),
             kind: Kind::Native,
             flags: flags::LIBRARY,
             data: lib.bytes.clone(),
@@ -49,7 +49,7 @@ pub fn pack(
         };
         writer.add(NewEntry {
             name: u.name.clone().unwrap_or_default().into_bytes(),
-            chunkname: u.chunkname.clone().into_bytes(),
+            chunkname: u.chunkname.clone(),
             kind: u.kind,
             flags,
             data,

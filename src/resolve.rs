@@ -10,6 +10,8 @@
 //! variable is unset, as for luajit; each `--tree DIR`, a LuaRocks tree (`DIR/share/lua/5.1`,
 //! `DIR/lib/lua/5.1`).
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// The default Lua path: LuaJIT 2.1's `LUA_PATH_DEFAULT` (luaconf.h) followed by the
@@ -32,23 +34,41 @@ pub fn luajit_default_cpath() -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     /// The template as `luajit` would use it, e.g. `./?.lua` or `/usr/share/lua/5.1/?.lua`;
-    /// expanding it gives the file name luajit would report (and the chunk name).
-    pub text: String,
+    /// expanding it gives the file name luajit would report (and the chunk name). Bytes, as
+    /// file names are: a directory whose name is not UTF-8 is searched all the same.
+    pub text: Vec<u8>,
     /// Directory that a relative `text` is relative to; `None` for the current directory.
     pub base: Option<PathBuf>,
 }
 
+/// Bytes as a path (Unix file names are bytes).
+pub fn path_of(bytes: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(bytes))
+}
+
+/// A file name's bytes, for messages.
+pub fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
 impl Template {
-    fn new(text: impl Into<String>, base: Option<&Path>) -> Self {
+    fn new(text: impl Into<Vec<u8>>, base: Option<&Path>) -> Self {
         Template { text: text.into(), base: base.map(Path::to_path_buf) }
     }
 
     /// The file name for `name` (dots already replaced): as shown, and as opened.
-    pub fn expand(&self, name_path: &str) -> (String, PathBuf) {
-        let shown = self.text.replace('?', name_path);
+    pub fn expand(&self, name_path: &str) -> (Vec<u8>, PathBuf) {
+        let mut shown = Vec::with_capacity(self.text.len() + name_path.len());
+        for &b in &self.text {
+            if b == b'?' {
+                shown.extend_from_slice(name_path.as_bytes());
+            } else {
+                shown.push(b);
+            }
+        }
         let fs = match &self.base {
-            Some(base) if Path::new(&shown).is_relative() => base.join(&shown),
-            _ => PathBuf::from(&shown),
+            Some(base) if path_of(&shown).is_relative() => base.join(path_of(&shown)),
+            _ => path_of(&shown).to_path_buf(),
         };
         (shown, fs)
     }
@@ -58,9 +78,9 @@ impl Template {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
     /// A Lua file: the name luajit would show for it, and its path.
-    Lua { shown: String, path: PathBuf },
+    Lua { shown: Vec<u8>, path: PathBuf },
     /// A C module (shared library) on the C path.
-    C { shown: String, path: PathBuf },
+    C { shown: Vec<u8>, path: PathBuf },
 }
 
 /// The module was not found: every file name tried, in order.
@@ -83,10 +103,10 @@ pub struct SearchConfig {
     pub root: PathBuf,
     pub includes: Vec<PathBuf>,
     pub trees: Vec<PathBuf>,
-    /// `LUA_PATH` (or, unset, `LUA_PATH_5_1`), if set.
-    pub env_path: Option<String>,
-    /// `LUA_CPATH` (or, unset, `LUA_CPATH_5_1`), if set.
-    pub env_cpath: Option<String>,
+    /// `LUA_PATH` (or, unset, `LUA_PATH_5_1`), if set, as bytes.
+    pub env_path: Option<Vec<u8>>,
+    /// `LUA_CPATH` (or, unset, `LUA_CPATH_5_1`), if set, as bytes.
+    pub env_cpath: Option<Vec<u8>>,
 }
 
 impl SearchConfig {
@@ -95,7 +115,9 @@ impl SearchConfig {
         // LuaJIT reads only LUA_PATH/LUA_CPATH; the `_5_1` names (which LuaRocks may set) are
         // used only when the plain ones are unset, so that a set LUA_PATH means what it means
         // to luajit.
-        let var = |a: &str, b: &str| std::env::var(a).or_else(|_| std::env::var(b)).ok();
+        let var = |a: &str, b: &str| {
+            std::env::var_os(a).or_else(|| std::env::var_os(b)).map(|v| v.as_bytes().to_vec())
+        };
         self.env_path = var("LUA_PATH", "LUA_PATH_5_1");
         self.env_cpath = var("LUA_CPATH", "LUA_CPATH_5_1");
         self
@@ -104,14 +126,35 @@ impl SearchConfig {
 
 /// Splits a `;`-separated path into templates, `;;` expanded to `default` (LuaJIT's setpath);
 /// empty entries are skipped as lib_package.c's pushnexttemplate does.
-fn split_env(path: &str, default: &str) -> Vec<Template> {
-    let expanded = path.replace(";;", &format!(";{default};"));
-    expanded.split(';').filter(|t| !t.is_empty()).map(|t| Template::new(t, None)).collect()
+fn split_env(path: &[u8], default: &str) -> Vec<Template> {
+    let mut expanded = Vec::with_capacity(path.len() + default.len() + 2);
+    let mut i = 0;
+    while i < path.len() {
+        if path[i..].starts_with(b";;") {
+            expanded.push(b';');
+            expanded.extend_from_slice(default.as_bytes());
+            expanded.push(b';');
+            i += 2;
+        } else {
+            expanded.push(path[i]);
+            i += 1;
+        }
+    }
+    expanded
+        .split(|&b| b == b';')
+        .filter(|t| !t.is_empty())
+        .map(|t| Template::new(t, None))
+        .collect()
 }
 
-fn dir_text(dir: &Path) -> String {
-    let s = dir.display().to_string();
-    s.strip_suffix('/').map(str::to_owned).unwrap_or(s)
+/// A directory's bytes, without a trailing `/`, followed by `tail`.
+fn dir_template(dir: &Path, tail: &str) -> Vec<u8> {
+    let mut t = dir.as_os_str().as_bytes().to_vec();
+    if t.len() > 1 && t.ends_with(b"/") {
+        t.pop();
+    }
+    t.extend_from_slice(tail.as_bytes());
+    t
 }
 
 impl SearchPath {
@@ -121,22 +164,20 @@ impl SearchPath {
         sp.lua.push(Template::new("./?.lua", root));
         sp.lua.push(Template::new("./?/init.lua", root));
         for dir in &cfg.includes {
-            let d = dir_text(dir);
-            sp.lua.push(Template::new(format!("{d}/?.lua"), None));
-            sp.lua.push(Template::new(format!("{d}/?/init.lua"), None));
-            sp.c.push(Template::new(format!("{d}/?.so"), None));
+            sp.lua.push(Template::new(dir_template(dir, "/?.lua"), None));
+            sp.lua.push(Template::new(dir_template(dir, "/?/init.lua"), None));
+            sp.c.push(Template::new(dir_template(dir, "/?.so"), None));
         }
         // Unset, the variables mean the default path, as for luajit.
-        let path = cfg.env_path.clone().unwrap_or_else(|| LUAJIT_DEFAULT_PATH.to_owned());
+        let path = cfg.env_path.clone().unwrap_or_else(|| LUAJIT_DEFAULT_PATH.into());
         sp.lua.extend(split_env(&path, LUAJIT_DEFAULT_PATH));
         let default_cpath = luajit_default_cpath();
-        let cpath = cfg.env_cpath.clone().unwrap_or_else(|| default_cpath.clone());
+        let cpath = cfg.env_cpath.clone().unwrap_or_else(|| default_cpath.clone().into_bytes());
         sp.c.extend(split_env(&cpath, &default_cpath));
         for tree in &cfg.trees {
-            let d = dir_text(tree);
-            sp.lua.push(Template::new(format!("{d}/share/lua/5.1/?.lua"), None));
-            sp.lua.push(Template::new(format!("{d}/share/lua/5.1/?/init.lua"), None));
-            sp.c.push(Template::new(format!("{d}/lib/lua/5.1/?.so"), None));
+            sp.lua.push(Template::new(dir_template(tree, "/share/lua/5.1/?.lua"), None));
+            sp.lua.push(Template::new(dir_template(tree, "/share/lua/5.1/?/init.lua"), None));
+            sp.c.push(Template::new(dir_template(tree, "/lib/lua/5.1/?.so"), None));
         }
         sp
     }
@@ -166,13 +207,16 @@ impl SearchPath {
         let prefix_path = prefix.replace('.', "/");
         let mut names = Vec::new();
         for t in &self.lua {
-            let Some((before, after)) = t.text.split_once('?') else { continue };
+            let Some(q) = t.text.iter().position(|&b| b == b'?') else { continue };
+            let (before, after) = (&t.text[..q], &t.text[q + 1..]);
+            // The part after `?` names the file (`.lua`, `/init.lua`): it must be text.
+            let Ok(after) = std::str::from_utf8(after) else { continue };
             if after.contains('?') {
                 continue;
             }
-            let (_, dir) =
-                Template { text: format!("{before}{prefix_path}"), base: t.base.clone() }
-                    .expand("");
+            let mut text = before.to_vec();
+            text.extend_from_slice(prefix_path.as_bytes());
+            let (_, dir) = Template { text, base: t.base.clone() }.expand("");
             walk(&dir, &mut |file: &Path| {
                 let Ok(rel) = file.strip_prefix(&dir) else { return };
                 let rel = rel.to_string_lossy();
@@ -216,7 +260,7 @@ fn search(
     templates: &[Template],
     name_path: &str,
     tried: &mut Vec<String>,
-) -> Option<(String, PathBuf)> {
+) -> Option<(Vec<u8>, PathBuf)> {
     for t in templates {
         let (shown, path) = t.expand(name_path);
         // lib_package.c's readable(): fopen(name, "r") succeeds. On Linux that includes
@@ -224,7 +268,7 @@ fn search(
         if std::fs::File::open(&path).is_ok() {
             return Some((shown, path));
         }
-        tried.push(shown);
+        tried.push(lossy(&shown).into_owned());
     }
     None
 }
@@ -290,13 +334,13 @@ mod tests {
         let sp = SearchPath::new(&cfg);
         assert_eq!(
             sp.resolve("a"),
-            Ok(Found::Lua { shown: "./a.lua".into(), path: t.path().join("app/./a.lua") })
+            Ok(Found::Lua { shown: b"./a.lua".to_vec(), path: t.path().join("app/./a.lua") })
         );
         assert!(
-            matches!(sp.resolve("pkg"), Ok(Found::Lua { shown, .. }) if shown == "./pkg/init.lua")
+            matches!(sp.resolve("pkg"), Ok(Found::Lua { shown, .. }) if shown == b"./pkg/init.lua")
         );
         assert!(
-            matches!(sp.resolve("v"), Ok(Found::Lua { shown, .. }) if shown.ends_with("vendor/v.lua"))
+            matches!(sp.resolve("v"), Ok(Found::Lua { shown, .. }) if shown.ends_with(b"vendor/v.lua"))
         );
         let err = sp.resolve("nope.x").unwrap_err();
         assert_eq!(err.tried[0], "./nope/x.lua");
@@ -311,14 +355,30 @@ mod tests {
 
     #[test]
     fn env_paths_expand_double_semicolon() {
-        let cfg = SearchConfig { env_path: Some("/x/?.lua;;".into()), ..Default::default() };
+        let cfg = SearchConfig { env_path: Some(b"/x/?.lua;;".to_vec()), ..Default::default() };
         let sp = SearchPath::new(&cfg);
-        let texts: Vec<&str> = sp.lua.iter().map(|t| t.text.as_str()).collect();
+        let texts: Vec<String> = sp.lua.iter().map(|t| lossy(&t.text).into_owned()).collect();
         assert_eq!(texts[2], "/x/?.lua");
         assert_eq!(texts[3..].join(";"), LUAJIT_DEFAULT_PATH);
         let unset = SearchPath::new(&SearchConfig::default());
-        let texts: Vec<&str> = unset.lua.iter().map(|t| t.text.as_str()).collect();
+        let texts: Vec<String> = unset.lua.iter().map(|t| lossy(&t.text).into_owned()).collect();
         assert_eq!(texts[2..].join(";"), LUAJIT_DEFAULT_PATH, "unset means the default");
+    }
+
+    #[test]
+    fn directories_that_are_not_utf8_are_searched() {
+        let t = tree();
+        let odd = t.path().join(OsStr::from_bytes(b"dir\xff"));
+        std::fs::create_dir(&odd).unwrap();
+        std::fs::write(odd.join("m.lua"), "return 1").unwrap();
+        let sp = SearchPath::new(&SearchConfig {
+            root: t.path().join("app"),
+            includes: vec![odd.clone()],
+            ..Default::default()
+        });
+        let Ok(Found::Lua { shown, path }) = sp.resolve("m") else { panic!("not found") };
+        assert!(shown.ends_with(b"dir\xff/m.lua"), "{shown:?}");
+        assert_eq!(path, odd.join("m.lua"));
     }
 
     #[test]

@@ -88,8 +88,11 @@ fn lua_string(bytes: &[u8]) -> String {
 
 /// A search path as `package.path` text, relative templates anchored where the build anchors
 /// them (the main script's directory).
-fn path_text(templates: &[crate::resolve::Template]) -> String {
-    templates.iter().map(|t| t.expand("?").1.display().to_string()).collect::<Vec<_>>().join(";")
+fn path_text(templates: &[crate::resolve::Template]) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let parts: Vec<Vec<u8>> =
+        templates.iter().map(|t| t.expand("?").1.as_os_str().as_bytes().to_vec()).collect();
+    parts.join(&b';')
 }
 
 /// The recorder's source, writing to `log` and searching `search`.
@@ -98,8 +101,8 @@ pub fn recorder_source(log: &Path, search: &SearchPath) -> Vec<u8> {
     let values = format!(
         "{}, {}, {}",
         lua_string(log.as_os_str().as_bytes()),
-        lua_string(path_text(&search.lua).as_bytes()),
-        lua_string(path_text(&search.c).as_bytes())
+        lua_string(&path_text(&search.lua)),
+        lua_string(&path_text(&search.c))
     );
     TEMPLATE.replacen("@VALUES@", &values, 1).into_bytes()
 }

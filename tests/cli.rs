@@ -724,3 +724,70 @@ fn issue13_non_regular_and_huge_inputs_are_refused() {
         assert!(start.elapsed().as_secs() < 10, "{sub} of a 5 GiB sparse file took too long");
     }
 }
+
+/// Issue 13, item 11: file names are bytes end to end. A module in a directory whose name is
+/// not UTF-8, found through `-I`, keeps its exact bytes in chunk names (so tracebacks are
+/// luajit's byte for byte) and in the depfile.
+#[test]
+fn issue13_paths_that_are_not_utf8_are_kept_as_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempdir();
+    let d = dir.path();
+    let odd = std::ffi::OsStr::from_bytes(b"lib\xff");
+    std::fs::create_dir(d.join(odd)).unwrap();
+    std::fs::write(d.join(odd).join("m.lua"), "return function() error('boom') end\n").unwrap();
+    std::fs::write(d.join("main.lua"), "require('m')()\n").unwrap();
+    let mut args: Vec<&std::ffi::OsStr> =
+        ["main.lua", "-o", "app", "--depfile", "app.d", "-I"].iter().map(|s| s.as_ref()).collect();
+    args.push(odd);
+    let out = Command::new(bundle_bin()).current_dir(d).args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = Command::new(d.join("app")).env("LUA_PATH", "/nonexistent/?.lua").output().unwrap();
+    let mut lua_path = b"./lib\xff/?.lua;".to_vec();
+    lua_path.extend_from_slice(b"./?.lua");
+    let want = Command::new(luajit())
+        .current_dir(d)
+        .env("LUA_PATH", std::ffi::OsStr::from_bytes(&lua_path))
+        .arg("main.lua")
+        .output()
+        .unwrap();
+    let first_line = |b: &[u8]| b.split(|&c| c == b'\n').next().unwrap_or(b"").to_vec();
+    let strip_prog = |l: Vec<u8>| {
+        let at = l.windows(2).position(|w| w == b": ").map_or(0, |i| i + 2);
+        l[at..].to_vec()
+    };
+    // luajit names the file through its own template (`./lib\xff/m.lua`), the bundle through
+    // the -I template (`lib\xff/m.lua`): the directory's bytes must be the same.
+    let got_line = strip_prog(first_line(&got.stderr));
+    let want_line = strip_prog(first_line(&want.stderr));
+    assert!(
+        got_line.windows(4).any(|w| w == b"\xff/m."),
+        "{:?}",
+        String::from_utf8_lossy(&got_line)
+    );
+    assert!(
+        want_line.ends_with(b"lib\xff/m.lua:1: boom"),
+        "{:?}",
+        String::from_utf8_lossy(&want_line)
+    );
+    assert!(
+        got_line.ends_with(b"lib\xff/m.lua:1: boom"),
+        "{:?}",
+        String::from_utf8_lossy(&got_line)
+    );
+    let dep = std::fs::read(d.join("app.d")).unwrap();
+    let listed: Vec<&[u8]> = dep
+        .split(|&c| c == b'\n')
+        .skip(1)
+        .map(|l| l.trim_ascii().trim_ascii_end())
+        .map(|l| l.strip_suffix(b"\\").unwrap_or(l).trim_ascii_end())
+        .filter(|l| !l.is_empty())
+        .collect();
+    for f in listed {
+        assert!(
+            Path::new(std::ffi::OsStr::from_bytes(f)).exists(),
+            "{:?}",
+            String::from_utf8_lossy(f)
+        );
+    }
+}
