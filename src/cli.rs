@@ -1,4 +1,4 @@
-//! Command-line flags, as parsed by clap. Nothing here touches the filesystem: [`crate::plan`]
+//! Command-line flags, as parsed by clap. Nothing here touches the filesystem: `plan.rs`
 //! turns these low-level arguments into a validated build plan.
 
 use std::path::PathBuf;

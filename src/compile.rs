@@ -6,8 +6,8 @@
 use bundle_runtime::format::Kind;
 use mlua::{Function, Lua};
 
-use crate::graph::Unit;
-use crate::plan::Store;
+use crate::target::Store;
+use crate::unit::Unit;
 
 /// A unit ready for packing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +91,7 @@ impl Compiler {
 
     /// Compiles (or, for [`Store::Source`], checks) one unit; a native module passes as is.
     pub fn compile(&self, unit: &Unit, store: Store) -> Result<Compiled, CompileError> {
-        if unit.kind == crate::graph::UnitKind::Native {
+        if unit.kind == crate::unit::UnitKind::Native {
             return Ok(Compiled {
                 name: unit.name.clone(),
                 chunkname: unit.chunkname.clone(),
@@ -154,7 +154,7 @@ impl Compiler {
     ) -> Result<Compiled, CompileError> {
         match self.compile(unit, store) {
             Err(e @ CompileError::Syntax { .. })
-                if lenient && unit.when < crate::graph::When::Explicit =>
+                if lenient && unit.when < crate::unit::When::Explicit =>
             {
                 Ok(Compiled {
                     name: unit.name.clone(),
@@ -246,14 +246,14 @@ mod tests {
             path: "/app/lib/m.lua".into(),
             chunkname: b"@./lib/m.lua".to_vec(),
             source: src.as_bytes().to_vec(),
-            origin: crate::graph::Origin::Explicit,
+            origin: crate::unit::Origin::Explicit,
             runtime: false,
-            kind: crate::graph::UnitKind::Lua,
+            kind: crate::unit::UnitKind::Lua,
             needs: Vec::new(),
             sites: Vec::new(),
             overrides: None,
             shares: None,
-            when: crate::graph::When::Explicit,
+            when: crate::unit::When::Explicit,
             syntax: None,
         }
     }

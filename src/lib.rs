@@ -22,6 +22,7 @@ pub mod graph;
 pub mod heroku;
 pub mod input;
 pub mod inspect;
+pub mod lua;
 pub mod native;
 pub mod oci;
 pub mod pack;
@@ -32,7 +33,9 @@ pub mod scan;
 pub mod stacks;
 pub mod stub;
 pub mod table;
+pub mod target;
 pub mod trace;
+pub mod unit;
 
 use std::path::{Path, PathBuf};
 
@@ -196,7 +199,7 @@ fn trace_rounds(plan: &mut plan::BuildPlan, spec: &plan::TracePlan) -> Result<Tr
             when: graph::When::Runtime,
             syntax: None,
         };
-        compiled.push(compiler.compile(&recorder, plan::Store::Bytecode { strip: false })?);
+        compiled.push(compiler.compile(&recorder, target::Store::Bytecode { strip: false })?);
         let mut traced_plan = plan.clone();
         traced_plan.preloads.insert(0, trace::RECORDER.to_owned());
         traced_plan.interpreter = None;
@@ -270,7 +273,7 @@ fn inputs(plan: &plan::BuildPlan, graph: &graph::Graph) -> emit::Inputs {
     for lib in graph.libraries.values() {
         inputs.add(&lib.path);
     }
-    if let plan::StubChoice::File(p) = &plan.stub {
+    if let target::StubChoice::File(p) = &plan.stub {
         inputs.add(p);
     }
     for f in plan.extra_inputs.iter() {
@@ -355,7 +358,7 @@ fn compile_interpreter(plan: &plan::BuildPlan) -> Result<Option<compile::Compile
     // Stripped whatever the program's setting: it is the runtime's code, loaded at every start
     // of the interpreter, and debug info would make that load a fifth slower.
     let store = match plan.store {
-        plan::Store::Bytecode { .. } => plan::Store::Bytecode { strip: true },
+        target::Store::Bytecode { .. } => target::Store::Bytecode { strip: true },
         source => source,
     };
     Ok(Some(compile::Compiler::new()?.compile(&unit, store)?))
@@ -441,7 +444,7 @@ fn depfile_rule(
     let files = graph.units.iter().filter(|u| !u.runtime);
     let mut deps: Vec<&Path> = files.map(|u| u.path.as_path()).collect();
     deps.extend(graph.libraries.values().map(|l| l.path.as_path()));
-    if let plan::StubChoice::File(p) = &plan.stub {
+    if let target::StubChoice::File(p) = &plan.stub {
         deps.push(p);
     }
     // Make has no way to write a newline in a file name.

@@ -5,48 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, GraphArgs};
+use crate::lua::{is_builtin, valid_module_name};
 use crate::resolve::{SearchConfig, SearchPath};
-
-/// Modules the runtime itself provides, never looked up, never packed: the keys of
-/// `package.loaded` and `package.preload` in a fresh LuaJIT state (checked by a test).
-pub const BUILTIN_MODULES: &[&str] = &[
-    "_G",
-    "bit",
-    "coroutine",
-    "debug",
-    "ffi",
-    "io",
-    "jit",
-    "jit.opt",
-    "jit.profile",
-    "jit.util",
-    "math",
-    "os",
-    "package",
-    "string",
-    "string.buffer",
-    "table",
-    "table.clear",
-    "table.new",
-];
-
-/// How Lua units are stored in the payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Store {
-    /// LuaJIT bytecode; `strip` drops debug info (line numbers, local names).
-    Bytecode { strip: bool },
-    /// The source text, syntax-checked.
-    Source,
-}
-
-/// Which stub the executable starts from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StubChoice {
-    /// The stub built into this `bundle`.
-    Embedded,
-    /// A stub file given with `--stub`.
-    File(PathBuf),
-}
+use crate::target::{Store, StubChoice};
 
 /// A file given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,12 +27,6 @@ pub enum ModuleSpec {
     Name(String),
     /// `-m 'prefix.*'`: every module below the prefix.
     Glob(String),
-}
-
-/// Whether the runtime provides `name` itself (never looked up, never packed). LuaJIT's Lua-side
-/// `jit.*` tools (`jit.v`, `jit.dump`, ...) are not built in: they are looked up like any module.
-pub fn is_builtin(name: &str) -> bool {
-    BUILTIN_MODULES.contains(&name)
 }
 
 /// Everything the pipeline needs, checked.
@@ -243,18 +198,6 @@ fn input_file(path: &Path) -> Result<PathBuf, PlanError> {
         return Err(PlanError::NotAFile { display });
     }
     Ok(canonical)
-}
-
-/// A module name as `require` would receive it: non-empty dot-separated parts, none of them
-/// empty, no path separators or characters that cannot appear in a file name template.
-pub fn valid_module_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.split('.').all(|part| {
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| !c.is_whitespace() && !matches!(c, '/' | '\\' | '?' | ';' | '\0'))
-        })
 }
 
 /// The output path with its directory canonicalized (the file itself may not exist yet).
@@ -498,30 +441,5 @@ impl BuildPlan {
             t.save = Some(save.clone());
         }
         Ok(plan)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn builtin_list_matches_a_fresh_luajit_state() {
-        let lua = unsafe { mlua::Lua::unsafe_new() };
-        let names: Vec<String> = lua
-            .load("local t = {} for _, where in ipairs{package.loaded, package.preload} do for k in pairs(where) do t[#t+1] = k end end table.sort(t) return t")
-            .eval()
-            .unwrap();
-        assert_eq!(names, BUILTIN_MODULES);
-    }
-
-    #[test]
-    fn module_names() {
-        for ok in ["a", "a.b", "socket.core", "lib_x.y-z", "ü"] {
-            assert!(valid_module_name(ok), "{ok}");
-        }
-        for bad in ["", ".", "a.", ".a", "a..b", "a/b", "a b", "a?", "a;b"] {
-            assert!(!valid_module_name(bad), "{bad:?}");
-        }
     }
 }

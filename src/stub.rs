@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use object::{Object, ObjectSection};
 
-use crate::plan::{Store, StubChoice};
+use crate::target::{Store, StubChoice};
 
 /// The host stub, embedded at build time.
 pub static EMBEDDED: &[u8] = include_bytes!(env!("BUNDLE_EMBEDDED_STUB"));

@@ -199,7 +199,7 @@ fn parse_log(text: &[u8]) -> Outcome {
                 let rest: Vec<&str> = fields.collect();
                 let file = (!rest.is_empty()).then(|| rest.join("\t"));
                 let file = file.as_deref();
-                if crate::plan::valid_module_name(name) {
+                if crate::lua::valid_module_name(name) {
                     outcome.modules.push(Traced {
                         name: name.to_owned(),
                         kind: kind.map(str::to_owned),
@@ -268,7 +268,7 @@ pub fn read_module_list(path: &Path) -> Result<Vec<Traced>, TraceError> {
             Some((n, f)) => (n.trim(), Some(PathBuf::from(f))),
             None => (line.trim(), None),
         };
-        if !crate::plan::valid_module_name(name) {
+        if !crate::lua::valid_module_name(name) {
             return Err(syntax(
                 i + 1,
                 format!("'{name}' is not a module name (expected NAME, or NAME<TAB>FILE)"),
