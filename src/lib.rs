@@ -183,22 +183,12 @@ fn trace_rounds(plan: &mut plan::BuildPlan, spec: &plan::TracePlan) -> Result<Tr
             return Err(Error::Diagnostics(graph.diagnostics));
         }
         let mut compiled = compile::compile_all(&graph.units, plan.store, !plan.strict)?;
-        let recorder = graph::Unit {
-            kind: graph::UnitKind::Lua,
-            needs: Vec::new(),
-            name: Some(trace::RECORDER.to_owned()),
-            display: "src/trace.lua (bundle)".into(),
-            path: PathBuf::new(),
-            chunkname: "=bundle trace".into(),
-            source: trace::recorder_source(&log, &plan.search),
-            origin: graph::Origin::Runtime,
-            sites: Vec::new(),
-            overrides: None,
-            runtime: true,
-            shares: None,
-            when: graph::When::Runtime,
-            syntax: None,
-        };
+        let recorder = graph::Unit::shipped(
+            Some(trace::RECORDER.to_owned()),
+            "src/trace.lua (bundle)",
+            "=bundle trace",
+            trace::recorder_source(&log, &plan.search),
+        );
         compiled.push(compiler.compile(&recorder, target::Store::Bytecode { strip: false })?);
         let mut traced_plan = plan.clone();
         traced_plan.preloads.insert(0, trace::RECORDER.to_owned());
@@ -339,22 +329,12 @@ fn compile_interpreter(plan: &plan::BuildPlan) -> Result<Option<compile::Compile
     if plan.interpreter.is_none() {
         return Ok(None);
     }
-    let unit = graph::Unit {
-        kind: graph::UnitKind::Lua,
-        needs: Vec::new(),
-        name: None,
-        display: "runtime/lua/interp.lua (runtime)".into(),
-        path: PathBuf::new(),
-        chunkname: "=interpreter".into(),
-        source: runtime_lua::interpreter_source(),
-        origin: graph::Origin::Runtime,
-        sites: Vec::new(),
-        overrides: None,
-        runtime: true,
-        shares: None,
-        when: graph::When::Runtime,
-        syntax: None,
-    };
+    let unit = graph::Unit::shipped(
+        None,
+        "runtime/lua/interp.lua (runtime)",
+        "=interpreter",
+        runtime_lua::interpreter_source(),
+    );
     // Stripped whatever the program's setting: it is the runtime's code, loaded at every start
     // of the interpreter, and debug info would make that load a fifth slower.
     let store = match plan.store {

@@ -69,6 +69,27 @@ pub struct Unit {
 }
 
 impl Unit {
+    /// A Lua chunk the runtime or the bundler ships itself (not read from a file): the
+    /// interpreter, the `--trace` recorder.
+    pub fn shipped(name: Option<String>, display: &str, chunkname: &str, source: Vec<u8>) -> Unit {
+        Unit {
+            kind: UnitKind::Lua,
+            needs: Vec::new(),
+            name,
+            display: display.to_owned(),
+            path: PathBuf::new(),
+            chunkname: chunkname.as_bytes().to_vec(),
+            source,
+            origin: Origin::Runtime,
+            sites: Vec::new(),
+            overrides: None,
+            runtime: true,
+            shares: None,
+            when: When::Runtime,
+            syntax: None,
+        }
+    }
+
     pub fn is_main(&self) -> bool {
         self.name.is_none()
     }
