@@ -178,12 +178,13 @@ fn executable(bytes: &[u8], native: &[Vec<u8>]) -> Option<Executable> {
 }
 
 /// Reads `path` and the payload it carries. A payload whose checksum does not match is still
-/// described (with `checksum_ok: false`); one whose structure is broken is an error.
+/// described (with `checksum_ok: false`); one whose structure is broken is an error, and so is
+/// an intact one that fails any check of [`Payload::verify_all`].
 pub fn inspect(path: &Path) -> Result<Report, InspectError> {
     if path.is_dir() {
         return Err(InspectError::Directory(path.to_path_buf()));
     }
-    let bytes = std::fs::read(path)
+    let bytes = crate::input::read(path)
         .map_err(|source| InspectError::Read { path: path.to_path_buf(), source })?;
     let is_elf = bytes.starts_with(b"\x7fELF");
     let located = match carrier::locate(&bytes) {
@@ -199,6 +200,12 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
     };
     let payload_bytes = &bytes[located.range.clone()];
     let p = Payload::parse_unverified(payload_bytes).map_err(damaged)?;
+    // An intact payload is checked in full: everything the runtime would check, at start-up or
+    // when the program reaches it, so that a crafted payload is not described as a good one. A
+    // damaged one is described as far as it can be read (`checksum_ok: false`).
+    if p.checksum_ok() {
+        p.verify_all().map_err(damaged)?;
+    }
     let mut entries = Vec::new();
     let mut native = Vec::new();
     let mut packed_libraries = Vec::new();
@@ -282,12 +289,14 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
     })
 }
 
-/// Checks structure and checksum; `Ok` only if the payload is intact.
+/// Checks structure, checksum and everything else [`Payload::verify_all`] checks (every entry
+/// decoded, every reference resolved); `Ok` only if the payload is intact and the runtime would
+/// find nothing wrong with it.
 pub fn verify(path: &Path) -> Result<Report, InspectError> {
     let report = inspect(path)?;
     if !report.payload.checksum_ok {
         // Re-parse strictly for the precise message.
-        let bytes = std::fs::read(path)
+        let bytes = crate::input::read(path)
             .map_err(|source| InspectError::Read { path: path.to_path_buf(), source })?;
         let located = carrier::locate(&bytes)
             .map_err(|source| InspectError::Payload { path: path.to_path_buf(), source })?;
@@ -299,6 +308,20 @@ pub fn verify(path: &Path) -> Result<Report, InspectError> {
         }
     }
     Ok(report)
+}
+
+/// Text read from a payload, for the terminal: control and other invisible characters escaped
+/// (`\u{1b}`, `\n`), so that a crafted name cannot move the cursor or forge lines. The JSON form
+/// needs nothing of the kind: its strings are escaped by JSON's rules.
+fn shown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '\'' | '"' => out.push(c),
+            c => out.extend(c.escape_debug()),
+        }
+    }
+    out
 }
 
 fn ratio(raw: u64, stored: u64) -> String {
@@ -324,10 +347,11 @@ pub fn render(r: &Report) -> String {
             e.format, e.arch, e.endian
         );
         if let Some(i) = &e.interpreter {
-            let _ = writeln!(out, "interpreter  {i}");
+            let _ = writeln!(out, "interpreter  {}", shown(i));
         }
         if !e.needed.is_empty() {
-            let _ = writeln!(out, "needed       {}", e.needed.join(", "));
+            let needed: Vec<String> = e.needed.iter().map(|n| shown(n)).collect();
+            let _ = writeln!(out, "needed       {}", needed.join(", "));
         }
         if let Some(g) = &e.min_glibc {
             let _ = writeln!(out, "glibc        {g} or newer");
@@ -344,34 +368,34 @@ pub fn render(r: &Report) -> String {
         p.checksum,
         if p.checksum_ok { "ok" } else { "MISMATCH: damaged" }
     );
-    let _ = writeln!(out, "main         {}", p.main.as_deref().unwrap_or("(none: interpreter)"));
+    let main = p.main.as_deref().map_or("(none: interpreter)".to_owned(), shown);
+    let _ = writeln!(out, "main         {main}");
     if let Some(i) = &p.interpreter {
         let when = match &i.env {
-            Some(env) => format!("when ${env} is set"),
+            Some(env) => format!("when ${} is set", shown(env)),
             None => "always".to_owned(),
         };
         let _ = writeln!(out, "interpreter  luajit's command line, {} bytes, {when}", i.size);
     }
     if !p.preloads.is_empty() {
-        let _ = writeln!(out, "preloads     {}", p.preloads.join(", "));
+        let preloads: Vec<String> = p.preloads.iter().map(|n| shown(n)).collect();
+        let _ = writeln!(out, "preloads     {}", preloads.join(", "));
     }
     if !p.external_libraries.is_empty() {
-        let _ = writeln!(
-            out,
-            "not packed   {} (the target must provide them)",
-            p.external_libraries.join(", ")
-        );
+        let external: Vec<String> = p.external_libraries.iter().map(|n| shown(n)).collect();
+        let _ =
+            writeln!(out, "not packed   {} (the target must provide them)", external.join(", "));
     }
     out.push('\n');
     let mut rows = vec![["NAME", "KIND", "CHUNK NAME", "RAW", "STORED", "RATIO"].map(String::from)];
     for e in &p.entries {
         rows.push([
-            if e.name.is_empty() { "(main)".to_owned() } else { e.name.clone() },
+            if e.name.is_empty() { "(main)".to_owned() } else { shown(&e.name) },
             match &e.shares {
-                Some(owner) => format!("{} (in {owner})", e.kind),
+                Some(owner) => format!("{} (in {})", e.kind, shown(owner)),
                 None => e.kind.clone(),
             },
-            e.chunkname.clone(),
+            shown(&e.chunkname),
             e.raw.to_string(),
             e.stored.to_string(),
             ratio(e.raw, e.stored),
@@ -405,5 +429,45 @@ mod tests {
     fn the_embedded_stub_needs_some_glibc() {
         let v = min_glibc(crate::stub::EMBEDDED).expect("the stub links glibc");
         assert_eq!(v[0], 2);
+    }
+
+    /// Issue 13, item 18: what a crafted payload names reaches the terminal escaped.
+    #[test]
+    fn issue13_render_escapes_what_the_payload_names() {
+        let evil = "x\u{1b}]0;title\u{7}\ny\r\u{202e}";
+        let entry = |name: &str| EntryInfo {
+            name: name.into(),
+            kind: "native".into(),
+            chunkname: format!("@{evil}"),
+            codec: "stored".into(),
+            raw: 1,
+            stored: 1,
+            shares: Some(evil.into()),
+        };
+        let report = Report {
+            schema: SCHEMA,
+            file: "app".into(),
+            size: 1,
+            executable: None,
+            payload: PayloadInfo {
+                format_version: 1,
+                carrier: "section".into(),
+                offset: 0,
+                size: 0,
+                checksum: String::new(),
+                checksum_ok: true,
+                main: Some(format!("@{evil}")),
+                interpreter: Some(InterpreterInfo { size: 1, env: Some(evil.into()) }),
+                preloads: vec![evil.into()],
+                entries: vec![entry(""), entry(evil)],
+                totals: Totals { entries: 2, raw: 2, stored: 2 },
+                external_libraries: vec![evil.into()],
+            },
+        };
+        let out = render(&report);
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        assert!(!out.contains('\u{202e}'), "{out:?}");
+        assert!(out.contains("x\\u{1b}]0;title\\u{7}\\ny\\r\\u{202e}"), "{out}");
+        assert_eq!(shown("it's \"a\\b\""), "it's \"a\\b\"", "printable text is kept as is");
     }
 }

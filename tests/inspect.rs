@@ -266,3 +266,110 @@ fn zero_length_and_non_elf_files_through_the_tools() {
         }
     }
 }
+
+// ---- Issue 13, item 17: `verify` runs every check the runtime runs, and more; item 18: the
+// messages read well and escape what a crafted payload holds.
+
+/// `image` (the program [`built`] makes) with its payload changed by `edit` and the checksum made
+/// to match again, written to `dir/name`: a crafted executable, not a damaged one. The payload
+/// keeps its length, so its section keeps its place.
+fn crafted(dir: &Path, image: &[u8], name: &str, edit: impl FnOnce(&mut [u8])) -> PathBuf {
+    let range = bundle_runtime::carrier::locate(image).unwrap().range;
+    let mut bytes = image.to_vec();
+    let payload = &mut bytes[range];
+    edit(payload);
+    let body = payload.len() - bundle_runtime::format::FOOTER_LEN;
+    let sum = bundle_runtime::format::checksum(&payload[..body]);
+    payload[body..body + 8].copy_from_slice(&sum.to_le_bytes());
+    let exe = dir.join(name);
+    write_exe(&exe, &bytes);
+    exe
+}
+
+/// Offset of field `at` of index entry `i` in a payload.
+fn field(i: usize, at: usize) -> usize {
+    bundle_runtime::format::HEADER_LEN + i * bundle_runtime::format::ENTRY_LEN + at
+}
+
+/// `bundle verify` and `bundle inspect` on `exe` both fail with `want` in their one message.
+fn assert_refused(exe: &Path, want: &str) {
+    for sub in ["verify", "inspect"] {
+        let r = run(Command::new(bundle_bin()).arg(sub).arg(exe));
+        assert_eq!((r.code, r.signal), (1, None), "{sub}: {}{}", r.stdout, r.stderr);
+        assert!(r.stdout.is_empty(), "{sub} described it: {}", r.stdout);
+        assert!(r.stderr.contains(want), "{sub}: {want:?} not in {:?}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{sub}: {:?}", r.stderr);
+        assert!(!r.stderr.contains("Some("), "{sub}: {:?}", r.stderr);
+    }
+}
+
+#[test]
+fn issue13_an_unsorted_index_is_refused_by_verify_and_at_start_up() {
+    let (dir, app) = built();
+    let image = std::fs::read(&app).unwrap();
+    // Entries: (main), lib.a, lib.big, pkg, pre. Swap lib.a and lib.big.
+    let exe = crafted(dir.path(), &image, "unsorted", |p| {
+        let (one, two) = (field(1, 0), field(2, 0));
+        let saved = p[one..two].to_vec();
+        p.copy_within(two..two + 40, one);
+        p[two..two + 40].copy_from_slice(&saved);
+    });
+    let want = "payload index is not sorted by name: entry 2 ('lib.a') comes after 'lib.big'";
+    assert_refused(&exe, want);
+    // The runtime checks the order before running anything: one line, exit 65.
+    let r = run(&mut Command::new(&exe));
+    assert_eq!(r.code, 65, "{}", r.stderr);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(r.stderr.contains(want), "{}", r.stderr);
+    // Two entries of one name: lib.big renamed lib.a (same offset and length in the index).
+    let exe = crafted(dir.path(), &image, "duplicate", |p| {
+        let name = p[field(1, 0)..field(1, 6)].to_vec();
+        p[field(2, 0)..field(2, 6)].copy_from_slice(&name);
+    });
+    assert_refused(&exe, "duplicate entry name 'lib.a'");
+    let r = run(&mut Command::new(&exe));
+    assert_eq!(r.code, 65, "{}", r.stderr);
+}
+
+#[test]
+fn issue13_verify_decodes_every_entry() {
+    let (dir, app) = built();
+    let image = std::fs::read(&app).unwrap();
+    let raw_at = field(2, 32);
+    let mut raw = 0;
+    // lib.big (entry 2) is one zstd frame: the index claims one byte more than the frame holds.
+    let exe = crafted(dir.path(), &image, "longer", |p| {
+        raw = u64::from_le_bytes(p[raw_at..raw_at + 8].try_into().unwrap());
+        p[raw_at..raw_at + 8].copy_from_slice(&(raw + 1).to_le_bytes());
+    });
+    let want = format!(
+        "entry 'lib.big' could not be decompressed: its zstd frame holds {raw} bytes, the index \
+         says {}",
+        raw + 1
+    );
+    assert_refused(&exe, &want);
+    // The runtime finds it when the program requires the module, and says the same.
+    let r = run(&mut Command::new(&exe));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
+}
+
+#[test]
+fn issue13_names_from_the_payload_are_escaped_in_messages() {
+    let (dir, app) = built();
+    let image = std::fs::read(&app).unwrap();
+    // `pre` (entry 4) renamed `p\x1b\n`: it now sorts before `pkg`, and the message quoting it
+    // must not carry the escape character or the newline.
+    let exe = crafted(dir.path(), &image, "escape", |p| {
+        let off = u32::from_le_bytes(p[field(4, 0)..field(4, 4)].try_into().unwrap()) as usize;
+        let strings = field(5, 0);
+        assert_eq!(&p[strings + off..strings + off + 3], b"pre");
+        p[strings + off..strings + off + 3].copy_from_slice(b"p\x1b\n");
+    });
+    let want = "entry 4 ('p\\u{1b}\\n') comes after 'pkg'";
+    assert_refused(&exe, want);
+    let r = run(&mut Command::new(&exe));
+    assert_eq!(r.code, 65, "{}", r.stderr);
+    assert!(r.stderr.contains(want), "{:?}", r.stderr);
+    assert!(!r.stderr.contains('\x1b'), "{:?}", r.stderr);
+}

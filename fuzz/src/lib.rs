@@ -2,7 +2,8 @@
 //! makes the checksum of an arbitrary input match.
 //!
 //! `format.rs` promises that nothing in it panics on any input; the targets check that, and a
-//! few cheap consistency properties on top (see the `assert!`s).
+//! few cheap consistency properties on top (see the `assert!`s), among them that a payload
+//! `Payload::verify_all` accepts is one every read of the runtime succeeds on.
 
 use bundle_runtime::carrier;
 use bundle_runtime::format::{self, flags, Decoder, Payload, END_MAGIC, FOOTER_LEN, HEADER_LEN};
@@ -27,9 +28,72 @@ pub fn exercise_payload(bytes: &[u8]) {
     if let Ok(p) = Payload::parse(bytes) {
         assert!(p.checksum_ok(), "parse accepted a payload whose checksum does not match");
         read_all(&p, bytes.len());
+        found_by_search(&p);
+        verify_all(&p);
     } else if let Ok(p) = Payload::parse_unverified(bytes) {
         read_all(&p, bytes.len());
+        assert!(p.verify_all().is_err(), "verify_all accepted what parse refuses");
     }
+}
+
+/// `parse` checked that the index is sorted: binary search then finds every entry that reads,
+/// unless an entry it passes on the way does not read (an error, never a wrong `None`).
+fn found_by_search(p: &Payload<'_>) {
+    for entry in p.entries().flatten().filter(|e| !e.name.is_empty()) {
+        let found = if entry.flags & flags::LIBRARY != 0 {
+            p.library(entry.name)
+        } else {
+            p.module(entry.name)
+        };
+        if let Ok(found) = found {
+            assert_eq!(found, Some(entry), "binary search missed an entry of a sorted index");
+        }
+    }
+}
+
+/// `verify_all`: when it accepts a payload, every read the runtime can make of it succeeds.
+fn verify_all(p: &Payload<'_>) {
+    if p.verify_all().is_err() {
+        return;
+    }
+    let mut decoder = Decoder::new().expect("a zstd context");
+    let mut mains = 0;
+    for entry in p.entries() {
+        let entry = entry.expect("verify_all accepted an entry that does not read");
+        let data =
+            entry.decode_with(&mut decoder).expect("verify_all accepted an undecodable entry");
+        assert_eq!(data.len() as u64, entry.raw_len);
+        if entry.name.is_empty() {
+            mains += 1;
+            assert!(
+                matches!(entry.kind, format::Kind::LuaSource | format::Kind::LuaBytecode),
+                "verify_all accepted a main script that is not Lua"
+            );
+            continue;
+        }
+        let found = if entry.flags & flags::LIBRARY != 0 {
+            p.library(entry.name)
+        } else {
+            p.module(entry.name)
+        };
+        assert_eq!(found, Ok(Some(entry)), "verify_all accepted an entry search does not find");
+        if entry.flags & flags::SHARED != 0 {
+            p.library_owner(&entry).expect("verify_all accepted a shared entry without owner");
+        }
+        if entry.kind == format::Kind::Native && entry.flags & flags::SHARED == 0 {
+            for lib in p.needs(entry.name).expect("verify_all accepted unreadable records") {
+                let found = p.library(lib).expect("verify_all accepted an unreadable library");
+                assert!(found.is_some(), "verify_all accepted a NEEDS record naming nothing");
+            }
+        }
+    }
+    assert!(mains <= 1, "verify_all accepted two main scripts");
+    assert_eq!(p.main().map(|m| m.is_some()), Ok(mains == 1));
+    p.preloads().expect("verify_all accepted unreadable records");
+    p.ignore_sigpipe().expect("verify_all accepted unreadable records");
+    let interpreter = p.interpreter().expect("verify_all accepted unreadable records");
+    assert!(mains == 1 || interpreter.is_some(), "verify_all accepted nothing to run");
+    p.interpreter_env().expect("verify_all accepted unreadable records");
 }
 
 /// Every read a parsed payload offers.
