@@ -99,10 +99,10 @@ impl Diagnostic {
             Severity::Warning => Cs::new(CsSeverity::Warning),
             Severity::Note => Cs::new(CsSeverity::Note),
         }
-        .with_message(&self.message)
-        .with_notes(self.notes.clone());
+        .with_message(printable(&self.message))
+        .with_notes(self.notes.iter().map(|n| printable(n)).collect());
         if let Some(s) = &self.snippet {
-            let id = files.add(s.display.clone(), aligned_text(&s.source));
+            let id = files.add(printable(&s.display), aligned_text(&s.source));
             cs = cs.with_labels(vec![Label::primary(id, s.span.clone()).with_message(&s.label)]);
         }
         (files, cs)
@@ -114,12 +114,33 @@ fn config() -> term::Config {
 }
 
 /// The source as text with every byte offset kept: each byte of an invalid UTF-8 sequence
-/// becomes one `?` (Lua sources may hold any bytes; spans are byte offsets).
+/// becomes one `?` (Lua sources may hold any bytes; spans are byte offsets), and so does each
+/// control byte but tab and line ends, so that a source cannot drive the terminal.
 fn aligned_text(source: &[u8]) -> String {
     let mut out = String::with_capacity(source.len());
     for chunk in source.utf8_chunks() {
-        out.push_str(chunk.valid());
+        out.extend(chunk.valid().chars().map(|c| {
+            if c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r') {
+                '?'
+            } else {
+                c
+            }
+        }));
         out.extend(std::iter::repeat_n('?', chunk.invalid().len()));
+    }
+    out
+}
+
+/// `text` with control characters (from file names, module names, sources) shown escaped:
+/// a message never sends raw control bytes to the terminal.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.push_str(&c.escape_default().to_string()),
+            c => out.push(c),
+        }
     }
     out
 }
@@ -148,5 +169,18 @@ mod tests {
     #[test]
     fn invalid_utf8_keeps_offsets() {
         assert_eq!(aligned_text(b"a\xffb\xc3\xa9"), "a?bé");
+    }
+
+    #[test]
+    fn issue13_control_bytes_never_reach_the_terminal() {
+        assert_eq!(aligned_text(b"a\x1b[2Jb\tc\n"), "a?[2Jb\tc\n");
+        let d = Diagnostic::warning("'x\x1b]0;t\x07' is not a module name").at(Snippet {
+            display: "m\x1b.lua".into(),
+            source: b"require 'x\x1b]0;t\x07'\n".to_vec(),
+            span: 8..18,
+            label: "here".into(),
+        });
+        let text = d.render_plain();
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
     }
 }

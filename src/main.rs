@@ -33,8 +33,21 @@ fn human(bytes: u64) -> String {
 }
 
 /// Writes a line to stderr; a closed or full stderr is not worth a panic.
+/// Control characters (a file name may hold any) are shown escaped, never sent raw.
 fn say(line: std::fmt::Arguments) {
-    let _ = writeln!(std::io::stderr(), "{line}");
+    let text = line.to_string();
+    let shown: String = if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t')) {
+        text.chars()
+            .map(|c| match c {
+                '\n' | '\t' => c.to_string(),
+                c if c.is_control() => c.escape_default().to_string(),
+                c => c.to_string(),
+            })
+            .collect()
+    } else {
+        text
+    };
+    let _ = writeln!(std::io::stderr(), "{shown}");
 }
 
 /// Prints an error: graph diagnostics rendered with their source lines, anything else as one
