@@ -174,13 +174,15 @@ fn c_bytes(b: &[u8]) -> String {
     out
 }
 
-/// The C file for `units` (main script first or absent), `preloads` and `clibs`.
+/// The C file for `units` (main script first or absent), `preloads` and `clibs`; with
+/// `ignore_sigpipe`, the program ignores SIGPIPE as the stub does for `--sigpipe ignore`.
 pub fn generate(
     units: &[Compiled],
     interpreter: Option<(&Compiled, Option<&str>)>,
     preloads: &[String],
     clibs: &[CLib],
     header: &str,
+    ignore_sigpipe: bool,
 ) -> Result<String, EmitCError> {
     if let Some(u) = units.iter().find(|u| u.kind == bundle_runtime::format::Kind::Native) {
         return Err(EmitCError::SharedObject {
@@ -245,6 +247,8 @@ pub fn generate(
         clibs.len()
     );
     let _ = writeln!(data, "static const bundle_blob bundle_boot = {boot};");
+    let _ =
+        writeln!(data, "static const int bundle_ignore_sigpipe = {};", i32::from(ignore_sigpipe));
     match interpreter {
         Some((chunk, env)) => {
             let init = blob(&mut data, "bundle_interpreter_blob", &chunk.data);

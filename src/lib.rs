@@ -366,6 +366,7 @@ fn build_c(
         &plan.preloads,
         clibs,
         &header,
+        plan.ignore_sigpipe,
     )?;
     if let Some(exe) = &c.compile_to {
         inputs.check(exe)?;

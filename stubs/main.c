@@ -7,7 +7,7 @@
  * `bundle_interpreter_env` (the --interpreter-env variable; "" for none). */
 
 #if defined(__unix__) || defined(__unix) || defined(__APPLE__)
-#define _POSIX_C_SOURCE 200112L
+#define _XOPEN_SOURCE 600 /* POSIX.1-2001 with XSI: sigaction and SA_RESTART */
 #include <unistd.h>
 #define stdin_is_tty() isatty(0)
 #else
@@ -46,7 +46,8 @@ typedef struct {
 
 /* @@DATA@@ */
 
-static const char *progname = "app";
+/* The name in messages when argv[0] is empty: the Rust stub's too. */
+static const char *progname = "bundle-app";
 static lua_State *globalL = NULL;
 
 static void l_message(const char *msg) {
@@ -75,10 +76,42 @@ static void lstop(lua_State *L, lua_Debug *ar) {
   lua_error(L);
 }
 
+/* luajit.c's signal_set: sigaction with no flags, so that a blocked read is interrupted (no
+ * SA_RESTART, unlike signal()), as the Rust stub does. */
+static void set_sigint(void (*handler)(int)) {
+#ifdef _XOPEN_SOURCE
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+#else
+  signal(SIGINT, handler);
+#endif
+}
+
 static void laction(int i) {
-  signal(i, SIG_DFL);
+  (void)i;
+  set_sigint(SIG_DFL);
   lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
+
+/* --sigpipe ignore: a handler that does nothing rather than SIG_IGN, which children would
+ * inherit across exec (the Rust stub's ignore_sigpipe). */
+#ifdef _XOPEN_SOURCE
+static void sigpipe_nothing(int i) { (void)i; }
+
+static void ignore_sigpipe(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = sigpipe_nothing;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGPIPE, &sa, NULL);
+}
+#else
+static void ignore_sigpipe(void) {} /* no SIGPIPE outside POSIX systems */
+#endif
 
 static int traceback(lua_State *L) {
   if (!lua_isstring(L, 1)) {
@@ -95,9 +128,9 @@ static int docall(lua_State *L, int narg, int clear) {
   int base = lua_gettop(L) - narg;
   lua_pushcfunction(L, traceback);
   lua_insert(L, base);
-  signal(SIGINT, laction);
+  set_sigint(laction);
   status = lua_pcall(L, narg, (clear ? 0 : LUA_MULTRET), base);
-  signal(SIGINT, SIG_DFL);
+  set_sigint(SIG_DFL);
   lua_remove(L, base);
   if (status != 0) lua_gc(L, LUA_GCCOLLECT, 0);
   return status;
@@ -362,6 +395,7 @@ int main(int argc, char **argv) {
   int status, failed;
   lua_State *L;
   if (argv[0] && argv[0][0]) progname = argv[0];
+  if (bundle_ignore_sigpipe) ignore_sigpipe();
   L = luaL_newstate();
   if (L == NULL) {
     l_message("cannot create state: not enough memory");

@@ -222,3 +222,55 @@ fn clang_compiles_it_too_when_installed() {
         .arg(out.path().join("app")));
     assert_eq!(r.code, 0, "clang: {}", r.stderr);
 }
+
+/// Issue 14, the hosts' drift: `--emit-c` honours `--sigpipe ignore` as the stub does, and both
+/// hosts name themselves `bundle-app` when argv[0] is empty.
+#[test]
+fn issue14_c_host_honours_sigpipe_and_names_itself_like_the_stub() {
+    let dir = tempdir();
+    let d = dir.path();
+    write_tree(
+        d,
+        &[(
+            "main.lua",
+            "for i = 1, 2000 do io.write(('x'):rep(100), '\\n') end\nio.stdout:flush()\nio.stderr:write('survived\\n')\nerror('boom')\n",
+        )],
+    );
+    for (name, extra) in [("plain", vec![]), ("ignore", vec!["--sigpipe", "ignore"])] {
+        let c = format!("{name}.c");
+        let mut args = vec!["main.lua", "--emit-c", "-o", c.as_str(), "-q"];
+        args.extend(extra.iter().copied());
+        assert_eq!(bundle(d, &args).code, 0);
+        let exe = d.join(name);
+        cc(&d.join(&c), &[], &exe);
+        let stub = d.join(format!("{name}.stub"));
+        let mut sargs = vec!["main.lua", "-o", stub.to_str().unwrap(), "-q"];
+        sargs.extend(extra.iter().copied());
+        assert_eq!(bundle(d, &sargs).code, 0);
+        for bin in [&exe, &stub] {
+            // A reader that goes away at once: without --sigpipe ignore, SIGPIPE ends the
+            // program; with it, writes fail and the program goes on.
+            let mut child = Command::new(bin)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            drop(child.stdout.take());
+            let out = child.wait_with_output().unwrap();
+            use std::os::unix::process::ExitStatusExt;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if name == "ignore" {
+                assert!(stderr.contains("survived"), "{}: {stderr}", bin.display());
+            } else {
+                assert_eq!(out.status.signal(), Some(13), "{}: {stderr}", bin.display());
+            }
+        }
+        if name == "ignore" {
+            use std::os::unix::process::CommandExt;
+            let c_run = run(Command::new(&exe).arg0(""));
+            let s_run = run(Command::new(&stub).arg0(""));
+            assert!(c_run.stderr.contains("\nbundle-app: main.lua:4: boom"), "{}", c_run.stderr);
+            assert!(s_run.stderr.contains("\nbundle-app: main.lua:4: boom"), "{}", s_run.stderr);
+        }
+    }
+}
