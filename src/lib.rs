@@ -193,7 +193,12 @@ fn trace_rounds(plan: &mut plan::BuildPlan, spec: &plan::TracePlan) -> Result<Tr
         let mut traced_plan = plan.clone();
         traced_plan.preloads.insert(0, trace::RECORDER.to_owned());
         traced_plan.interpreter = None;
-        let (payload, _) = pack::pack(&compiled, None, &graph, &traced_plan)?;
+        let settings = pack::Settings {
+            preloads: &traced_plan.preloads,
+            ignore_sigpipe: traced_plan.ignore_sigpipe,
+            interpreter: None,
+        };
+        let (payload, _) = pack::pack(&compiled, &graph, &settings)?;
         emit::write_atomically(&exe, &emit::attach(&stub, &payload)?, &emit::Inputs::default())?;
         let _ = std::fs::remove_file(&log);
         std::fs::write(&log, b"").map_err(Error::TraceSetup)?;
@@ -309,7 +314,15 @@ fn build_planned(plan: &plan::BuildPlan) -> Result<(Report, emit::Inputs), Error
     let mut warnings = graph.diagnostics.clone();
     warnings.extend(compile::fallbacks(&graph.units, &compiled));
     let interpreter = compile_interpreter(plan)?;
-    let (payload, totals) = pack::pack(&compiled, interpreter.as_ref(), &graph, plan)?;
+    let settings = pack::Settings {
+        preloads: &plan.preloads,
+        ignore_sigpipe: plan.ignore_sigpipe,
+        interpreter: interpreter
+            .as_ref()
+            .zip(plan.interpreter.as_ref())
+            .map(|(chunk, spec)| (chunk, spec.env.as_deref())),
+    };
+    let (payload, totals) = pack::pack(&compiled, &graph, &settings)?;
     let exe = emit::attach(&stub, &payload)?;
     emit::write_atomically(&output, &exe, &inputs)?;
     write_depfile(plan, depfile_text, &inputs)?;

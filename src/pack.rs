@@ -5,7 +5,18 @@ use bundle_runtime::format::{flags, FormatError, Kind, NewEntry, Totals, Writer}
 
 use crate::compile::Compiled;
 use crate::graph::Graph;
-use crate::plan::BuildPlan;
+
+/// What the payload records besides the units: the run-time settings of the program.
+#[derive(Debug, Clone, Default)]
+pub struct Settings<'a> {
+    /// Modules to require before the main chunk (`-l`), in order.
+    pub preloads: &'a [String],
+    /// `--sigpipe ignore`.
+    pub ignore_sigpipe: bool,
+    /// The interpreter chunk, if the executable carries one, and the `--interpreter-env`
+    /// variable that selects it over a main script.
+    pub interpreter: Option<(&'a Compiled, Option<&'a str>)>,
+}
 
 /// zstd level: the payload is written once and decoded on every run, and decoding speed barely
 /// depends on the level, so spend some bundle time on size.
@@ -15,9 +26,8 @@ pub const ZSTD_LEVEL: i32 = 9;
 /// records of who needs what), preloads, the SIGPIPE policy and the interpreter, if any.
 pub fn pack(
     units: &[Compiled],
-    interpreter: Option<&Compiled>,
     graph: &Graph,
-    plan: &BuildPlan,
+    settings: &Settings,
 ) -> Result<(Vec<u8>, Totals), FormatError> {
     let mut writer = Writer::new(ZSTD_LEVEL);
     for (name, lib) in &graph.libraries {
@@ -37,10 +47,9 @@ pub fn pack(
         let needs: Vec<&[u8]> = u.needs.iter().map(|n| n.as_bytes()).collect();
         writer.needs(u.label().as_bytes(), &needs);
     }
-    if plan.ignore_sigpipe {
+    if settings.ignore_sigpipe {
         writer.ignore_sigpipe();
     }
-    let preloads = &plan.preloads;
     for u in units {
         // A module served by another module's library records that module's name as its data.
         let (flags, data) = match &u.shares {
@@ -55,11 +64,11 @@ pub fn pack(
             data,
         });
     }
-    for p in preloads {
+    for p in settings.preloads {
         writer.preload(p.as_bytes());
     }
-    if let (Some(chunk), Some(spec)) = (interpreter, &plan.interpreter) {
-        writer.interpreter(chunk.data.clone(), spec.env.as_deref());
+    if let Some((chunk, env)) = settings.interpreter {
+        writer.interpreter(chunk.data.clone(), env);
     }
     writer.finish()
 }
