@@ -930,9 +930,9 @@ impl Builder<'_> {
 }
 
 /// Builds the graph for `plan`: reads and scans every file reached, then judges what is missing.
-pub fn build(plan: &BuildPlan) -> Result<Graph, Error> {
+pub fn build(plan: &BuildPlan, target: &crate::target::Target) -> Result<Graph, Error> {
     let cwd = std::env::current_dir().ok().map(|c| lexical_absolute(&c));
-    let machine = crate::stub::machine(&plan.stub)?;
+    let machine = target.machine;
     let mut b = Builder {
         plan,
         machine,

@@ -162,7 +162,11 @@ const TRACE_ROUNDS: usize = 5;
 
 /// Runs the traced rounds for `plan`, adding what each run loaded from outside the bundle to
 /// `plan.traced`, until a run adds nothing.
-fn trace_rounds(plan: &mut plan::BuildPlan, spec: &plan::TracePlan) -> Result<TraceReport, Error> {
+fn trace_rounds(
+    plan: &mut plan::BuildPlan,
+    spec: &plan::TracePlan,
+    target: &target::Target,
+) -> Result<TraceReport, Error> {
     let main = plan.main.as_ref().map_or_else(String::new, |m| m.display.clone());
     let dir =
         tempfile::Builder::new().prefix("bundle-trace").tempdir().map_err(Error::TraceSetup)?;
@@ -174,11 +178,10 @@ fn trace_rounds(plan: &mut plan::BuildPlan, spec: &plan::TracePlan) -> Result<Tr
         cleanup::register(&exe, false),
         cleanup::register(&log, false),
     ];
-    let stub = stub::load(&plan.stub, plan.store)?;
     let compiler = compile::Compiler::new()?;
     let mut report = TraceReport::default();
     for _ in 0..TRACE_ROUNDS {
-        let graph = graph::build(plan)?;
+        let graph = graph::build(plan, target)?;
         if graph.has_errors() {
             return Err(Error::Diagnostics(graph.diagnostics));
         }
@@ -199,7 +202,11 @@ fn trace_rounds(plan: &mut plan::BuildPlan, spec: &plan::TracePlan) -> Result<Tr
             interpreter: None,
         };
         let (payload, _) = pack::pack(&compiled, &graph, &settings)?;
-        emit::write_atomically(&exe, &emit::attach(&stub, &payload)?, &emit::Inputs::default())?;
+        emit::write_atomically(
+            &exe,
+            &emit::attach(&target.stub, &payload)?,
+            &emit::Inputs::default(),
+        )?;
         let _ = std::fs::remove_file(&log);
         std::fs::write(&log, b"").map_err(Error::TraceSetup)?;
         let outcome = trace::run(&exe, &spec.args, &log, spec.timeout, &main)?;
@@ -229,17 +236,19 @@ fn trace_rounds(plan: &mut plan::BuildPlan, spec: &plan::TracePlan) -> Result<Tr
 /// Runs the whole pipeline for `plan`, which must have an output: the `--trace` rounds first,
 /// if asked for, then the build with what they found.
 pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
+    // The stub is read and checked once, for every round and the build.
+    let target = stub::target(&plan.stub, plan.store)?;
     let mut traced_plan;
     let mut trace = None;
     let plan = match &plan.trace {
         Some(spec) => {
             traced_plan = plan.clone();
-            trace = Some(trace_rounds(&mut traced_plan, spec)?);
+            trace = Some(trace_rounds(&mut traced_plan, spec, &target)?);
             &traced_plan
         }
         None => plan,
     };
-    let (mut report, inputs) = build_planned(plan)?;
+    let (mut report, inputs) = build_planned(plan, &target)?;
     if let (Some(_), Some(spec)) = (&trace, &plan.trace) {
         if let Some(save) = &spec.save {
             let main = plan.main.as_ref().map_or("", |m| m.display.as_str());
@@ -283,8 +292,11 @@ fn inputs(plan: &plan::BuildPlan, graph: &graph::Graph) -> emit::Inputs {
 }
 
 /// The build proper, once the plan is final; returns the report and the build's inputs.
-fn build_planned(plan: &plan::BuildPlan) -> Result<(Report, emit::Inputs), Error> {
-    let graph = graph::build(plan)?;
+fn build_planned(
+    plan: &plan::BuildPlan,
+    target: &target::Target,
+) -> Result<(Report, emit::Inputs), Error> {
+    let graph = graph::build(plan, target)?;
     if graph.has_errors() {
         return Err(Error::Diagnostics(graph.diagnostics));
     }
@@ -309,7 +321,6 @@ fn build_planned(plan: &plan::BuildPlan) -> Result<(Report, emit::Inputs), Error
         write_depfile(plan, depfile_text, &inputs)?;
         return Ok((report, inputs));
     }
-    let stub = stub::load(&plan.stub, plan.store)?;
     let compiled = compile::compile_all(&graph.units, plan.store, !plan.strict)?;
     let mut warnings = graph.diagnostics.clone();
     warnings.extend(compile::fallbacks(&graph.units, &compiled));
@@ -323,7 +334,7 @@ fn build_planned(plan: &plan::BuildPlan) -> Result<(Report, emit::Inputs), Error
             .map(|(chunk, spec)| (chunk, spec.env.as_deref())),
     };
     let (payload, totals) = pack::pack(&compiled, &graph, &settings)?;
-    let exe = emit::attach(&stub, &payload)?;
+    let exe = emit::attach(&target.stub, &payload)?;
     emit::write_atomically(&output, &exe, &inputs)?;
     write_depfile(plan, depfile_text, &inputs)?;
     let report = Report {

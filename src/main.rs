@@ -86,7 +86,8 @@ fn print_stdout(text: &str) {
 fn build(cli: &Cli) -> Result<(), Error> {
     let plan = BuildPlan::from_cli(cli)?;
     if cli.list {
-        let graph = bundle::graph::build(&plan)?;
+        let target = bundle::stub::target(&plan.stub, plan.store)?;
+        let graph = bundle::graph::build(&plan, &target)?;
         print_stdout(&bundle::list_table(&graph));
         if graph.has_errors() {
             return Err(Error::Diagnostics(graph.diagnostics));
@@ -128,7 +129,8 @@ fn build(cli: &Cli) -> Result<(), Error> {
 
 fn why(cli: &WhyCli) -> Result<bool, Error> {
     let plan = BuildPlan::for_graph(Some(&cli.main), &cli.graph)?;
-    let graph = bundle::graph::build(&plan)?;
+    let target = bundle::stub::target(&plan.stub, plan.store)?;
+    let graph = bundle::graph::build(&plan, &target)?;
     let chains = graph.chains_to(&cli.name);
     if chains.is_empty() {
         say(format_args!("bundle: '{}' is not required by {}", cli.name, cli.main.display()));

@@ -159,24 +159,37 @@ fn expand_origin(p: &str, origin: &Path) -> PathBuf {
 /// of the objects that loaded it (`inherited`), unless it has a DT_RUNPATH; LD_LIBRARY_PATH; its
 /// DT_RUNPATH; the directories of /etc/ld.so.conf; the default and multiarch directories.
 pub fn search_dirs(object: &Object, origin: &Path, inherited: &[PathBuf]) -> Vec<PathBuf> {
+    let (env_dirs, system_dirs) = machine_dirs();
     let mut dirs = Vec::new();
     if object.runpath.is_empty() {
         dirs.extend(object.rpath_dirs(origin));
         dirs.extend(inherited.iter().cloned());
     }
-    if let Some(ld) = std::env::var_os("LD_LIBRARY_PATH") {
-        dirs.extend(std::env::split_paths(&ld).filter(|p| !p.as_os_str().is_empty()));
-    }
+    dirs.extend(env_dirs.iter().cloned());
     dirs.extend(object.runpath.iter().map(|p| expand_origin(p, origin)));
-    ld_so_conf_dirs(Path::new("/etc/ld.so.conf"), 0, &mut dirs);
-    let ma = multiarch();
-    for d in ["/lib", "/usr/lib"] {
-        if !ma.is_empty() {
-            dirs.push(Path::new(d).join(ma));
-        }
-        dirs.push(PathBuf::from(d));
-    }
+    dirs.extend(system_dirs.iter().cloned());
     dirs
+}
+
+/// This machine's part of the library search, read once per process: LD_LIBRARY_PATH, then
+/// the directories of /etc/ld.so.conf followed by the default and multiarch directories.
+fn machine_dirs() -> &'static (Vec<PathBuf>, Vec<PathBuf>) {
+    static DIRS: std::sync::OnceLock<(Vec<PathBuf>, Vec<PathBuf>)> = std::sync::OnceLock::new();
+    DIRS.get_or_init(|| {
+        let env_dirs = std::env::var_os("LD_LIBRARY_PATH")
+            .map(|ld| std::env::split_paths(&ld).filter(|p| !p.as_os_str().is_empty()).collect())
+            .unwrap_or_default();
+        let mut system = Vec::new();
+        ld_so_conf_dirs(Path::new("/etc/ld.so.conf"), 0, &mut system);
+        let ma = multiarch();
+        for d in ["/lib", "/usr/lib"] {
+            if !ma.is_empty() {
+                system.push(Path::new(d).join(ma));
+            }
+            system.push(PathBuf::from(d));
+        }
+        (env_dirs, system)
+    })
 }
 
 /// Finds `needed` for `object`: the first directory holding a file of that name.

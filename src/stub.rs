@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use object::{Object, ObjectSection};
 
-use crate::target::{Store, StubChoice};
+use crate::target::{Store, StubChoice, Target};
 
 /// The host stub, embedded at build time.
 pub static EMBEDDED: &[u8] = include_bytes!(env!("BUNDLE_EMBEDDED_STUB"));
@@ -61,22 +61,17 @@ pub fn bytecode_compatible(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// The ELF machine of the stub `choice` names (what native modules must be built for).
-pub fn machine(choice: &StubChoice) -> Result<u16, StubError> {
-    let bytes = match choice {
-        StubChoice::Embedded => std::borrow::Cow::Borrowed(EMBEDDED),
-        StubChoice::File(path) => std::borrow::Cow::Owned(
-            crate::input::read(path)
-                .map_err(|source| StubError::Read { path: path.clone(), source })?,
-        ),
-    };
-    crate::native::machine_of(&bytes).ok_or_else(|| StubError::NotAStub {
+/// The build's [`Target`]: the stub `choice` names, read and checked once, and its machine.
+pub fn target(choice: &StubChoice, store: Store) -> Result<Target, StubError> {
+    let stub = load(choice, store)?;
+    let machine = crate::native::machine_of(&stub).ok_or_else(|| StubError::NotAStub {
         path: match choice {
             StubChoice::File(p) => p.clone(),
             StubChoice::Embedded => "(embedded stub)".into(),
         },
         reason: "not an ELF executable".into(),
-    })
+    })?;
+    Ok(Target { stub, machine })
 }
 
 /// The stub's bytes, checked.
