@@ -1,60 +1,62 @@
 //! Temporary files (and traced programs) that must not outlive an interrupted `bundle`: a build
-//! writes its output to a temporary file beside it (renamed into place at the end), and a
-//! `--trace` run works in a temporary directory, running the program in its own process group. Dropping their guards removes them; SIGINT, SIGTERM and SIGHUP, which
-//! skip every destructor, are caught here to remove them too before the process ends with the
-//! signal's usual status.
+//! writes its output to a temporary file beside it (renamed into place at the end), `extract`
+//! stages every file before renaming, and a `--trace` run works in a temporary directory,
+//! running the program in its own process group. Dropping their guards removes them; SIGINT,
+//! SIGTERM and SIGHUP, which skip every destructor, are caught here to remove them too before
+//! the process ends with the signal's usual status. A signal that was ignored when `bundle`
+//! started (`nohup`, a background job) stays ignored.
 //!
-//! The signal handler may only do async-signal-safe work: it reads a fixed table of slots
-//! holding C strings registered beforehand, calls `unlink(2)` / `rmdir(2)` on them, restores the
-//! default disposition and raises the signal again.
+//! The signal handler may only do async-signal-safe work: it reads a fixed table of slots, each
+//! pointing at a path registered beforehand (a C string and whether it is a directory, leaked so
+//! that a handler running on another thread never sees it freed), calls `unlink(2)` / `rmdir(2)`
+//! on them, kills the traced process group, restores the default disposition and raises the
+//! signal again.
 
-use std::ffi::{c_char, c_int, CString};
+use std::ffi::{c_int, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-/// How many temporary paths can be registered at once (a build holds at most a few).
-const SLOTS: usize = 16;
+/// How many temporary paths can be registered at once: a build holds a few, `extract` one per
+/// file it writes. Past this, paths are only removed by their owners' normal clean-up.
+const SLOTS: usize = 4096;
 
-/// Registered paths: a leaked `CString` each, or null; [`DIRS`] says which are directories.
-static PATHS: [AtomicPtr<c_char>; SLOTS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
-static DIRS: [std::sync::atomic::AtomicBool; SLOTS] =
-    [const { std::sync::atomic::AtomicBool::new(false) }; SLOTS];
+/// A registered path. Leaked on registration, never freed: the handler may read it at any time.
+struct Entry {
+    path: CString,
+    dir: bool,
+}
 
-/// Removes its path from the table when dropped (the owner removes the file itself).
+/// Registered paths, or null.
+static PATHS: [AtomicPtr<Entry>; SLOTS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
+
+/// Takes its path out of the table when dropped (the owner removes the file itself).
 #[derive(Debug)]
 pub struct Registered(Option<usize>);
 
 impl Drop for Registered {
     fn drop(&mut self) {
         if let Some(i) = self.0 {
-            let p = PATHS[i].swap(std::ptr::null_mut(), Ordering::SeqCst);
-            if !p.is_null() {
-                // SAFETY: `p` came from CString::into_raw in `register` and was taken out of the
-                // table, so nothing else can free it.
-                drop(unsafe { CString::from_raw(p) });
-            }
+            // The entry itself stays allocated (see `Entry`): a few bytes per temporary file.
+            PATHS[i].store(std::ptr::null_mut(), Ordering::SeqCst);
         }
     }
 }
 
-/// Registers `path` (a file, or an empty-once-cleaned directory with `dir`) for removal if the
-/// process is interrupted. A full table or a path with a NUL byte is not registered: the path
-/// is then only removed by its owner's normal clean-up.
+/// Registers `path` (a file, or a directory empty once its files are gone, with `dir`) for
+/// removal if the process is interrupted. A full table or a path with a NUL byte is not
+/// registered: the path is then only removed by its owner's normal clean-up.
 pub fn register(path: &Path, dir: bool) -> Registered {
-    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else { return Registered(None) };
-    let raw = c.into_raw();
+    let Ok(path) = CString::new(path.as_os_str().as_bytes()) else { return Registered(None) };
+    let entry: *mut Entry = Box::into_raw(Box::new(Entry { path, dir }));
     for (i, slot) in PATHS.iter().enumerate() {
         let free = std::ptr::null_mut();
-        if slot.compare_exchange(free, raw, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
-            // A signal between these two stores at worst unlinks a directory or rmdirs a file,
-            // both of which fail harmlessly.
-            DIRS[i].store(dir, Ordering::SeqCst);
+        if slot.compare_exchange(free, entry, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
             return Registered(Some(i));
         }
     }
-    // SAFETY: `raw` was never stored anywhere; take it back.
-    drop(unsafe { CString::from_raw(raw) });
+    // SAFETY: `entry` was never stored anywhere; take it back.
+    drop(unsafe { Box::from_raw(entry) });
     Registered(None)
 }
 
@@ -85,16 +87,20 @@ extern "C" fn on_signal(sig: c_int) {
     }
     // Files first, then directories (which are then empty).
     for want_dir in [false, true] {
-        for (i, slot) in PATHS.iter().enumerate() {
+        for slot in &PATHS {
             let p = slot.load(Ordering::SeqCst);
-            if !p.is_null() && DIRS[i].load(Ordering::SeqCst) == want_dir {
-                // SAFETY: `p` is a valid C string registered above; unlink and rmdir are
-                // async-signal-safe.
-                unsafe {
+            if p.is_null() {
+                continue;
+            }
+            // SAFETY: a non-null slot points at a leaked, never-freed Entry; unlink and rmdir
+            // are async-signal-safe.
+            unsafe {
+                let e = &*p;
+                if e.dir == want_dir {
                     if want_dir {
-                        libc::rmdir(p);
+                        libc::rmdir(e.path.as_ptr());
                     } else {
-                        libc::unlink(p);
+                        libc::unlink(e.path.as_ptr());
                     }
                 }
             }
@@ -108,11 +114,20 @@ extern "C" fn on_signal(sig: c_int) {
     }
 }
 
-/// Installs the handler for SIGINT, SIGTERM and SIGHUP (once, at start-up).
+/// Installs the handler for SIGINT, SIGTERM and SIGHUP (once, at start-up), except for a
+/// signal that is ignored already: `nohup bundle ...` keeps running after a hang-up, as other
+/// tools do.
 pub fn install() {
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: a zeroed sigaction with an empty mask and a valid handler is a valid argument.
+        // SAFETY: sigaction with a null new action only reads the current one; a zeroed
+        // sigaction with an empty mask and a valid handler is a valid argument.
         unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+            {
+                continue;
+            }
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as extern "C" fn(c_int) as libc::sighandler_t;
             libc::sigemptyset(&mut sa.sa_mask);
@@ -129,7 +144,7 @@ mod tests {
     fn slots_are_freed_and_reused() {
         let dir = tempfile::tempdir().unwrap();
         let guards: Vec<Registered> =
-            (0..SLOTS).map(|i| register(&dir.path().join(format!("f{i}")), false)).collect();
+            (0..SLOTS).map(|i| register(&dir.path().join(format!("f{i}")), i % 2 == 0)).collect();
         assert!(guards.iter().all(|g| g.0.is_some()));
         assert!(register(&dir.path().join("one more"), false).0.is_none(), "table full");
         drop(guards);

@@ -1,6 +1,7 @@
 //! Writes the executable: the stub with the payload in its `.bundle` ELF section (rewritten with
-//! `object`'s ELF builder; a non-allocated section, so the loaded image is untouched and `strip`
-//! keeps it), or appended as a trailer for a stub that is not ELF. The file appears atomically:
+//! `object`'s ELF builder), loaded with the program in a read-only `PT_LOAD` of its own where the
+//! stub has a `PT_NOTE` header to give up (docs/FORMAT.md, carriers), non-allocated otherwise;
+//! `strip` keeps it either way. A stub that is not ELF gets the payload appended as a trailer. The file appears atomically:
 //! a temporary file in the target directory, made executable, then renamed over the output.
 //!
 //! Every file `bundle` writes goes through here, checked against [`Inputs`], the identities
@@ -100,11 +101,20 @@ pub fn attach(stub: &[u8], payload: &[u8]) -> Result<Vec<u8>, EmitError> {
         // Loaded by the kernel (or by ld.so when run as `ld.so ./app`): the runtime finds the
         // payload in its own memory, through its program headers, without opening any file.
         section.sh_flags = elf::SHF_ALLOC;
-        let (end_offset, end_addr) =
-            builder.segments.iter().filter(|s| s.id() != id).fold((0, 0), |(o, a), s| {
-                (o.max(s.p_offset + s.p_filesz), a.max(s.p_vaddr + s.p_memsz))
+        let ends =
+            builder.segments.iter().filter(|s| s.id() != id).try_fold((0u64, 0u64), |(o, a), s| {
+                let end_offset = s.p_offset.checked_add(s.p_filesz)?;
+                let end_addr = s.p_vaddr.checked_add(s.p_memsz)?;
+                Some((o.max(end_offset), a.max(end_addr)))
             });
         let align = builder.load_align.max(1);
+        // A stub whose program headers overflow, or whose alignment is not a power of two, is
+        // not one this bundler lays out: it is refused rather than written wrong.
+        let Some((end_offset, end_addr)) =
+            ends.filter(|(_, a)| align.is_power_of_two() && a.checked_add(align).is_some())
+        else {
+            return Err(EmitError::Elf("the stub's program headers are out of range".into()));
+        };
         let segment = builder.segments.get_mut(id);
         segment.p_type = elf::PT_LOAD;
         segment.p_flags = elf::PF_R;

@@ -35,6 +35,8 @@ pub enum ExtractError {
     Exists(PathBuf),
     #[error("two entries would be written to {}", .0.display())]
     Collision(PathBuf),
+    #[error("{reason}; nothing extracted")]
+    Refused { reason: String },
 }
 
 /// The relative path an entry is written to: by module name (`a.b` → `a/b.lua`, as the
@@ -108,6 +110,7 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
         return Err(ExtractError::Symlink(dir.to_path_buf()));
     }
     // Plan every write first: a refusal leaves the directory as it was.
+    let inputs = crate::emit::Inputs::of([file]);
     let mut plan: Vec<(PathBuf, Entry)> = Vec::new();
     for e in payload.entries() {
         let e = e.map_err(damaged)?;
@@ -128,6 +131,9 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
         if !force && std::fs::symlink_metadata(&target).is_ok() {
             return Err(ExtractError::Exists(target));
         }
+        // With --force too, every target is checked before anything is written: not the
+        // executable itself (through a link), not a directory, FIFO or device.
+        inputs.check(&target).map_err(|e| ExtractError::Refused { reason: e.to_string() })?;
         plan.push((target, e));
     }
     // Decode everything before the first write: an undecodable entry leaves nothing behind.
@@ -138,8 +144,8 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
     // Two phases: every file is first written to a temporary file beside its target; only when
     // all are written are they renamed into place (a rename never writes through an existing
     // link). A failure in the first phase removes the temporary files and the directories made.
-    let inputs = crate::emit::Inputs::of([file]);
     let mut made_dirs: Vec<PathBuf> = Vec::new();
+    let mut registered = Vec::new();
     let mut staged = Vec::with_capacity(decoded.len());
     let staging = (|| {
         for (target, data) in &decoded {
@@ -151,7 +157,11 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
                 at = at.parent().unwrap_or(dir);
             }
             std::fs::create_dir_all(parent).map_err(io(parent))?;
-            made_dirs.extend(missing.into_iter().rev());
+            for d in missing.into_iter().rev() {
+                // Removed on an interruption too, once empty.
+                registered.push(crate::cleanup::register(&d, true));
+                made_dirs.push(d);
+            }
             let mut tmp = tempfile::Builder::new()
                 .prefix(".bundle-")
                 .tempfile_in(parent)
@@ -173,10 +183,7 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
     for (tmp, target, _registered) in staged {
         // Checked again right before the rename: the directory may have changed meanwhile.
         check_no_symlink(dir, &target)?;
-        inputs.check(&target).map_err(|e| ExtractError::Io {
-            path: target.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        inputs.check(&target).map_err(|e| ExtractError::Refused { reason: e.to_string() })?;
         use std::os::unix::fs::PermissionsExt;
         let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
         tmp.persist(&target)

@@ -367,7 +367,16 @@ extern "C" fn main(
     // SAFETY: setting a signal disposition before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     bundle::cleanup::install();
-    std::ffi::c_int::from(run())
+    // A panic must not unwind out of this C frame (that aborts): it is a bug of bundle, said as
+    // such, with the status Rust's own main would give (101). Destructors have run by then, so
+    // temporary files are gone.
+    match std::panic::catch_unwind(run) {
+        Ok(code) => std::ffi::c_int::from(code),
+        Err(_) => {
+            say(format_args!("bundle internal error: a panic (above); please report it"));
+            101
+        }
+    }
 }
 
 fn run() -> u8 {

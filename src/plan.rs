@@ -150,6 +150,8 @@ pub enum PlanError {
     InterpreterEnv(String),
     #[error("output {display} is also an input ({what}); choose another output path")]
     OutputIsInput { display: String, what: String },
+    #[error("{display}: {what} would be the same file as {other}; give each output its own path")]
+    SameOutput { display: String, what: String, other: String },
     #[error(transparent)]
     ModulesFrom(crate::trace::TraceError),
     #[error("--trace needs the program's arguments after `--` (e.g. `--trace -- spec/`, or `--trace --` for none)")]
@@ -407,15 +409,26 @@ impl BuildPlan {
             plan.runtime_modules = false;
         }
         plan.output = Some(output);
-        if let Some(d) = &cli.depfile {
-            // Checked now, so that a bad path fails before the executable is written.
-            let dep = output_path(d)?;
-            if Some(&dep) == plan.output.as_ref() {
-                return Err(PlanError::OutputIsInput {
-                    display: display(d),
-                    what: "the output".into(),
+        // The outputs of one build are distinct files: the output, the --cc executable, the
+        // depfile and the --save-trace list (checked now, before anything is written).
+        let mut outputs: Vec<(PathBuf, &str)> =
+            vec![(plan.output.clone().unwrap_or_default(), "the output")];
+        if let Some(exe) = plan.emit_c.as_ref().and_then(|c| c.compile_to.clone()) {
+            outputs.push((exe, "the --cc executable"));
+        }
+        for (path, what) in
+            [(&cli.depfile, "the depfile"), (&cli.save_trace, "the --save-trace list")]
+        {
+            let Some(p) = path else { continue };
+            let resolved = output_path(p)?;
+            if let Some((_, other)) = outputs.iter().find(|(o, _)| *o == resolved) {
+                return Err(PlanError::SameOutput {
+                    display: display(p),
+                    what: what.to_owned(),
+                    other: (*other).to_owned(),
                 });
             }
+            outputs.push((resolved, what));
         }
         plan.depfile = cli.depfile.clone();
         if let (Some(save), Some(t)) = (&cli.save_trace, plan.trace.as_mut()) {

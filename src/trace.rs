@@ -155,12 +155,15 @@ pub fn run(
         .process_group(0)
         .spawn()
         .map_err(TraceError::Spawn)?;
-    let _group = crate::cleanup::child_group(child.id() as i32);
+    let group = crate::cleanup::child_group(child.id() as i32);
     let out = child.stdout.take().map(|o| drain(o, 0));
     let err = child.stderr.take().map(|e| drain(e, 4096));
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().map_err(TraceError::Spawn)? {
+            // Reaped: its group id may be reused from now on, so an interruption must not
+            // signal it any more.
+            drop(group);
             break status;
         }
         if start.elapsed() >= timeout {

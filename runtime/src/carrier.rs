@@ -69,8 +69,8 @@ pub fn elf_section_range(image: &[u8], name: &str) -> Option<(u64, u64)> {
 
 /// The file range of a read-only `PT_LOAD` segment that holds exactly one payload (its magic
 /// first, its declared length the segment's): where the runtime finds its payload in memory,
-/// found here in the file even when the section table is gone (`objcopy --remove-section`,
-/// `sstrip`).
+/// found here in the file even when the section table is gone (`sstrip`, a truncated section
+/// header table).
 pub fn payload_segment_range(image: &[u8]) -> Option<(u64, u64)> {
     use object::read::elf::{FileHeader, ProgramHeader};
     fn scan<Elf: FileHeader>(image: &[u8]) -> Option<(u64, u64)> {
