@@ -14,8 +14,20 @@ use clap::{Args, Parser};
 ///
 /// `bundle why NAME MAIN.lua` prints every chain of requires that pulls NAME in.
 #[derive(Debug, Parser)]
-#[command(name = "bundle", version, about, long_about)]
+#[command(
+    name = "bundle",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_help_subcommand = true
+)]
 pub struct Cli {
+    /// A command other than building (`bundle MAIN.lua -o OUT`, the default).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The main Lua script. Without one, the executable is a `luajit`-compatible interpreter
     /// (-e, -l, -i, -v, -b, -j, -O, scripts, REPL) with the bundled modules at hand.
     #[arg(value_name = "MAIN.lua")]
@@ -97,6 +109,23 @@ pub struct Cli {
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// The commands besides the build. A main script named like one of them is given as `./why`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print every chain of requires that pulls a module in.
+    Why(WhyCli),
+    /// Show what an executable made by bundle holds.
+    Inspect(InspectCli),
+    /// Exit 0 only if an executable's payload is intact.
+    Verify(VerifyCli),
+    /// Write an executable's entries back as files.
+    Extract(ExtractCli),
+    /// Deploy an executable to Heroku (slug, Platform API).
+    Heroku(HerokuCli),
+    /// Write a container image (OCI layout and docker-archive), without Docker.
+    Oci(OciCli),
 }
 
 /// What decides the module graph; shared by the build and `bundle why`.

@@ -12,7 +12,7 @@ use std::path::Path;
 use clap::Parser;
 
 use bundle::cli::{
-    Cli, ExtractCli, HerokuCli, HerokuCommand, InspectCli, OciCli, VerifyCli, WhyCli,
+    Cli, Command, ExtractCli, HerokuCli, HerokuCommand, InspectCli, OciCli, VerifyCli, WhyCli,
 };
 use bundle::plan::BuildPlan;
 use bundle::Error;
@@ -381,18 +381,15 @@ extern "C" fn main(
 
 fn run() -> u8 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let sub = args.get(1).and_then(|a| a.to_str());
-    let result = match sub {
-        Some("why") => {
-            why(&WhyCli::parse_from(&args[1..])).map(|found| found.then_some(()).ok_or(()))
-        }
-        Some("inspect") => return finish(inspect(&InspectCli::parse_from(&args[1..]))),
-        Some("verify") => return finish(verify(&VerifyCli::parse_from(&args[1..]))),
-        Some("extract") => return finish(extract(&ExtractCli::parse_from(&args[1..]))),
-        Some("heroku") => return finish(heroku(&HerokuCli::parse_from(&args[1..]))),
-        Some("oci") => return finish(oci(&OciCli::parse_from(&args[1..]))),
-        _ => {
-            let mut cli = Cli::parse_from(&args);
+    let mut cli = Cli::parse_from(&args);
+    let result = match &cli.command {
+        Some(Command::Why(c)) => why(c).map(|found| found.then_some(()).ok_or(())),
+        Some(Command::Inspect(c)) => return finish(inspect(c)),
+        Some(Command::Verify(c)) => return finish(verify(c)),
+        Some(Command::Extract(c)) => return finish(extract(c)),
+        Some(Command::Heroku(c)) => return finish(heroku(c)),
+        Some(Command::Oci(c)) => return finish(oci(c)),
+        None => {
             cli.dash_dash = args.iter().skip(1).any(|a| a == "--");
             build(&cli).map(Ok)
         }

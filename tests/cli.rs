@@ -791,3 +791,15 @@ fn issue13_paths_that_are_not_utf8_are_kept_as_bytes() {
         );
     }
 }
+
+/// Issue 14: `--help` lists every command (clap subcommands) besides the default build form.
+#[test]
+fn issue14_help_lists_every_command() {
+    let dir = tempdir();
+    let r = run(bundle_cmd(dir.path(), &["--help"]).env("COLUMNS", "100"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for cmd in ["why", "inspect", "verify", "extract", "heroku", "oci"] {
+        assert!(r.stdout.contains(&format!("\n  {cmd} ")), "{cmd} missing from:\n{}", r.stdout);
+    }
+    insta::assert_snapshot!("help", r.stdout);
+}
