@@ -589,6 +589,13 @@ impl<'a> Finder<'a> {
             || self.is_name(p, "local")
     }
 
+    /// Whether a new local called `name` must be recorded to shadow something: `require`
+    /// itself, or a name bound to an alias or a string constant. Other locals change nothing
+    /// the scanner looks at, and are not kept (the table stays short on large files).
+    fn tracked(&self, name: &[u8]) -> bool {
+        name == b"require" || self.lookup(name).is_some()
+    }
+
     fn lookup(&self, name: &[u8]) -> Option<&Binding> {
         self.bindings.iter().rev().find(|(n, _, _)| *n == name).map(|(_, b, _)| b)
     }
@@ -810,7 +817,10 @@ impl<'a> Finder<'a> {
         while let Some(t) = self.tok(k) {
             match t {
                 Tok::Name => {
-                    self.bindings.push((self.text(k), Binding::Other, depth));
+                    let name = self.text(k);
+                    if self.tracked(name) {
+                        self.bindings.push((name, Binding::Other, depth));
+                    }
                     self.consumed.push(k);
                 }
                 Tok::Op(")") | Tok::Eof => break,
@@ -859,7 +869,9 @@ impl<'a> Finder<'a> {
         if self.is_name(i + 1, "function") {
             if self.tok(i + 2) == Some(&Tok::Name) {
                 let name = self.text(i + 2);
-                self.bindings.push((name, Binding::Other, depth));
+                if self.tracked(name) {
+                    self.bindings.push((name, Binding::Other, depth));
+                }
             }
             return;
         }
@@ -878,25 +890,43 @@ impl<'a> Finder<'a> {
         // Each name is bound to its own expression: `local a, require = f, require` keeps
         // `require`; `local x, y = 1` binds `y` to nil.
         let mut bindings = vec![Binding::Other; names.len()];
+        // In scope from the end of the statement (the last expression walked), not before.
+        let mut from = k;
         if self.is_op(k, "=") {
             let mut at = k + 1;
-            for binding in bindings.iter_mut() {
-                let end = self.expression_end(at);
-                if self.require_ref(at).is_some_and(|n| at + n == end) {
-                    self.consumed.push(at);
-                    *binding = Binding::Require;
-                } else if let Some(s) = self.string_at(at).filter(|_| at + 1 == end) {
-                    *binding = Binding::Const(vec![s]);
-                }
-                if !self.is_op(end, ",") {
+            for (i, binding) in bindings.iter_mut().enumerate() {
+                // Only a lone name or string matters here: seen without walking the expression.
+                let simple =
+                    if let Some(n) = self.require_ref(at).filter(|n| self.ends_item(at + n)) {
+                        self.consumed.push(at);
+                        *binding = Binding::Require;
+                        Some(at + n)
+                    } else if let Some(s) = self.string_at(at).filter(|_| self.ends_item(at + 1)) {
+                        *binding = Binding::Const(vec![s]);
+                        Some(at + 1)
+                    } else {
+                        None
+                    };
+                let last = i + 1 == names.len();
+                // The end of a longer expression is walked for only a few tokens when it is the
+                // last one: its locals are then in scope a little early, which matters only for
+                // a require inside a long initialiser naming the local itself.
+                let end = match simple {
+                    Some(end) => end,
+                    None if last => self.expression_end_within(at, 64),
+                    None => self.expression_end(at),
+                };
+                from = end;
+                if last || !self.is_op(end, ",") {
                     break;
                 }
                 at = end + 1;
             }
         }
-        // In scope from the end of the statement (the last expression walked), not before.
-        let from = if self.is_op(k, "=") { self.statement_end(k + 1) } else { k };
         for (name, binding) in names.into_iter().zip(bindings) {
+            if binding == Binding::Other && !self.tracked(name) {
+                continue;
+            }
             self.pending.push((from, name, binding, depth));
         }
     }
@@ -935,6 +965,15 @@ impl<'a> Finder<'a> {
             for (_, name, binding, depth) in ready {
                 self.bindings.push((name, binding, depth));
             }
+        }
+    }
+
+    /// Whether token `i` ends an item of an expression list: a `,`, or the end of the statement.
+    fn ends_item(&self, i: usize) -> bool {
+        match self.tok(i) {
+            None | Some(Tok::Eof) | Some(Tok::Op("," | ";" | ")")) => true,
+            Some(Tok::Name) => !matches!(self.text(i), b"and" | b"or"),
+            _ => false,
         }
     }
 
@@ -997,11 +1036,15 @@ impl<'a> Finder<'a> {
         // Only short expressions matter here (a name, a string); a long one (a function body)
         // is cut short, which binds the names after it to nothing: walking every nested body to
         // its end would make deep nesting quadratic.
-        const LIMIT: usize = 512;
+        self.expression_end_within(k, 512)
+    }
+
+    /// [`Finder::expression_end`], walking at most `limit` tokens.
+    fn expression_end_within(&self, k: usize, limit: usize) -> usize {
         let mut depth = 0usize;
         let mut i = k;
         while let Some(t) = self.tok(i) {
-            if i - k > LIMIT {
+            if i - k > limit {
                 return i;
             }
             match t {
@@ -1172,7 +1215,11 @@ impl Finder<'_> {
             .collect();
         for j in 0..self.toks.len() {
             let t = &self.toks[j];
-            if t.tok != Tok::Str || used.contains(&t.span) {
+            // A module name has a dot (a `\046` escape for one is not worth decoding for).
+            if t.tok != Tok::Str
+                || !self.src[t.span.clone()].contains(&b'.')
+                || used.contains(&t.span)
+            {
                 continue;
             }
             let value = string_value(self.src, t);
