@@ -145,15 +145,12 @@ fn copy_into(root: &Path, from: &str) {
     std::fs::copy(from, &to).unwrap_or_else(|e| panic!("copying {from}: {e}"));
 }
 
-#[test]
-fn example_server_runs_in_a_bare_root_filesystem() {
-    if !is_root() {
-        eprintln!("SKIPPED example_server_runs_in_a_bare_root_filesystem: chroot needs root");
-        return;
-    }
+/// A bare root filesystem for `test`: only the dynamic loader and the glibc runtime files, a
+/// `/tmp` and a mounted `/proc`; with the chroot command to enter it. `None` (after saying
+/// SKIPPED) where this machine cannot make one.
+fn bare_root(test: &str) -> Option<(tempfile::TempDir, Mounted, &'static str)> {
     let root = tempdir();
     let r = root.path();
-    // Only the glibc runtime files: no Lua, no libuv, no lua modules.
     for lib in [
         "/lib64/ld-linux-x86-64.so.2",
         "/lib/x86_64-linux-gnu/libc.so.6",
@@ -165,14 +162,28 @@ fn example_server_runs_in_a_bare_root_filesystem() {
         copy_into(r, lib);
     }
     std::fs::create_dir_all(r.join("tmp")).unwrap();
-    let Some(_mounted) = mount_proc(r) else {
-        eprintln!("SKIPPED example_server_runs_in_a_bare_root_filesystem: cannot mount /proc here");
-        return;
+    let Some(mounted) = mount_proc(r) else {
+        eprintln!("SKIPPED {test}: cannot mount /proc here");
+        return None;
     };
     let Some(chroot) = chroot_available(r) else {
-        eprintln!("SKIPPED example_server_runs_in_a_bare_root_filesystem: chroot refused");
+        eprintln!("SKIPPED {test}: chroot refused");
+        return None;
+    };
+    Some((root, mounted, chroot))
+}
+
+#[test]
+fn example_server_runs_in_a_bare_root_filesystem() {
+    if !is_root() {
+        eprintln!("SKIPPED example_server_runs_in_a_bare_root_filesystem: chroot needs root");
+        return;
+    }
+    let Some((root, _mounted, chroot)) = bare_root("example_server_runs_in_a_bare_root_filesystem")
+    else {
         return;
     };
+    let r = root.path();
     bundle_server(&r.join("server"), &[]);
     let port = free_port();
     let mut cmd = Command::new(chroot);
@@ -557,28 +568,9 @@ fn cqueues_server_runs_in_a_bare_root_filesystem_with_its_ssl_libraries_packed()
         eprintln!("SKIPPED {test}: chroot needs root");
         return;
     }
-    let root = tempdir();
+    // No Lua, no cqueues, no libssl, no libcrypto in it.
+    let Some((root, _mounted, chroot)) = bare_root(test) else { return };
     let r = root.path();
-    // Only the glibc runtime files: no Lua, no cqueues, no libssl, no libcrypto.
-    for lib in [
-        "/lib64/ld-linux-x86-64.so.2",
-        "/lib/x86_64-linux-gnu/libc.so.6",
-        "/lib/x86_64-linux-gnu/libm.so.6",
-        "/lib/x86_64-linux-gnu/libdl.so.2",
-        "/lib/x86_64-linux-gnu/libpthread.so.0",
-        "/lib/x86_64-linux-gnu/libgcc_s.so.1",
-    ] {
-        copy_into(r, lib);
-    }
-    std::fs::create_dir_all(r.join("tmp")).unwrap();
-    let Some(_mounted) = mount_proc(r) else {
-        eprintln!("SKIPPED {test}: cannot mount /proc here");
-        return;
-    };
-    let Some(chroot) = chroot_available(r) else {
-        eprintln!("SKIPPED {test}: chroot refused");
-        return;
-    };
     // Bundled with no flags: discovery finds cqueues on the default path by itself.
     let src = tempdir();
     write_tree(src.path(), &[("server.lua", CQUEUES_SERVER)]);
