@@ -380,6 +380,23 @@ fn build_c(
     let compiled = compile::compile_all(&graph.units, plan.store, !plan.strict)?;
     let mut warnings = graph.diagnostics.clone();
     warnings.extend(compile::fallbacks(&graph.units, &compiled));
+    // A shared-object C module cannot be embedded in C source. One the program may never load
+    // (required lazily, conditionally, under pcall) is left to package.cpath at run time, as
+    // luajit would find it, with a warning; one it needs at start stays an error (generate).
+    let (compiled, left): (Vec<_>, Vec<_>) =
+        compiled.into_iter().zip(&graph.units).partition(|(c, u)| {
+            c.kind != bundle_runtime::format::Kind::Native || u.when >= graph::When::Explicit
+        });
+    let compiled: Vec<compile::Compiled> = compiled.into_iter().map(|(c, _)| c).collect();
+    for (_, u) in left {
+        warnings.push(diag::Diagnostic::warning(format!(
+            "C module '{}' ({}) is a shared object, which a C file cannot embed: it is needed only {}, so the program loads it from package.cpath when it requires it, as luajit would",
+            u.label(),
+            u.display,
+            u.when
+        ))
+        .note("link its static library with --c-lib to make the program self-contained"));
+    }
     let from = plan.main.as_ref().map_or("no main script (an interpreter)", |m| &m.display);
     let header = emit_c::header(from, output, clibs);
     let interpreter = compile_interpreter(plan)?;

@@ -274,3 +274,34 @@ fn issue14_c_host_honours_sigpipe_and_names_itself_like_the_stub() {
         }
     }
 }
+
+/// The bundler never refuses a program luajit runs (issue 12): with --emit-c, a shared-object C
+/// module required only under pcall is left to package.cpath with a warning, and the program
+/// behaves as under luajit; one needed at start is still refused.
+#[test]
+fn issue12_lazily_required_shared_c_modules_are_left_to_cpath() {
+    let dir = tempdir();
+    let d = dir.path();
+    write_tree(
+        d,
+        &[(
+            "main.lua",
+            "local ok, json = pcall(require, 'cjson')\nprint(ok and json.encode({1, 2}) or 'no cjson')\n",
+        )],
+    );
+    let r = bundle(d, &["main.lua", "--emit-c", "-o", "app.c"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("C module 'cjson'") && r.stderr.contains("package.cpath"),
+        "{}",
+        r.stderr
+    );
+    cc(&d.join("app.c"), &[], &d.join("app"));
+    let got = run(Command::new(d.join("app")).env_remove("LUA_CPATH"));
+    let want = run(Command::new(luajit()).current_dir(d).env_remove("LUA_CPATH").arg("main.lua"));
+    assert_eq!((got.code, &got.stdout), (want.code, &want.stdout), "{}", got.stderr);
+    std::fs::write(d.join("main.lua"), "print(require('cjson').encode({1}))\n").unwrap();
+    let r = bundle(d, &["main.lua", "--emit-c", "-o", "app2.c"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot embed it"), "{}", r.stderr);
+}
