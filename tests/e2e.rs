@@ -1,49 +1,19 @@
 //! End to end: every case in `tests/fixtures/` is run by `luajit main.lua` (in the fixture's
-//! directory, which is how its requires resolve) and bundled and run from another directory with
-//! LUA_PATH/LUA_CPATH pointing nowhere; stdout, stderr and the exit code must be the same.
+//! directory, which is how its requires resolve) and through every back end: bundled (bytecode
+//! and source) and run from another directory with LUA_PATH/LUA_CPATH pointing nowhere, and run
+//! by a bundled interpreter (no main script) as `luajit` would run it; stdout, stderr and the
+//! exit code must be the same. tests/emit_c.rs runs the same fixtures through the C back end,
+//! with the same loader (tests/common).
 //!
 //! A case is a directory with `main.lua`, its modules, and an optional `case.txt`:
 //! `module NAME=FILE`, `preload NAME` and `arg VALUE` lines (one argument per line).
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
-
-#[derive(Debug, Default)]
-struct Case {
-    modules: Vec<String>,
-    preloads: Vec<String>,
-    args: Vec<String>,
-}
-
-fn read_case(dir: &Path) -> Case {
-    let mut case = Case::default();
-    let Ok(text) = std::fs::read_to_string(dir.join("case.txt")) else { return case };
-    for line in text.lines().filter(|l| !l.trim_start().starts_with('#') && !l.is_empty()) {
-        let (key, value) = line.split_once(' ').unwrap_or((line, ""));
-        match key {
-            "module" => case.modules.push(value.to_owned()),
-            "preload" => case.preloads.push(value.to_owned()),
-            "arg" => case.args.push(value.to_owned()),
-            other => panic!("{}: unknown case.txt key {other:?}", dir.display()),
-        }
-    }
-    case
-}
-
-fn fixtures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("tests/fixtures")
-        .map(|e| e.expect("fixture entry").path())
-        .filter(|p| p.join("main.lua").is_file())
-        .collect();
-    dirs.sort();
-    dirs
-}
 
 fn oracle(dir: &Path, case: &Case) -> Run {
     let luajit = luajit();
@@ -189,6 +159,45 @@ fn static_discovery_covers_every_module_luajit_loads() {
         total += loaded.len();
     }
     assert!(total >= 20, "the trace recorded too few modules ({total}): is the recorder working?");
+}
+
+/// The interpreter back end: `bundle -o mylua` with no main script behaves as `luajit` itself,
+/// so it runs each fixture as the oracle does, from the fixture's directory.
+#[test]
+fn the_bundled_interpreter_runs_every_fixture_like_luajit() {
+    let out = tempdir();
+    let interp = out.path().join("mylua");
+    let b = bundle(out.path(), &["-o", interp.to_str().unwrap(), "-q"]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    let prog = interp.to_str().unwrap();
+    let mut failures = Vec::new();
+    for dir in fixtures() {
+        let case = read_case(&dir);
+        let want = oracle(&dir, &case);
+        let mut cmd = Command::new(&interp);
+        cmd.current_dir(&dir)
+            .env("LUA_PATH", "./?.lua;./?/init.lua")
+            .env("LUA_CPATH", "/nonexistent/?.so")
+            .env_remove("LUA_INIT");
+        for p in &case.preloads {
+            cmd.args(["-l", p]);
+        }
+        let mut got = run(cmd.arg("main.lua").args(&case.args));
+        got.stdout = normalize(&got.stdout, prog);
+        // The interpreter's own searcher adds one line to "module not found" messages.
+        got.stderr = normalize(&got.stderr, prog)
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("no module '") || !l.ends_with("in the bundle"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if want != got {
+            failures.push(format!(
+                "== {}\n-- luajit: {want:?}\n-- interpreter: {got:?}",
+                dir.file_name().unwrap_or_default().to_string_lossy()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{} case(s) differ:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]

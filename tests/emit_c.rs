@@ -20,37 +20,11 @@ fn cc(c: &Path, extra: &[PathBuf], exe: &Path) {
     assert_eq!(r.code, 0, "cc {}: {}", c.display(), r.stderr);
 }
 
-fn fixtures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("main.lua").is_file())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
-/// (modules, preloads, args) of a fixture's case.txt.
-fn case(dir: &Path) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let (mut m, mut p, mut a) = (Vec::new(), Vec::new(), Vec::new());
-    for line in std::fs::read_to_string(dir.join("case.txt")).unwrap_or_default().lines() {
-        let (k, v) = line.split_once(' ').unwrap_or((line, ""));
-        match k {
-            "module" => m.push(v.to_owned()),
-            "preload" => p.push(v.to_owned()),
-            "arg" => a.push(v.to_owned()),
-            _ => {}
-        }
-    }
-    (m, p, a)
-}
-
 #[test]
 fn every_fixture_behaves_like_luajit() {
     let mut failures = Vec::new();
     for dir in fixtures() {
-        let (modules, preloads, args) = case(&dir);
+        let Case { modules, preloads, args } = read_case(&dir);
         let out = tempdir();
         let c = out.path().join("app.c");
         let mut bargs = vec![

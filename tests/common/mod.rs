@@ -204,3 +204,39 @@ pub fn mount_proc(root: &Path) -> Option<Mounted> {
     let r = run(Command::new("mount").args(["-t", "proc", "proc"]).arg(root.join("proc")));
     (r.code == 0).then(|| Mounted(root.join("proc")))
 }
+
+/// A fixture case: a directory of `tests/fixtures/` with `main.lua`, its modules, and an
+/// optional `case.txt` of `module NAME=FILE`, `preload NAME` and `arg VALUE` lines (one argument
+/// per line; `#` comments). One loader for every back end that runs the fixtures.
+#[derive(Debug, Default)]
+pub struct Case {
+    pub modules: Vec<String>,
+    pub preloads: Vec<String>,
+    pub args: Vec<String>,
+}
+
+pub fn read_case(dir: &Path) -> Case {
+    let mut case = Case::default();
+    let Ok(text) = std::fs::read_to_string(dir.join("case.txt")) else { return case };
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('#') && !l.is_empty()) {
+        let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+        match key {
+            "module" => case.modules.push(value.to_owned()),
+            "preload" => case.preloads.push(value.to_owned()),
+            "arg" => case.args.push(value.to_owned()),
+            other => panic!("{}: unknown case.txt key {other:?}", dir.display()),
+        }
+    }
+    case
+}
+
+pub fn fixtures() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("tests/fixtures")
+        .map(|e| e.expect("fixture entry").path())
+        .filter(|p| p.join("main.lua").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
