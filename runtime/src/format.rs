@@ -550,9 +550,10 @@ impl<'a> Payload<'a> {
     }
 
     /// The module called `name`, by binary search of the sorted index. The empty name is the
-    /// main script and library entries are not modules: neither is ever found here.
+    /// main script, and library and asset entries are not modules: none is ever found here, so
+    /// `require` never loads an asset however it is named.
     pub fn module(&self, name: &[u8]) -> Result<Option<Entry<'a>>, FormatError> {
-        Ok(self.lookup(name)?.filter(|e| e.flags & flags::LIBRARY == 0))
+        Ok(self.lookup(name)?.filter(|e| e.flags & flags::LIBRARY == 0 && e.kind != Kind::Asset))
     }
 
     /// Any entry called `name` (not the main script).
@@ -1206,6 +1207,21 @@ mod tests {
         w.preload("b.c");
         w.preload("a");
         w.finish().unwrap().0
+    }
+
+    #[test]
+    fn issue14_an_asset_is_never_a_module() {
+        let mut w = Writer::new(3);
+        w.add(NewEntry {
+            name: b"config".to_vec(),
+            chunkname: b"config.json".to_vec(),
+            kind: Kind::Asset,
+            flags: 0,
+            data: b"{}".to_vec(),
+        });
+        let (bytes, _) = w.finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        assert!(p.module(b"config").unwrap().is_none());
     }
 
     #[test]
