@@ -495,7 +495,8 @@ impl Builder<'_> {
         });
         if let Some(owner) = owner {
             let o = &self.graph.units[owner];
-            crate::native::check(&o.source, self.machine, Some(&symbol))?;
+            crate::native::check(&o.source, self.machine, Some(&symbol))
+                .map_err(|e| e.to_string())?;
             let (shares, display) = (o.name.clone(), o.display.clone());
             self.add(Unit {
                 kind: UnitKind::Native,
@@ -516,7 +517,8 @@ impl Builder<'_> {
             return Ok(());
         }
         let bytes = crate::input::read(&canonical).map_err(|e| format!("cannot read it: {e}"))?;
-        let object = crate::native::check(&bytes, self.machine, Some(&symbol))?;
+        let object =
+            crate::native::check(&bytes, self.machine, Some(&symbol)).map_err(|e| e.to_string())?;
         let needs = self.add_libraries(name, &object, &opened, &[])?;
         let display = display_path(&opened, self.cwd.as_deref());
         self.add(Unit {

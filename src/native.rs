@@ -41,21 +41,36 @@ fn machine_name(m: u16) -> String {
     goblin::elf::header::machine_to_str(m).to_lowercase()
 }
 
+/// Why a file cannot be packed as a C module or library; the text completes "C module 'x' at
+/// FILE: ..." or "it needs LIB (FILE), which is ...".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NativeError {
+    #[error("not an ELF shared object")]
+    NotElf,
+    #[error("built for {found}, but the stub is {stub}")]
+    Machine { found: String, stub: String },
+    #[error("not a shared object (ELF type is not ET_DYN)")]
+    NotShared,
+    #[error("it does not export {0}")]
+    NoSymbol(String),
+    #[error("not a readable ELF file")]
+    Unreadable,
+}
+
 /// Parses `bytes` as a shared object for machine `machine`; with `luaopen`, also checks that
 /// the symbol is defined and exported.
-pub fn check(bytes: &[u8], machine: u16, luaopen: Option<&[u8]>) -> Result<Object, String> {
+pub fn check(bytes: &[u8], machine: u16, luaopen: Option<&[u8]>) -> Result<Object, NativeError> {
     // goblin is not promised to be panic-free on hostile input: contain it.
-    let parsed = std::panic::catch_unwind(|| -> Result<Object, String> {
-        let elf = Elf::parse(bytes).map_err(|_| "not an ELF shared object".to_owned())?;
+    let parsed = std::panic::catch_unwind(|| -> Result<Object, NativeError> {
+        let elf = Elf::parse(bytes).map_err(|_| NativeError::NotElf)?;
         if elf.header.e_machine != machine {
-            return Err(format!(
-                "built for {}, but the stub is {}",
-                machine_name(elf.header.e_machine),
-                machine_name(machine)
-            ));
+            return Err(NativeError::Machine {
+                found: machine_name(elf.header.e_machine),
+                stub: machine_name(machine),
+            });
         }
         if elf.header.e_type != goblin::elf::header::ET_DYN {
-            return Err("not a shared object (ELF type is not ET_DYN)".to_owned());
+            return Err(NativeError::NotShared);
         }
         if let Some(sym) = luaopen {
             let found = elf.dynsyms.iter().any(|s| {
@@ -63,7 +78,7 @@ pub fn check(bytes: &[u8], machine: u16, luaopen: Option<&[u8]>) -> Result<Objec
                     && elf.dynstrtab.get_at(s.st_name).is_some_and(|n| n.as_bytes() == sym)
             });
             if !found {
-                return Err(format!("it does not export {}", String::from_utf8_lossy(sym)));
+                return Err(NativeError::NoSymbol(String::from_utf8_lossy(sym).into_owned()));
             }
         }
         Ok(Object {
@@ -73,7 +88,7 @@ pub fn check(bytes: &[u8], machine: u16, luaopen: Option<&[u8]>) -> Result<Objec
             runpath: elf.runpaths.iter().flat_map(|r| r.split(':')).map(str::to_owned).collect(),
         })
     });
-    parsed.unwrap_or_else(|_| Err("not a readable ELF file".to_owned()))
+    parsed.unwrap_or_else(|_| Err(NativeError::Unreadable))
 }
 
 /// The ELF machine of an executable (the stub).
@@ -224,9 +239,9 @@ mod tests {
     #[test]
     fn the_stub_is_checked_against_its_own_machine() {
         let m = machine_of(crate::stub::EMBEDDED).unwrap();
-        assert!(check(b"not elf", m, None).unwrap_err().contains("not an ELF"));
+        assert_eq!(check(b"not elf", m, None).unwrap_err(), NativeError::NotElf);
         let err = check(crate::stub::EMBEDDED, m, Some(b"luaopen_nothing")).unwrap_err();
-        assert!(err.contains("does not export luaopen_nothing"), "{err}");
+        assert_eq!(err.to_string(), "it does not export luaopen_nothing");
         // The stub exports the Lua C API.
         assert!(check(crate::stub::EMBEDDED, m, Some(b"luaopen_base")).is_ok());
     }
