@@ -88,7 +88,7 @@ pub fn check(bytes: &[u8], machine: u16, luaopen: Option<&[u8]>) -> Result<Objec
             runpath: elf.runpaths.iter().flat_map(|r| r.split(':')).map(str::to_owned).collect(),
         })
     });
-    parsed.unwrap_or_else(|_| Err(NativeError::Unreadable))
+    parsed.unwrap_or(Err(NativeError::Unreadable))
 }
 
 /// The ELF machine of an executable (the stub).
