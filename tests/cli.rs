@@ -30,18 +30,6 @@ fn assert_error(r: &Run, code: i32, needle: &str) {
     assert!(r.stderr.contains(needle), "expected {needle:?} in {:?}", r.stderr);
 }
 
-/// Nothing but the listed names in `dir`: no output, no temporary file left behind.
-fn assert_only(dir: &Path, names: &[&str]) {
-    let mut found: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    found.sort();
-    let mut want: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    want.sort();
-    assert_eq!(found, want, "directory contents of {}", dir.display());
-}
-
 fn build_ok(dir: &Path, out: &str) -> std::path::PathBuf {
     let r = bundle(dir, &["main.lua", "-m", "lib.util=lib/util.lua", "-o", out, "-q"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

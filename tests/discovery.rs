@@ -8,28 +8,6 @@ use std::process::Command;
 
 use common::*;
 
-fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempdir();
-    write_tree(dir.path(), files);
-    dir
-}
-
-/// Bundles `main.lua` in `dir` with `extra` flags and runs the result from elsewhere.
-fn bundle_and_run(dir: &Path, extra: &[&str]) -> (Run, Run) {
-    let out = dir.join("app.bin");
-    let out_s = out.to_str().unwrap().to_owned();
-    let mut args = vec!["main.lua", "-o", out_s.as_str()];
-    args.extend(extra);
-    let b = bundle(dir, &args);
-    let elsewhere = tempdir();
-    let r = if b.code == 0 {
-        run(hermetic(Command::new(&out).current_dir(elsewhere.path())))
-    } else {
-        Run { code: -1, signal: None, stdout: String::new(), stderr: String::new() }
-    };
-    (b, r)
-}
-
 fn luajit_in(dir: &Path, lua_path: &str) -> Run {
     run(Command::new(luajit())
         .current_dir(dir)

@@ -8,12 +8,6 @@ use std::process::Command;
 
 use common::*;
 
-fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempdir();
-    write_tree(dir.path(), files);
-    dir
-}
-
 /// luajit on `main.lua` in `dir`, with no Lua path but the directory's own.
 fn luajit_in(dir: &Path) -> Run {
     run(Command::new(luajit())
@@ -24,26 +18,13 @@ fn luajit_in(dir: &Path) -> Run {
         .arg("main.lua"))
 }
 
-/// Bundles `main.lua` in `dir` and runs the executable from an empty directory.
-fn bundle_and_run(dir: &Path) -> (Run, Run) {
-    let out = dir.join("app.bin");
-    let b = bundle(dir, &["main.lua", "-o", out.to_str().unwrap()]);
-    let elsewhere = tempdir();
-    let r = if b.code == 0 {
-        run(hermetic(Command::new(&out).current_dir(elsewhere.path())))
-    } else {
-        Run { code: -1, signal: None, stdout: String::new(), stderr: String::new() }
-    };
-    (b, r)
-}
-
 /// luajit runs the program with exit 0: bundle must build it (README: "bundle never refuses a
 /// program that luajit runs"), and the executable must print the same.
 fn assert_not_refused(files: &[(&str, &str)]) {
     let dir = app(files);
     let oracle = luajit_in(dir.path());
     assert_eq!(oracle.code, 0, "luajit runs it: {oracle:?}");
-    let (b, r) = bundle_and_run(dir.path());
+    let (b, r) = bundle_and_run(dir.path(), &[]);
     assert_eq!(b.code, 0, "bundle refused a program luajit runs:\n{}", b.stderr);
     assert_eq!((r.code, r.stdout.as_str()), (0, oracle.stdout.as_str()), "{}", r.stderr);
 }
@@ -52,7 +33,7 @@ fn assert_not_refused(files: &[(&str, &str)]) {
 fn assert_bundled(files: &[(&str, &str)]) {
     let dir = app(files);
     let oracle = luajit_in(dir.path());
-    let (b, r) = bundle_and_run(dir.path());
+    let (b, r) = bundle_and_run(dir.path(), &[]);
     assert_eq!(b.code, 0, "{}", b.stderr);
     let list = bundle(dir.path(), &["main.lua", "--list"]);
     assert!(list.stdout.contains("present"), "'present' not in the bundle:\n{}", list.stdout);
@@ -156,7 +137,7 @@ fn a_mention_counts_whatever_the_order_of_the_files() {
     let list = bundle(dir.path(), &["main.lua", "--list"]);
     let row = list.stdout.lines().find(|l| l.starts_with("app.cmd.a ")).expect(&list.stdout);
     assert!(row.contains("inferred"), "{row}");
-    let (b, r) = bundle_and_run(dir.path());
+    let (b, r) = bundle_and_run(dir.path(), &[]);
     assert_eq!(b.code, 0, "{}", b.stderr);
     assert_eq!(r.stdout, "A\n", "{}", r.stderr);
 }

@@ -12,13 +12,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// A fresh directory holding `files`.
-fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempdir();
-    write_tree(dir.path(), files);
-    dir
-}
-
 /// Runs `bundle` in `dir` and asserts that it succeeded.
 fn bundle_ok(dir: &Path, args: &[&str]) -> Run {
     let r = bundle(dir, args);
@@ -50,18 +43,6 @@ fn luajit_main(dir: &Path, args: &[&str]) -> Run {
 fn hermetic_run(exe: &Path, args: &[&str]) -> Run {
     let empty = tempdir();
     run(hermetic(Command::new(exe).current_dir(empty.path()).args(args)))
-}
-
-/// Nothing but the listed names in `dir`: no output, no temporary file left behind.
-fn assert_only(dir: &Path, names: &[&str]) {
-    let mut found: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    found.sort();
-    let mut want: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    want.sort();
-    assert_eq!(found, want, "directory contents of {}", dir.display());
 }
 
 /// A failed `bundle`: non-zero exit, one line on stderr containing every needle.

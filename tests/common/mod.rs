@@ -240,3 +240,39 @@ pub fn fixtures() -> Vec<PathBuf> {
     dirs.sort();
     dirs
 }
+
+/// A temporary directory holding `files`.
+pub fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempdir();
+    write_tree(dir.path(), files);
+    dir
+}
+
+/// Bundles `main.lua` in `dir` (as `app.bin`) with `extra` flags and runs the result from an
+/// empty directory with no Lua path; the run is empty when the build failed.
+pub fn bundle_and_run(dir: &Path, extra: &[&str]) -> (Run, Run) {
+    let out = dir.join("app.bin");
+    let out_s = out.to_str().unwrap().to_owned();
+    let mut args = vec!["main.lua", "-o", out_s.as_str()];
+    args.extend(extra);
+    let b = bundle(dir, &args);
+    let elsewhere = tempdir();
+    let r = if b.code == 0 {
+        run(hermetic(Command::new(&out).current_dir(elsewhere.path())))
+    } else {
+        Run { code: -1, signal: None, stdout: String::new(), stderr: String::new() }
+    };
+    (b, r)
+}
+
+/// Nothing but the listed names in `dir`: no output, no temporary file left behind.
+pub fn assert_only(dir: &Path, names: &[&str]) {
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    let mut want: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(found, want, "directory contents of {}", dir.display());
+}
