@@ -24,11 +24,20 @@ fn main() {
         println!("cargo:rustc-env=BUNDLE_EMBEDDED_STUB={}", Path::new(&stub).display());
         let luajit = env::var_os("BUNDLE_LUAJIT_DIR").map(PathBuf::from);
         copy_luajit_files(luajit.as_ref().map(|d| (d.join("jit"), d.join("luajit.h"))), &out_dir);
+        // No LuaJIT of the stub's own version to compare with.
+        println!("cargo:rustc-env=BUNDLE_REFERENCE_LUAJIT=");
         return;
     }
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    for watched in ["runtime/src", "runtime/lua", "runtime/Cargo.toml", "Cargo.toml", "Cargo.lock"]
-    {
+    for watched in [
+        "runtime/src",
+        "runtime/lua",
+        "runtime/host",
+        "runtime/build.rs",
+        "runtime/Cargo.toml",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", manifest_dir.join(watched).display());
     }
     // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out: share one stub build between the
@@ -102,6 +111,13 @@ fn main() {
     copy_luajit_files(
         Some((luajit_out.join("luajit-build/src/jit"), luajit_out.join("include/luajit.h"))),
         &out_dir,
+    );
+    // The plain `luajit` that LuaJIT's make built beside the library: the same VM and version as
+    // the stub, the tests' second oracle after Debian's.
+    let reference = luajit_out.join("luajit-build/src/luajit");
+    println!(
+        "cargo:rustc-env=BUNDLE_REFERENCE_LUAJIT={}",
+        if reference.is_file() { reference.display().to_string() } else { String::new() }
     );
     let target = env::var("TARGET").unwrap_or_default();
     let stub = target_dir.join(&target).join("stub").join("bundle-stub");

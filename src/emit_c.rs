@@ -1,7 +1,8 @@
 //! `--emit-c`: the program as one C file (cfromlua's output mode): every module as C string
-//! literals and the host of `stubs/main.c`, which does what the Rust stub does and runs the same
-//! `runtime/lua/boot.lua`. Static C modules (`--c-lib FILE.a|FILE.o`) are found by their
-//! `luaopen_*` symbols (read with `object`, no `nm`) and registered in `package.preload`.
+//! literals, the host the stub runs too (`runtime/host/host.c`, with `host.h` in place of its
+//! `#include`) and the C back end's payload side (`runtime/host/payload_c.c`). Static C modules
+//! (`--c-lib FILE.a|FILE.o`) are found by their `luaopen_*` symbols (read with `object`, no
+//! `nm`) and served by the bundle's searcher, as the stub serves its C modules.
 //!
 //! Literals: C99 guarantees string literals of 4095 characters (after concatenation), so each
 //! module is split into parts of at most [`PART`] bytes, each its own array; `lua_load` reads
@@ -17,10 +18,11 @@ use object::{Object, ObjectSymbol};
 
 use crate::compile::Compiled;
 
-/// The host code, with a `/* @@DATA@@ */` marker where the tables go.
-const HOST: &str = include_str!("../stubs/main.c");
-/// The Lua side of start-up, shared with the Rust stub.
-const BOOT: &[u8] = include_bytes!("../runtime/lua/boot.lua");
+/// The host shared with the stub, and its header.
+const HOST_C: &str = include_str!("../runtime/host/host.c");
+const HOST_H: &str = include_str!("../runtime/host/host.h");
+/// The payload side, with a `/* @@DATA@@ */` marker where the tables go.
+const PAYLOAD_C: &str = include_str!("../runtime/host/payload_c.c");
 /// Largest part of a module in one literal (C99 guarantees 4095).
 pub const PART: usize = 4000;
 
@@ -210,7 +212,6 @@ pub fn generate(
     }
     let main =
         units.iter().find(|u| u.name.is_none()).map(|m| entry(&mut data, "bundle_main_blob", m));
-    let boot = blob(&mut data, "bundle_boot_blob", BOOT);
     let _ = writeln!(data, "\nstatic const bundle_module bundle_modules[] = {{");
     if inits.is_empty() {
         data.push_str(
@@ -238,15 +239,16 @@ pub fn generate(
     for c in clibs {
         let _ = writeln!(data, "extern int {}(lua_State *L);", c.symbol);
     }
+    let mut sorted: Vec<&CLib> = clibs.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let clib_inits: Vec<String> =
-        clibs.iter().map(|c| format!("{{ {}, {} }}", c_string(&c.name), c.symbol)).collect();
+        sorted.iter().map(|c| format!("{{ {}, {} }}", c_string(&c.name), c.symbol)).collect();
     let _ = writeln!(
         data,
         "static const bundle_clib bundle_clibs[] = {{ {} }};\nstatic const size_t bundle_nclibs = {}u;",
         if clib_inits.is_empty() { "{ NULL, NULL }".to_owned() } else { clib_inits.join(", ") },
         clibs.len()
     );
-    let _ = writeln!(data, "static const bundle_blob bundle_boot = {boot};");
     let _ =
         writeln!(data, "static const int bundle_ignore_sigpipe = {};", i32::from(ignore_sigpipe));
     match interpreter {
@@ -262,8 +264,9 @@ pub fn generate(
             "static const bundle_blob *const bundle_interpreter = NULL;\nstatic const char bundle_interpreter_env[] = \"\";\n",
         ),
     }
-    let host = HOST.replacen("/* @@DATA@@ */", &data, 1);
-    Ok(format!("{header}{host}"))
+    let host = HOST_C.replacen("#include \"host.h\"\n", HOST_H, 1);
+    let payload = PAYLOAD_C.replacen("/* @@DATA@@ */", &data, 1);
+    Ok(format!("{header}{host}\n{payload}"))
 }
 
 /// The link line for `c_file`: the file, the `--c-lib` files, LuaJIT's flags.

@@ -1,34 +1,30 @@
 //! `bundle-stub`: the LuaJIT runtime every executable made by `bundle` starts as.
 //!
-//! At start-up it reads the payload out of its own executable (`/proc/self/exe`), verifies the
-//! checksum before anything of it is loaded, then runs the program the way `luajit app.lua`
-//! does (luajit.c is the model: `pmain`, `docall`, `traceback`, `report`):
+//! This file is the stub's payload side: it finds the payload in its own executable (in
+//! memory, else through `/proc/self/exe`), verifies the checksum before anything of it is
+//! loaded, and serves what the payload holds: the main chunk, the interpreter, the `-l`
+//! preloads and the bundled modules, decoded only when first required (start-up does not grow
+//! with the number of modules), C modules loaded from memory (`native`).
 //!
-//! - the bundled modules are served by a searcher placed right after `package.preload`'s,
-//!   decoded only when first required (start-up does not grow with the number of modules);
-//! - `arg` and `...` as luajit builds them for a script, `arg[0]` being the executable;
-//! - preloads are required in order, then the main chunk is called from a C frame with a
-//!   traceback handler, so errors print as `progname: message` plus the same traceback;
-//! - exit status 1 on an uncaught error; `os.exit` is LuaJIT's own (C `exit`, stdio flushed).
-//!
-//! It uses the raw C API of the vendored LuaJIT (through `mlua-sys`) rather than mlua's safe
-//! layer: the frame structure has to be luajit.c's for tracebacks to match, and mlua's state
-//! set-up costs more than the whole of luajit's start-up.
+//! Running the program the way `luajit app.lua` does (luajit.c's `pmain`, `docall`,
+//! `traceback`, `report`, SIGINT, how `arg` is built, which program or interpreter runs, where
+//! the searcher sits) is the host's, `runtime/host/host.c`, written once in C and shared with
+//! the C file of `bundle --emit-c`. It uses the raw C API of the vendored LuaJIT (through
+//! `mlua-sys`) rather than mlua's safe layer: the frames have to be luajit.c's for tracebacks
+//! to match, and mlua's state set-up costs more than the whole of luajit's start-up.
 //!
 //! A payload that is missing or damaged ends the process with [`EXIT_DAMAGED`] and one line on
 //! stderr, before any Lua code runs.
 #![no_main]
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void, CString};
 use std::fs::File;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
 
 mod native;
-
-use std::collections::HashMap;
 
 use bundle_runtime::carrier::{self, LocateError};
 use bundle_runtime::format::{Codec, Decoder, Entry, Kind, Payload};
@@ -42,16 +38,32 @@ const EXIT_DAMAGED: c_int = 65;
 #[link_section = ".bundle_stub"]
 static STUB_MARKER: [u8; 16] = bundle_runtime::STUB_MARKER;
 
-/// The Lua side of start-up, shared with the `--emit-c` output.
-const BOOT_LUA: &[u8] = include_bytes!("../lua/boot.lua");
+/// A payload primitive of host.h: pushes one value and returns 0, or pushes a message and
+/// returns a `LUA_ERR*` status.
+type PushFn = unsafe extern "C-unwind" fn(*mut lua_State, *mut c_void) -> c_int;
+
+/// `struct bundle_host` of runtime/host/host.h, field for field.
+#[repr(C)]
+struct Host {
+    argc: c_int,
+    argv: *const *const c_char,
+    has_main: c_int,
+    has_interpreter: c_int,
+    interpreter_env: *const c_char,
+    ignore_sigpipe: c_int,
+    load_main: PushFn,
+    load_interpreter: PushFn,
+    push_preloads: PushFn,
+    searcher: ffi::lua_CFunction,
+    hint: ffi::lua_CFunction,
+    ud: *mut c_void,
+}
 
 extern "C-unwind" {
-    // LuaJIT's own, not mlua-sys's Lua 5.1 compatibility version: its output ("[C]: at 0x...")
-    // is what luajit prints.
-    fn luaL_traceback(L: *mut lua_State, L1: *mut lua_State, msg: *const c_char, level: c_int);
-    // Lua 5.1's resume (mlua-sys offers the 5.4 signature).
-    #[link_name = "lua_resume"]
-    fn lua_resume_51(L: *mut lua_State, narg: c_int) -> c_int;
+    /// Runs the program (runtime/host/host.c); returns the exit status.
+    fn bundle_host_main(host: *const Host) -> c_int;
+    /// Writes `progname: msg` to stderr, progname chosen from argv[0] as the host does.
+    fn bundle_host_message(argv0: *const c_char, msg: *const c_char, len: usize);
     // LuaJIT's native loader with a mode ("b" bytecode only, "t" text only).
     fn luaL_loadbufferx(
         L: *mut lua_State,
@@ -62,40 +74,150 @@ extern "C-unwind" {
     ) -> c_int;
 }
 
-/// Everything `pmain` needs, owned by `main` for the life of the Lua state.
-struct Ctx<'a> {
-    args: &'a [&'a CStr],
-    progname: &'a CStr,
+/// What the payload callbacks need, owned by `main` for the life of the Lua state.
+struct Ctx {
     payload: Payload<'static>,
     decoder: RefCell<Option<Decoder>>,
     /// Native libraries opened so far, by entry name: each is opened once.
     libraries: RefCell<HashMap<Vec<u8>, native::Handle>>,
     /// Native modules opened so far, by module name.
     modules: RefCell<HashMap<Vec<u8>, native::Handle>>,
-    /// Set when pmain reported an error itself.
-    failed: Cell<bool>,
 }
 
-/// The state that the SIGINT handler interrupts (luajit.c's `globalL`).
-static GLOBAL_L: AtomicPtr<lua_State> = AtomicPtr::new(ptr::null_mut());
-
-extern "C" {
-    /// glibc's `stderr` stream: messages go through it, as luajit's do, so that they keep their
-    /// order with what the program wrote to a buffered `io.stderr`.
-    static mut stderr: *mut libc::FILE;
+/// The C entry point. `#![no_main]` skips Rust's runtime set-up: arguments arrive as the raw
+/// bytes luajit sees, and signal dispositions stay as inherited (SIGPIPE included), as in luajit.
+#[no_mangle]
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    let argv0 = if argc > 0 {
+        // SAFETY: the C runtime passes `argc` valid pointers in `argv`.
+        unsafe { *argv }
+    } else {
+        ptr::null()
+    };
+    let fail = |msg: &str| {
+        // SAFETY: argv0 is NULL or argv[0]; the message pointer and length describe `msg`.
+        unsafe { bundle_host_message(argv0, msg.as_ptr().cast(), msg.len()) };
+        EXIT_DAMAGED
+    };
+    let payload = match load_payload() {
+        Ok(p) => p,
+        Err(msg) => return fail(&msg),
+    };
+    let facts = (|| {
+        let env = match payload.interpreter_env()? {
+            Some(name) => CString::new(name).ok(),
+            None => None,
+        };
+        Ok::<_, bundle_runtime::format::FormatError>((
+            payload.main()?.is_some(),
+            payload.interpreter()?.is_some(),
+            env,
+            payload.ignore_sigpipe()?,
+        ))
+    })();
+    let (has_main, has_interpreter, env, sigpipe) = match facts {
+        Ok(f) => f,
+        Err(e) => return fail(&format!("bundle payload: {e}")),
+    };
+    let ctx = Ctx {
+        payload,
+        decoder: RefCell::new(None),
+        libraries: RefCell::new(HashMap::new()),
+        modules: RefCell::new(HashMap::new()),
+    };
+    let host = Host {
+        argc,
+        argv,
+        has_main: c_int::from(has_main),
+        has_interpreter: c_int::from(has_interpreter),
+        interpreter_env: env.as_ref().map_or(ptr::null(), |e| e.as_ptr()),
+        ignore_sigpipe: c_int::from(sigpipe),
+        load_main,
+        load_interpreter,
+        push_preloads,
+        searcher,
+        hint,
+        // Only shared references to `ctx` exist from here on: every callback reaches it
+        // through this one pointer.
+        ud: ptr::from_ref(&ctx).cast_mut().cast::<c_void>(),
+    };
+    // SAFETY: `host` matches host.h's struct; `ctx`, `env` and argv outlive the call, which
+    // closes the Lua state (and with it every callback's use of `ud`) before it returns.
+    unsafe { bundle_host_main(&host) }
 }
 
-/// Writes `progname: msg` to C's stderr and flushes it, like luajit.c's `l_message`.
-fn message(progname: &CStr, msg: &[u8]) {
-    // SAFETY: `stderr` is glibc's initialised stream; fwrite/fflush take any byte buffer.
+/// The `Ctx` behind a callback's `ud`.
+///
+/// # Safety
+/// `ud` is the pointer `main` put in [`Host`].
+unsafe fn ctx<'a>(ud: *mut c_void) -> &'a Ctx {
+    // SAFETY: see the contract; `main` keeps the `Ctx` alive while the state runs.
+    unsafe { &*ud.cast::<Ctx>() }
+}
+
+/// Pushes a message and returns `status`, for a callback that failed.
+///
+/// # Safety
+/// `l` is a valid state with a free stack slot.
+unsafe fn fail_with(l: *mut lua_State, msg: &[u8], status: c_int) -> c_int {
+    // SAFETY: per the contract.
+    unsafe { push_bytes(l, msg) };
+    status
+}
+
+/// host.h's `load_main`: pushes the main chunk.
+unsafe extern "C-unwind" fn load_main(l: *mut lua_State, ud: *mut c_void) -> c_int {
+    // SAFETY: called by the host with main's `ud` and a state with a free slot.
     unsafe {
-        let err = stderr;
-        let p = progname.to_bytes();
-        libc::fwrite(p.as_ptr().cast(), 1, p.len(), err);
-        libc::fwrite(b": ".as_ptr().cast(), 1, 2, err);
-        libc::fwrite(msg.as_ptr().cast(), 1, msg.len(), err);
-        libc::fwrite(b"\n".as_ptr().cast(), 1, 1, err);
-        libc::fflush(err);
+        let ctx = ctx(ud);
+        match ctx.payload.main() {
+            Ok(Some(main)) => match load_entry(l, ctx, &main) {
+                Ok(()) => 0,
+                Err(msg) => fail_with(l, msg.as_bytes(), ffi::LUA_ERRSYNTAX),
+            },
+            Ok(None) => fail_with(l, b"this executable has no main script", ffi::LUA_ERRRUN),
+            Err(e) => fail_with(l, format!("bundle payload: {e}").as_bytes(), ffi::LUA_ERRRUN),
+        }
+    }
+}
+
+/// host.h's `load_interpreter`: pushes runtime/lua/interp.lua's chunk.
+unsafe extern "C-unwind" fn load_interpreter(l: *mut lua_State, ud: *mut c_void) -> c_int {
+    // SAFETY: called by the host with main's `ud`; the buffer and length describe the chunk,
+    // which luaL_loadbufferx copies.
+    unsafe {
+        let ctx = ctx(ud);
+        match ctx.payload.interpreter() {
+            Ok(chunk) => {
+                let chunk = chunk.unwrap_or_default();
+                luaL_loadbufferx(
+                    l,
+                    chunk.as_ptr().cast(),
+                    chunk.len(),
+                    c"=interpreter".as_ptr(),
+                    ptr::null(),
+                )
+            }
+            Err(e) => fail_with(l, format!("bundle payload: {e}").as_bytes(), ffi::LUA_ERRRUN),
+        }
+    }
+}
+
+/// host.h's `push_preloads`: a table of the `-l` module names, in order.
+unsafe extern "C-unwind" fn push_preloads(l: *mut lua_State, ud: *mut c_void) -> c_int {
+    // SAFETY: called by the host with main's `ud`; balanced stack use, one table left on top.
+    unsafe {
+        match ctx(ud).payload.preloads() {
+            Ok(names) => {
+                ffi::lua_createtable(l, c_int::try_from(names.len()).unwrap_or(0), 0);
+                for (i, name) in names.iter().enumerate() {
+                    push_bytes(l, name);
+                    ffi::lua_rawseti_(l, -2, c_int::try_from(i + 1).unwrap_or(c_int::MAX));
+                }
+                0
+            }
+            Err(e) => fail_with(l, format!("bundle payload: {e}").as_bytes(), ffi::LUA_ERRRUN),
+        }
     }
 }
 
@@ -227,390 +349,15 @@ fn load_payload() -> Result<Payload<'static>, String> {
         .map_err(|source| fail(&LocateError::Damaged { carrier: located.carrier, source }))
 }
 
-/// The C entry point. `#![no_main]` skips Rust's runtime set-up: arguments arrive as the raw
-/// bytes luajit sees, and signal dispositions stay as inherited (SIGPIPE included), as in luajit.
-#[no_mangle]
-extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
-    let args: Vec<&CStr> = (0..usize::try_from(argc).unwrap_or(0))
-        // SAFETY: the C runtime passes `argc` valid, NUL-terminated strings in `argv`.
-        .map(|i| unsafe { CStr::from_ptr(*argv.add(i)) })
-        .collect();
-    let progname = args.first().copied().filter(|a| !a.is_empty()).unwrap_or(c"bundle-app");
-    let payload = match load_payload() {
-        Ok(p) => p,
-        Err(msg) => {
-            message(progname, msg.as_bytes());
-            return EXIT_DAMAGED;
-        }
-    };
-    let ctx = Ctx {
-        args: &args,
-        progname,
-        payload,
-        decoder: RefCell::new(None),
-        libraries: RefCell::new(HashMap::new()),
-        modules: RefCell::new(HashMap::new()),
-        failed: Cell::new(false),
-    };
-    match ctx.payload.ignore_sigpipe() {
-        Ok(true) => native::ignore_sigpipe(),
-        Ok(false) => {}
-        Err(e) => {
-            message(progname, format!("bundle payload: {e}").as_bytes());
-            return EXIT_DAMAGED;
-        }
-    }
-    let interpreter = match choose_interpreter(&ctx.payload) {
-        Ok(i) => i,
-        Err(e) => {
-            message(progname, format!("bundle payload: {e}").as_bytes());
-            return EXIT_DAMAGED;
-        }
-    };
-    // Only shared references to `ctx` exist from here on: pmain and the searcher both reach it
-    // through this one pointer.
-    let ctx_ptr = ptr::from_ref(&ctx).cast_mut().cast::<c_void>();
-    // SAFETY: plain LuaJIT C API use on a state this function owns; `ctx` outlives the state
-    // (lua_close below runs the last finalizers that could reach the searcher).
-    unsafe {
-        let l = ffi::luaL_newstate();
-        if l.is_null() {
-            message(progname, b"cannot create state: not enough memory");
-            return 1;
-        }
-        let run: unsafe extern "C-unwind" fn(*mut lua_State) -> c_int =
-            if interpreter { pmain_interpreter } else { pmain };
-        let status = ffi::lua_cpcall(l, run, ctx_ptr);
-        report(l, progname, status);
-        ffi::lua_close(l);
-        c_int::from(status != 0 || ctx.failed.get())
-    }
-}
-
-/// Whether to run the interpreter: always when there is no main script, and when the variable
-/// named at bundle time (`--interpreter-env`) is set otherwise.
-fn choose_interpreter(payload: &Payload) -> Result<bool, bundle_runtime::format::FormatError> {
-    if payload.interpreter()?.is_none() {
-        return Ok(false);
-    }
-    if payload.main()?.is_none() {
-        return Ok(true);
-    }
-    Ok(match payload.interpreter_env()? {
-        Some(name) => {
-            use std::os::unix::ffi::OsStrExt;
-            std::env::var_os(std::ffi::OsStr::from_bytes(name)).is_some()
-        }
-        None => false,
-    })
-}
-
-/// luajit.c's `pmain`, for a program with a main script.
-unsafe extern "C-unwind" fn pmain(l: *mut lua_State) -> c_int {
-    // SAFETY: lua_cpcall passes main's `ctx` as the only argument, a light userdata.
-    let ctx = unsafe { &*ffi::lua_touserdata(l, 1).cast::<Ctx>() };
-    GLOBAL_L.store(l, Ordering::Relaxed);
-    // SAFETY: the stack holds only the light userdata; every call below keeps it balanced.
-    unsafe {
-        ffi::lua_gc(l, ffi::LUA_GCSTOP, 0);
-        ffi::luaL_openlibs(l);
-        ffi::lua_gc(l, ffi::LUA_GCRESTART, -1);
-        create_arg_table(l, ctx.args);
-        install_searcher(l, ctx);
-        match ctx.payload.preloads() {
-            Ok(preloads) => {
-                for name in preloads {
-                    if dolibrary(l, ctx.progname, name) != 0 {
-                        ctx.failed.set(true);
-                        return 0;
-                    }
-                }
-            }
-            Err(e) => push_bytes(l, format!("bundle payload: {e}").as_bytes()),
-        }
-        let status = if ffi::lua_gettop(l) > 1 {
-            // The payload error pushed above.
-            ffi::LUA_ERRRUN
-        } else {
-            match ctx.payload.main() {
-                Ok(Some(main)) => match load_entry(l, ctx, &main) {
-                    Ok(()) => {
-                        let narg = push_script_args(l);
-                        docall(l, narg, false)
-                    }
-                    Err(msg) => {
-                        push_bytes(l, msg.as_bytes());
-                        ffi::LUA_ERRSYNTAX
-                    }
-                },
-                Ok(None) => {
-                    push_bytes(l, b"this executable has no main script");
-                    ffi::LUA_ERRRUN
-                }
-                Err(e) => {
-                    push_bytes(l, format!("bundle payload: {e}").as_bytes());
-                    ffi::LUA_ERRRUN
-                }
-            }
-        };
-        if report(l, ctx.progname, status) != 0 {
-            ctx.failed.set(true);
-        }
-    }
-    0
-}
-
-/// `pmain` for the interpreter: runtime/lua/interp.lua does what luajit.c does, in a coroutine,
-/// and yields to this host what needs C (opening the libraries, calling the user's code on the
-/// main thread under `docall`). See the protocol at the top of interp.lua.
-unsafe extern "C-unwind" fn pmain_interpreter(l: *mut lua_State) -> c_int {
-    // SAFETY: lua_cpcall passes main's `ctx` as the only argument, a light userdata.
-    let ctx = unsafe { &*ffi::lua_touserdata(l, 1).cast::<Ctx>() };
-    GLOBAL_L.store(l, Ordering::Relaxed);
-    let chunk = match ctx.payload.interpreter() {
-        Ok(Some(chunk)) => chunk,
-        Ok(None) => b"".as_slice(),
-        Err(e) => {
-            // SAFETY: a free slot is there for the message that report pops.
-            unsafe { push_bytes(l, format!("bundle payload: {e}").as_bytes()) };
-            ctx.failed.set(true);
-            // SAFETY: the message is on top.
-            unsafe { report(l, ctx.progname, ffi::LUA_ERRRUN) };
-            return 0;
-        }
-    };
-    // SAFETY: balanced stack use on `l` (slot 1 the userdata, slot 2 the coroutine, for the
-    // whole run) and on the coroutine, whose stack only ever holds the values in transit.
-    unsafe {
-        // -E must take effect before the package library opens: with an argument that could be
-        // -E (luajit.c reads any "-E..." as -E), interp.lua parses the options with only the
-        // base and string libraries open and asks for the rest. Without one, which is the usual
-        // case, everything opens once, now, and that request has nothing left to do.
-        let maybe_noenv = ctx.args.iter().skip(1).any(|a| a.to_bytes().starts_with(b"-E"));
-        let mut libs_open = !maybe_noenv;
-        if libs_open {
-            open_libraries(l, ctx, false);
-        } else {
-            for open in [ffi::luaopen_base as ffi::lua_CFunction, ffi::luaopen_string] {
-                ffi::lua_pushcfunction(l, open);
-                ffi::lua_call(l, 0, 0);
-            }
-        }
-        let co = ffi::lua_newthread(l);
-        if luaL_loadbufferx(
-            co,
-            chunk.as_ptr().cast(),
-            chunk.len(),
-            c"=interpreter".as_ptr(),
-            ptr::null(),
-        ) != 0
-        {
-            ffi::lua_xmove(co, l, 1);
-            ctx.failed.set(true);
-            report(l, ctx.progname, ffi::LUA_ERRSYNTAX);
-            return 0;
-        }
-        push_host_table(co, ctx);
-        let mut nargs = 1;
-        loop {
-            let status = lua_resume_51(co, nargs);
-            let n = ffi::lua_gettop(co);
-            if status == ffi::LUA_YIELD && n >= 1 {
-                ffi::luaL_checkstack(l, n + ffi::LUA_MINSTACK, ptr::null());
-                ffi::lua_xmove(co, l, n);
-                let request = to_bytes(l, -n).unwrap_or_default().to_vec();
-                ffi::lua_remove(l, -n);
-                let top = ffi::lua_gettop(l) - (n - 1);
-                let status = match request.as_slice() {
-                    b"openlibs" => {
-                        let noenv = ffi::lua_toboolean(l, -1) != 0;
-                        ffi::lua_settop(l, top);
-                        if !libs_open {
-                            open_libraries(l, ctx, noenv);
-                            libs_open = true;
-                        }
-                        nargs = 0;
-                        continue;
-                    }
-                    b"docall" => docall(l, n - 2, false),
-                    b"pcall" => ffi::lua_pcall(l, n - 2, ffi::LUA_MULTRET, 0),
-                    other => {
-                        let other = String::from_utf8_lossy(other);
-                        push_bytes(l, format!("interpreter: unknown request '{other}'").as_bytes());
-                        ffi::LUA_ERRRUN
-                    }
-                };
-                let nres = ffi::lua_gettop(l) - top;
-                ffi::luaL_checkstack(co, nres + 1, ptr::null());
-                ffi::lua_pushinteger(co, ffi::lua_Integer::from(status));
-                ffi::lua_xmove(l, co, nres);
-                nargs = nres + 1;
-            } else if status == 0 {
-                if ffi::lua_tointeger(co, -1) != 0 {
-                    ctx.failed.set(true);
-                }
-                return 0;
-            } else {
-                // A fault of the interpreter itself (or a yield from outside a coroutine).
-                let msg = if status == ffi::LUA_YIELD {
-                    c"attempt to yield from outside a coroutine".as_ptr()
-                } else {
-                    ffi::lua_tolstring(co, -1, ptr::null_mut())
-                };
-                luaL_traceback(l, co, msg, 0);
-                ctx.failed.set(true);
-                report(l, ctx.progname, ffi::LUA_ERRRUN);
-                return 0;
-            }
-        }
-    }
-}
-
-/// Opens the standard libraries (with LUA_NOENV set first for `noenv`, as luajit.c does for
-/// -E) and installs the bundle's searcher.
-///
-/// # Safety
-/// `l` is a valid state in a protected call; `ctx` outlives it.
-unsafe fn open_libraries(l: *mut lua_State, ctx: &Ctx, noenv: bool) {
-    // SAFETY: balanced stack use, as in pmain.
-    unsafe {
-        if noenv {
-            ffi::lua_pushboolean(l, 1);
-            ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"LUA_NOENV".as_ptr());
-        }
-        ffi::lua_gc(l, ffi::LUA_GCSTOP, 0);
-        ffi::luaL_openlibs(l);
-        ffi::lua_gc(l, ffi::LUA_GCRESTART, -1);
-        install_searcher(l, ctx);
-    }
-}
-
-/// The table interp.lua receives from its host.
-///
-/// # Safety
-/// `l` is a valid state with free stack slots; `ctx` is the running program's.
-unsafe fn push_host_table(l: *mut lua_State, ctx: &Ctx) {
-    // SAFETY: balanced stack use: the table stays on top, every field value is set into it.
-    unsafe {
-        ffi::lua_createtable(l, 0, 6);
-        if ctx.args.first().is_some_and(|a| !a.is_empty()) {
-            push_bytes(l, ctx.progname.to_bytes());
-            ffi::lua_setfield(l, -2, c"progname".as_ptr());
-        }
-        let argc = c_int::try_from(ctx.args.len()).unwrap_or(c_int::MAX);
-        ffi::lua_createtable(l, argc, 1);
-        for (i, a) in ctx.args.iter().enumerate() {
-            push_bytes(l, a.to_bytes());
-            ffi::lua_rawseti_(l, -2, c_int::try_from(i).unwrap_or(c_int::MAX));
-        }
-        ffi::lua_setfield(l, -2, c"argv".as_ptr());
-        ffi::lua_pushinteger(l, ffi::lua_Integer::from(argc));
-        ffi::lua_setfield(l, -2, c"argc".as_ptr());
-        ffi::lua_pushboolean(l, c_int::from(libc::isatty(0) == 1));
-        ffi::lua_setfield(l, -2, c"isatty".as_ptr());
-        let preloads = ctx.payload.preloads().unwrap_or_default();
-        ffi::lua_createtable(l, c_int::try_from(preloads.len()).unwrap_or(0), 0);
-        for (i, name) in preloads.iter().enumerate() {
-            push_bytes(l, name);
-            ffi::lua_rawseti_(l, -2, c_int::try_from(i + 1).unwrap_or(c_int::MAX));
-        }
-        ffi::lua_setfield(l, -2, c"preloads".as_ptr());
-    }
-}
-
-/// luajit.c's `handle_script`: the script's `...` are `arg[1..]` as they are now, after the
-/// preloads (which may have changed `arg`). Returns how many were pushed.
-///
-/// # Safety
-/// `l` is a valid state in a protected call.
-unsafe fn push_script_args(l: *mut lua_State) -> c_int {
-    // SAFETY: LuaJIT grows the stack on each push, as luajit.c relies on; the table and the
-    // terminating nil are removed again.
-    unsafe {
-        let mut narg = 0;
-        ffi::lua_getglobal_(l, c"arg".as_ptr());
-        if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
-            loop {
-                narg += 1;
-                ffi::lua_rawgeti_(l, -narg, narg);
-                if ffi::lua_isnil(l, -1) != 0 {
-                    break;
-                }
-            }
-            ffi::lua_pop(l, 1);
-            ffi::lua_remove(l, -narg);
-            narg - 1
-        } else {
-            ffi::lua_pop(l, 1);
-            0
-        }
-    }
-}
-
-/// Pushes a Lua string with the given bytes.
-///
-/// # Safety
-/// `l` is a valid state with a free stack slot.
-unsafe fn push_bytes(l: *mut lua_State, s: &[u8]) {
-    // SAFETY: the pointer and length describe `s`; Lua copies the bytes.
-    unsafe { ffi::lua_pushlstring_(l, s.as_ptr().cast(), s.len()) };
-}
-
-/// luajit.c's `createargtable` for a bundled program: `arg[0]` is the executable as invoked,
-/// `arg[1..n]` its arguments.
-///
-/// # Safety
-/// `l` is a valid state in a protected call.
-unsafe fn create_arg_table(l: *mut lua_State, args: &[&CStr]) {
-    let narg = c_int::try_from(args.len().saturating_sub(1)).unwrap_or(c_int::MAX);
-    // SAFETY: balanced stack use: one table pushed, filled, and popped by setglobal.
-    unsafe {
-        ffi::lua_createtable(l, narg, 1);
-        for (i, a) in args.iter().enumerate() {
-            push_bytes(l, a.to_bytes());
-            ffi::lua_rawseti_(l, -2, c_int::try_from(i).unwrap_or(c_int::MAX));
-        }
-        ffi::lua_setglobal(l, c"arg".as_ptr());
-    }
-}
-
-/// Runs boot.lua with the bundle searcher as its argument, then appends [`hint`] to
-/// `package.loaders`. The hint is appended here rather than by boot.lua (shared with the C file
-/// of `--emit-c`), because boot.lua is parsed at every start: a Lua line there costs each run
-/// of every program more than these few API calls.
-///
-/// # Safety
-/// `l` is a valid state in a protected call; `ctx` outlives it.
-unsafe fn install_searcher(l: *mut lua_State, ctx: &Ctx) {
-    // SAFETY: balanced stack use; the light userdata points at `ctx`, which outlives the state.
-    unsafe {
-        if ffi::luaL_loadbuffer(l, BOOT_LUA.as_ptr().cast(), BOOT_LUA.len(), c"=boot".as_ptr()) != 0
-        {
-            ffi::lua_error(l);
-        }
-        ffi::lua_pushlightuserdata(l, ptr::from_ref(ctx).cast_mut().cast::<c_void>());
-        ffi::lua_pushcclosure(l, searcher, 1);
-        ffi::lua_call(l, 1, 0);
-        // package.loaders[#package.loaders + 1] = hint (uses 3 stack slots).
-        ffi::lua_getglobal_(l, c"package".as_ptr());
-        ffi::lua_getfield(l, -1, c"loaders".as_ptr());
-        let n = c_int::try_from(ffi::lua_objlen(l, -1)).unwrap_or(c_int::MAX - 1);
-        ffi::lua_pushlightuserdata(l, ptr::from_ref(ctx).cast_mut().cast::<c_void>());
-        ffi::lua_pushcclosure(l, hint, 1);
-        ffi::lua_rawseti_(l, -2, n + 1);
-        ffi::lua_pop(l, 2);
-    }
-}
-
 /// The last searcher: finds nothing, but for `a.b.c` when the bundle holds
 /// other modules under `a.b`, returns a line that ends require's "not found" message with the
 /// flag that would have bundled it. Written in Rust, not Lua, so that start-up parses nothing
 /// more for it.
 unsafe extern "C-unwind" fn hint(l: *mut lua_State) -> c_int {
-    // SAFETY: the upvalue is the `ctx` pointer set by install_searcher; the argument stays on
+    // SAFETY: the upvalue is the `ctx` pointer the host gives every searcher; the argument stays on
     // the stack while it is borrowed, and a non-string argument simply gets no hint.
     unsafe {
-        let ctx = &*ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)).cast::<Ctx>();
+        let ctx = ctx(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)));
         let Some(name) = to_bytes(l, 1) else { return 0 };
         let Some(dot) = name.iter().rposition(|&c| c == b'.').filter(|&d| d > 0) else {
             return 0;
@@ -646,11 +393,11 @@ unsafe extern "C-unwind" fn searcher(l: *mut lua_State) -> c_int {
 /// # Safety
 /// Called from [`searcher`] only.
 unsafe fn search(l: *mut lua_State) -> Result<c_int, ()> {
-    // SAFETY: the upvalue is the `ctx` pointer set by install_searcher; the name argument is a
+    // SAFETY: the upvalue is the `ctx` pointer the host gives every searcher; the name argument is a
     // string (luaL_checklstring raises otherwise, before anything is owned here) that stays on
     // the stack while it is borrowed.
     unsafe {
-        let ctx = &*ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)).cast::<Ctx>();
+        let ctx = ctx(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)));
         let mut len = 0;
         let name = ffi::luaL_checklstring(l, 1, &mut len);
         let name = std::slice::from_raw_parts(name.cast::<u8>(), len);
@@ -818,112 +565,11 @@ unsafe fn to_bytes<'a>(l: *mut lua_State, idx: c_int) -> Option<&'a [u8]> {
     }
 }
 
-/// luajit.c's `traceback`: the message handler of every protected call of user code.
-unsafe extern "C-unwind" fn traceback(l: *mut lua_State) -> c_int {
-    // SAFETY: a Lua C function; stack slot 1 is the error object.
-    unsafe {
-        if ffi::lua_isstring(l, 1) == 0 {
-            // Non-string error object? Try its __tostring metamethod.
-            if ffi::lua_isnoneornil(l, 1) != 0
-                || ffi::luaL_callmeta(l, 1, c"__tostring".as_ptr()) == 0
-                || ffi::lua_isstring(l, -1) == 0
-            {
-                return 1;
-            }
-            ffi::lua_remove(l, 1);
-        }
-        luaL_traceback(l, l, ffi::lua_tolstring(l, 1, ptr::null_mut()), 1);
-    }
-    1
-}
-
-/// luajit.c's `lstop`: the hook the SIGINT handler installs.
-unsafe extern "C-unwind" fn lstop(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
-    // SAFETY: called by LuaJIT as a hook on a running state.
-    unsafe {
-        ffi::lua_sethook(l, None, 0, 0);
-        ffi::luaL_where(l, 0);
-        push_bytes(l, b"interrupted!");
-        ffi::lua_concat(l, 2);
-        ffi::lua_error(l);
-    }
-}
-
-/// luajit.c's `signal_set`: `sigaction` with no flags, so that a blocked read is interrupted
-/// (no SA_RESTART, unlike `signal`).
-fn set_sigint(handler: libc::sighandler_t) {
-    // SAFETY: a zeroed sigaction with an empty mask and a valid handler is a valid argument.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = handler;
-        libc::sigemptyset(&mut sa.sa_mask);
-        libc::sigaction(libc::SIGINT, &sa, ptr::null_mut());
-    }
-}
-
-/// luajit.c's `laction`: on SIGINT, make the running Lua code raise "interrupted!".
-extern "C" fn laction(sig: c_int) {
-    // SAFETY: restoring the default disposition and setting a hook is what luajit.c does from
-    // its handler; lua_sethook only stores fields, which is why luajit deems it signal-safe.
-    unsafe {
-        let _ = sig;
-        set_sigint(libc::SIG_DFL);
-        let l = GLOBAL_L.load(Ordering::Relaxed);
-        if !l.is_null() {
-            let mask = ffi::LUA_MASKCALL | ffi::LUA_MASKRET | ffi::LUA_MASKCOUNT;
-            ffi::lua_sethook(l, Some(lstop), mask, 1);
-        }
-    }
-}
-
-/// luajit.c's `docall`: calls the function below `narg` arguments with the traceback handler.
+/// Pushes a Lua string with the given bytes.
 ///
 /// # Safety
-/// `l` is valid, with the function and `narg` arguments on top of the stack.
-unsafe fn docall(l: *mut lua_State, narg: c_int, clear: bool) -> c_int {
-    // SAFETY: follows luajit.c's stack discipline exactly; the handler is a plain C function.
-    unsafe {
-        let base = ffi::lua_gettop(l) - narg;
-        ffi::lua_pushcfunction(l, traceback);
-        ffi::lua_insert(l, base);
-        set_sigint(laction as extern "C" fn(c_int) as libc::sighandler_t);
-        let status = ffi::lua_pcall(l, narg, if clear { 0 } else { ffi::LUA_MULTRET }, base);
-        set_sigint(libc::SIG_DFL);
-        ffi::lua_remove(l, base);
-        if status != 0 {
-            // Force a complete garbage collection in case of errors, as luajit does.
-            ffi::lua_gc(l, ffi::LUA_GCCOLLECT, 0);
-        }
-        status
-    }
-}
-
-/// luajit.c's `dolibrary`: `require(name)` through docall, errors reported.
-///
-/// # Safety
-/// `l` is a valid state in a protected call.
-unsafe fn dolibrary(l: *mut lua_State, progname: &CStr, name: &[u8]) -> c_int {
-    // SAFETY: pushes `require` and its argument, which docall consumes.
-    unsafe {
-        ffi::lua_getglobal_(l, c"require".as_ptr());
-        push_bytes(l, name);
-        let status = docall(l, 1, true);
-        report(l, progname, status)
-    }
-}
-
-/// luajit.c's `report`: prints and pops the error object of a failed call.
-///
-/// # Safety
-/// `l` is valid; when `status` is non-zero the error object is on top of the stack.
-unsafe fn report(l: *mut lua_State, progname: &CStr, status: c_int) -> c_int {
-    // SAFETY: reads and pops the value on top, which exists when status != 0.
-    unsafe {
-        if status != 0 && ffi::lua_isnil(l, -1) == 0 {
-            let msg = to_bytes(l, -1).unwrap_or(b"(error object is not a string)");
-            message(progname, msg);
-            ffi::lua_pop(l, 1);
-        }
-    }
-    status
+/// `l` is a valid state with a free stack slot.
+unsafe fn push_bytes(l: *mut lua_State, s: &[u8]) {
+    // SAFETY: the pointer and length describe `s`; Lua copies the bytes.
+    unsafe { ffi::lua_pushlstring_(l, s.as_ptr().cast(), s.len()) };
 }

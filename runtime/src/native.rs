@@ -175,18 +175,3 @@ pub fn symbol(handle: Handle, symbol: &[u8]) -> Option<*mut c_void> {
     let p = unsafe { libc::dlsym(handle.0, c.as_ptr()) };
     (!p.is_null()).then_some(p)
 }
-
-/// Installs a handler that does nothing for SIGPIPE: a write to a closed peer then fails with
-/// EPIPE. A handler rather than SIG_IGN, because an ignored signal stays ignored across `exec`
-/// while a handled one is reset: children started by `io.popen`/`os.execute` see the default.
-pub fn ignore_sigpipe() {
-    extern "C" fn nothing(_: c_int) {}
-    // SAFETY: a zeroed sigaction with an empty mask and a valid handler is a valid argument.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = nothing as extern "C" fn(c_int) as libc::sighandler_t;
-        sa.sa_flags = libc::SA_RESTART;
-        libc::sigemptyset(&mut sa.sa_mask);
-        libc::sigaction(libc::SIGPIPE, &sa, std::ptr::null_mut());
-    }
-}

@@ -19,6 +19,18 @@ pub fn luajit() -> PathBuf {
     found.expect("luajit not found on PATH: the tests compare against it (apt-get install luajit)")
 }
 
+/// The plain `luajit` built from the very LuaJIT source the stub vendors (same VM, same
+/// version), the second oracle: what depends on the VM's version (stack depth, the banner)
+/// is compared with it. Built by build.rs with the stub.
+pub fn reference_luajit() -> PathBuf {
+    let path = env!("BUNDLE_REFERENCE_LUAJIT");
+    assert!(
+        !path.is_empty(),
+        "no reference luajit: the stub was prebuilt (BUNDLE_STUB); build from source to run this test"
+    );
+    PathBuf::from(path)
+}
+
 /// What a process did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Run {

@@ -1,0 +1,43 @@
+/* The one host of every program `bundle` makes: luajit.c's start-up (pmain, docall, traceback,
+ * report, SIGINT) and the start-up policy (how `arg` is built, preloads, which program or
+ * interpreter runs, where the bundle's searcher sits), written once in C99.
+ *
+ * Two back ends link it: the Rust stub (runtime/src/main.rs, compiled by runtime/build.rs)
+ * and the C file of `bundle --emit-c`, which embeds this header and host.c. Each provides the
+ * payload primitives below: how a chunk is loaded, which modules are bundled. Nothing in here
+ * knows where the payload is or how it is stored. */
+#ifndef BUNDLE_HOST_H
+#define BUNDLE_HOST_H
+
+#include <stddef.h>
+
+#include "lua.h"
+
+/* A payload primitive: pushes one value and returns 0, or pushes an error message and returns
+ * a LUA_ERR* status. */
+typedef int (*bundle_push_fn)(lua_State *L, void *ud);
+
+typedef struct bundle_host {
+  int argc;
+  char **argv;
+  /* What the payload holds. */
+  int has_main;                /* a main script */
+  int has_interpreter;         /* luajit's command line (runtime/lua/interp.lua) */
+  const char *interpreter_env; /* --interpreter-env: run the interpreter when set; NULL: none */
+  int ignore_sigpipe;          /* --sigpipe ignore */
+  /* The payload primitives. */
+  bundle_push_fn load_main;        /* the main chunk */
+  bundle_push_fn load_interpreter; /* the interpreter chunk */
+  bundle_push_fn push_preloads;    /* a table of module names to require first (-l) */
+  lua_CFunction searcher;          /* the bundle's searcher, upvalue 1 = ud */
+  lua_CFunction hint;              /* the last searcher, upvalue 1 = ud */
+  void *ud;
+} bundle_host;
+
+/* Runs the program as luajit would; returns the process exit status. */
+int bundle_host_main(const bundle_host *host);
+
+/* Writes `progname: msg` to stderr (progname from argv[0], as the host names itself). */
+void bundle_host_message(const char *argv0, const char *msg, size_t len);
+
+#endif
