@@ -21,11 +21,11 @@ fn bench(c: &mut Criterion) {
     assert!(out.status.success(), "gen_apps.py: {}", String::from_utf8_lossy(&out.stderr));
     let main = root.path().join("big/main.lua");
     let plan = BuildPlan::for_graph(Some(&main), &GraphArgs::default()).expect("a plan");
-    let target = bundle::stub::target(&plan.stub, plan.store).expect("the stub");
-    let graph = bundle::graph::build(&plan, &target).expect("the graph");
+    let target = bundle::base::stub::target(&plan.stub, plan.store).expect("the stub");
+    let graph = bundle::graph::build(&plan.graph, &target).expect("the graph");
     assert_eq!(graph.units.len(), 301, "main + 300 modules");
     c.bench_function("scan + resolve big (300 modules)", |b| {
-        b.iter(|| bundle::graph::build(&plan, &target).expect("the graph"))
+        b.iter(|| bundle::graph::build(&plan.graph, &target).expect("the graph"))
     });
 }
 

@@ -267,7 +267,7 @@ pub enum HerokuCommand {
 }
 
 const fn bundle_heroku_api_url() -> &'static str {
-    crate::heroku::API_URL
+    crate::deploy::heroku::API_URL
 }
 
 /// `bundle verify FILE`: exit 0 only if the payload is intact (structure and checksum).

@@ -6,8 +6,8 @@
 use bundle_runtime::format::Kind;
 use mlua::{Function, Lua};
 
-use crate::target::Store;
-use crate::unit::Unit;
+use crate::base::target::Store;
+use crate::graph::unit::Unit;
 
 /// A unit ready for packing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +91,7 @@ impl Compiler {
 
     /// Compiles (or, for [`Store::Source`], checks) one unit; a native module passes as is.
     pub fn compile(&self, unit: &Unit, store: Store) -> Result<Compiled, CompileError> {
-        if unit.kind == crate::unit::UnitKind::Native {
+        if unit.kind == crate::graph::unit::UnitKind::Native {
             return Ok(Compiled {
                 name: unit.name.clone(),
                 chunkname: unit.chunkname.clone(),
@@ -154,7 +154,7 @@ impl Compiler {
     ) -> Result<Compiled, CompileError> {
         match self.compile(unit, store) {
             Err(e @ CompileError::Syntax { .. })
-                if lenient && unit.when < crate::unit::When::Explicit =>
+                if lenient && unit.when < crate::graph::unit::When::Explicit =>
             {
                 Ok(Compiled {
                     name: unit.name.clone(),
@@ -172,7 +172,7 @@ impl Compiler {
 
 /// Warnings for the modules [`Compiler::compile_lenient`] stored as source after a syntax
 /// error (the scanner has already warned about those it could not tokenize itself).
-pub fn fallbacks(units: &[Unit], compiled: &[Compiled]) -> Vec<crate::diag::Diagnostic> {
+pub fn fallbacks(units: &[Unit], compiled: &[Compiled]) -> Vec<crate::base::diag::Diagnostic> {
     units
         .iter()
         .zip(compiled)
@@ -180,7 +180,7 @@ pub fn fallbacks(units: &[Unit], compiled: &[Compiled]) -> Vec<crate::diag::Diag
         .filter_map(|(u, c)| {
             let e = c.rejected.as_ref()?;
             Some(
-                crate::diag::Diagnostic::warning(format!(
+                crate::base::diag::Diagnostic::warning(format!(
                     "{e} (module '{}', needed only {})",
                     u.label(),
                     u.when
@@ -189,6 +189,22 @@ pub fn fallbacks(units: &[Unit], compiled: &[Compiled]) -> Vec<crate::diag::Diag
             )
         })
         .collect()
+}
+
+/// The syntax errors that stop the build: in a module luajit loads at start (or named with
+/// `-m`), or in any module under `--strict` (`lenient` false). The scanner found them; the real
+/// parser gives the message, as luajit would print it.
+pub fn check_syntax(units: &[Unit], lenient: bool) -> Result<(), CompileError> {
+    let fatal = |u: &'_ Unit| !lenient || u.when >= crate::graph::unit::When::Explicit;
+    let first = units.iter().find_map(|u| u.syntax.as_ref().filter(|_| fatal(u)).map(|e| (u, e)));
+    let Some((unit, err)) = first else { return Ok(()) };
+    Compiler::new()?.compile(unit, Store::Source)?;
+    // The lexer rejected what the parser accepts: the lexer's message, with its line.
+    Err(CompileError::Syntax {
+        display: unit.display.clone(),
+        line: err.line,
+        message: err.message.clone(),
+    })
 }
 
 fn skip_bom(s: &[u8]) -> &[u8] {
@@ -246,14 +262,14 @@ mod tests {
             path: "/app/lib/m.lua".into(),
             chunkname: b"@./lib/m.lua".to_vec(),
             source: src.as_bytes().to_vec(),
-            origin: crate::unit::Origin::Explicit,
+            origin: crate::graph::unit::Origin::Explicit,
             runtime: false,
-            kind: crate::unit::UnitKind::Lua,
+            kind: crate::graph::unit::UnitKind::Lua,
             needs: Vec::new(),
             sites: Vec::new(),
             overrides: None,
             shares: None,
-            when: crate::unit::When::Explicit,
+            when: crate::graph::unit::When::Explicit,
             syntax: None,
         }
     }

@@ -10,36 +10,21 @@
 //!
 //! [`stub`] provides the host stub embedded at build time (or one given with `--stub`).
 
-pub mod archive;
-pub mod cleanup;
+pub mod base;
 pub mod cli;
 pub mod compile;
-pub mod diag;
-pub mod emit;
-pub mod emit_c;
-pub mod extract;
+pub mod deploy;
 pub mod graph;
-pub mod heroku;
-pub mod input;
 pub mod inspect;
-pub mod lua;
-pub mod native;
-pub mod oci;
-pub mod pack;
+pub mod output;
 pub mod plan;
-pub mod resolve;
-pub mod runtime_lua;
-pub mod scan;
-pub mod stacks;
-pub mod stub;
-pub mod table;
-pub mod target;
-pub mod trace;
-pub mod unit;
 
 use std::path::{Path, PathBuf};
 
-use diag::Diagnostic;
+use base::diag::{self, Diagnostic};
+use base::{cleanup, runtime_lua, stub, table, target};
+use graph::trace;
+use output::{emit, emit_c, pack, program};
 
 /// Everything that can go wrong while bundling; each message names the file concerned.
 #[derive(Debug, thiserror::Error)]
@@ -63,12 +48,10 @@ pub enum Error {
     Pack(#[from] bundle_runtime::format::FormatError),
     #[error(transparent)]
     Emit(#[from] emit::EmitError),
-    #[error("output {0} is also an input (a module of the program); choose another output path")]
-    OutputIsModule(String),
+    #[error("no output was given (-o FILE)")]
+    NoOutput,
     #[error(transparent)]
     EmitC(#[from] emit_c::EmitCError),
-    #[error("--cc: {0}")]
-    CCompile(String),
     #[error(transparent)]
     Trace(#[from] trace::TraceError),
     #[error("cannot write the trace file {}: {source}", path.display())]
@@ -87,17 +70,31 @@ pub enum Error {
     },
 }
 
+impl From<graph::GraphError> for Error {
+    fn from(e: graph::GraphError) -> Self {
+        match e {
+            graph::GraphError::Read { path, source } => Error::Read { path, source },
+            graph::GraphError::Diagnostics(d) => Error::Diagnostics(d),
+        }
+    }
+}
+
 /// What a finished build reports for the summary line.
 #[derive(Debug)]
 pub struct Report {
     pub output: PathBuf,
     pub modules: usize,
-    pub totals: bundle_runtime::format::Totals,
+    /// Bytes of the program's compiled code and libraries.
+    pub raw: u64,
+    /// What the back end stored them as: the payload's entries, or the C file's literals.
+    pub stored: u64,
     pub output_len: u64,
     /// Warnings to show.
     pub warnings: Vec<Diagnostic>,
     /// What `--trace` found, when it ran.
     pub trace: Option<TraceReport>,
+    /// `--emit-c`: the command that compiles and links the C file.
+    pub link_line: Option<String>,
 }
 
 /// What the rounds of `--trace` found.
@@ -160,14 +157,32 @@ impl TraceReport {
 /// Rounds of `--trace` before giving up on a program whose every run loads something new.
 const TRACE_ROUNDS: usize = 5;
 
+/// The module graph of `request`, with the syntax errors that stop a build raised (the real
+/// parser's message). The caller checks `has_errors` for the graph's own verdicts.
+pub fn discover(request: &graph::Request, target: &target::Target) -> Result<graph::Graph, Error> {
+    let graph = graph::build(request, target)?;
+    compile::check_syntax(&graph.units, !request.strict)?;
+    Ok(graph)
+}
+
+/// [`discover`], failing on the graph's errors.
+fn discover_ok(request: &graph::Request, target: &target::Target) -> Result<graph::Graph, Error> {
+    let graph = discover(request, target)?;
+    if graph.has_errors() {
+        return Err(Error::Diagnostics(graph.diagnostics));
+    }
+    Ok(graph)
+}
+
 /// Runs the traced rounds for `plan`, adding what each run loaded from outside the bundle to
-/// `plan.traced`, until a run adds nothing.
+/// `request.traced`, until a run adds nothing.
 fn trace_rounds(
-    plan: &mut plan::BuildPlan,
+    plan: &plan::BuildPlan,
+    request: &mut graph::Request,
     spec: &plan::TracePlan,
     target: &target::Target,
 ) -> Result<TraceReport, Error> {
-    let main = plan.main.as_ref().map_or_else(String::new, |m| m.display.clone());
+    let main = request.main.as_ref().map_or_else(String::new, |m| m.display.clone());
     let dir =
         tempfile::Builder::new().prefix("bundle-trace").tempdir().map_err(Error::TraceSetup)?;
     let exe = dir.path().join("traced");
@@ -181,27 +196,25 @@ fn trace_rounds(
     let compiler = compile::Compiler::new()?;
     let mut report = TraceReport::default();
     for _ in 0..TRACE_ROUNDS {
-        let graph = graph::build(plan, target)?;
-        if graph.has_errors() {
-            return Err(Error::Diagnostics(graph.diagnostics));
-        }
-        let mut compiled = compile::compile_all(&graph.units, plan.store, !plan.strict)?;
+        let graph = discover_ok(request, target)?;
+        let mut compiled = compile::compile_all(&graph.units, plan.store, !request.strict)?;
         let recorder = graph::Unit::shipped(
             Some(trace::RECORDER.to_owned()),
-            "src/trace.lua (bundle)",
+            "src/graph/trace.lua (bundle)",
             "=bundle trace",
-            trace::recorder_source(&log, &plan.search),
+            trace::recorder_source(&log, &request.search),
         );
         compiled.push(compiler.compile(&recorder, target::Store::Bytecode { strip: false })?);
-        let mut traced_plan = plan.clone();
-        traced_plan.preloads.insert(0, trace::RECORDER.to_owned());
-        traced_plan.interpreter = None;
-        let settings = pack::Settings {
-            preloads: &traced_plan.preloads,
-            ignore_sigpipe: traced_plan.ignore_sigpipe,
+        // The traced executable runs the main script (never the interpreter), the recorder
+        // required first.
+        let mut preloads = request.preloads.clone();
+        preloads.insert(0, trace::RECORDER.to_owned());
+        let start = program::Start {
+            preloads,
             interpreter: None,
+            ignore_sigpipe: plan.output.as_ref().is_some_and(|o| o.ignore_sigpipe),
         };
-        let (payload, _) = pack::pack(&compiled, &graph, &settings)?;
+        let (payload, _) = pack::pack(&program::Program::new(&graph, compiled, start))?;
         emit::write_atomically(
             &exe,
             &emit::attach(&target.stub, &payload)?,
@@ -211,18 +224,18 @@ fn trace_rounds(
         std::fs::write(&log, b"").map_err(Error::TraceSetup)?;
         let outcome = trace::run(&exe, &spec.args, &log, spec.timeout, &main)?;
         let known: std::collections::BTreeSet<&str> =
-            plan.traced.iter().map(|t| t.name.as_str()).collect();
+            request.traced.iter().map(|t| t.name.as_str()).collect();
         let added: Vec<trace::Traced> = outcome
             .modules
             .iter()
             .filter(|m| !known.contains(m.name.as_str()))
             .filter(|m| m.name != trace::RECORDER)
-            .filter(|m| !plan.excludes.iter().any(|p| graph::glob_match(p, &m.name)))
+            .filter(|m| !request.excludes.iter().any(|p| graph::glob_match(p, &m.name)))
             .cloned()
             .collect();
         report.files.extend(outcome.files.iter().cloned());
         let done = added.is_empty();
-        plan.traced.extend(added.iter().cloned());
+        request.traced.extend(added.iter().cloned());
         report.rounds.push((outcome, added));
         if done {
             break;
@@ -236,40 +249,90 @@ fn trace_rounds(
 /// Runs the whole pipeline for `plan`, which must have an output: the `--trace` rounds first,
 /// if asked for, then the build with what they found.
 pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
+    let output = plan.output.as_ref().ok_or(Error::NoOutput)?;
     // The stub is read and checked once, for every round and the build.
     let target = stub::target(&plan.stub, plan.store)?;
-    let mut traced_plan;
-    let mut trace = None;
-    let plan = match &plan.trace {
-        Some(spec) => {
-            traced_plan = plan.clone();
-            trace = Some(trace_rounds(&mut traced_plan, spec, &target)?);
-            &traced_plan
-        }
-        None => plan,
+    let mut request = plan.graph.clone();
+    // The C back end's static C modules provide their modules: never looked up.
+    let clibs = match &output.emit_c {
+        Some(c) => emit_c::read_clibs(&c.c_libs)?,
+        None => Vec::new(),
     };
-    let (mut report, inputs) = build_planned(plan, &target)?;
-    if let (Some(_), Some(spec)) = (&trace, &plan.trace) {
-        if let Some(save) = &spec.save {
-            let main = plan.main.as_ref().map_or("", |m| m.display.as_str());
-            // Everything traced so far, --modules-from included, so that the traces of several
-            // runs accumulate in one file.
-            let text = trace::module_list(&plan.traced, main);
-            emit::write_atomically_with_mode(save, text.as_bytes(), 0o644, &inputs).map_err(
-                |e| Error::SaveTrace {
-                    path: save.clone(),
-                    source: std::io::Error::other(e.to_string()),
-                },
-            )?;
-        }
+    request.provided.extend(clibs.iter().map(|c| c.name.clone()));
+    let trace = match &plan.trace {
+        Some(spec) => Some(trace_rounds(plan, &mut request, spec, &target)?),
+        None => None,
+    };
+    let graph = discover_ok(&request, &target)?;
+    let inputs = inputs(plan, &graph, &clibs);
+    // Checked before any work, so that nothing is compiled for an output that cannot be written.
+    inputs.check(&output.path)?;
+    if let Some(d) = &output.depfile {
+        inputs.check(d).map_err(|e| Error::Depfile {
+            path: d.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
     }
+    // The depfile's text is made before anything is written, so that a path Make cannot
+    // express fails the build with nothing written.
+    let depfile_text = match &output.depfile {
+        Some(depfile) => Some(depfile_rule(plan, &graph, &clibs, &output.path, depfile)?),
+        None => None,
+    };
+    let compiled = compile::compile_all(&graph.units, plan.store, !request.strict)?;
+    let mut warnings = graph.diagnostics.clone();
+    warnings.extend(compile::fallbacks(&graph.units, &compiled));
+    let start = program::Start {
+        preloads: request.preloads.clone(),
+        interpreter: interpreter(plan)?,
+        ignore_sigpipe: output.ignore_sigpipe,
+    };
+    let mut report = match &output.emit_c {
+        Some(c) => {
+            let (compiled, left) = c_back_end_units(&graph, compiled);
+            warnings.extend(left);
+            let program = program::Program::new(&graph, compiled, start);
+            build_c(&request, &program, c, &clibs, &output.path, &inputs)?
+        }
+        None => {
+            let program = program::Program::new(&graph, compiled, start);
+            let (payload, totals) = pack::pack(&program)?;
+            let exe = emit::attach(&target.stub, &payload)?;
+            emit::write_atomically(&output.path, &exe, &inputs)?;
+            Report {
+                output: output.path.clone(),
+                modules: program.modules().count(),
+                raw: totals.raw,
+                stored: totals.stored,
+                output_len: exe.len() as u64,
+                warnings: Vec::new(),
+                trace: None,
+                link_line: None,
+            }
+        }
+    };
+    if let (Some(depfile), Some(text)) = (&output.depfile, depfile_text) {
+        emit::write_atomically_with_mode(depfile, &text, 0o644, &inputs).map_err(|e| {
+            Error::Depfile { path: depfile.clone(), source: std::io::Error::other(e.to_string()) }
+        })?;
+    }
+    if let Some(save) = plan.trace.as_ref().and_then(|t| t.save.as_ref()) {
+        let main = request.main.as_ref().map_or("", |m| m.display.as_str());
+        // Everything traced so far, --modules-from included, so that the traces of several
+        // runs accumulate in one file.
+        let text = trace::module_list(&request.traced, main);
+        emit::write_atomically_with_mode(save, text.as_bytes(), 0o644, &inputs).map_err(|e| {
+            Error::SaveTrace { path: save.clone(), source: std::io::Error::other(e.to_string()) }
+        })?;
+    }
+    report.warnings = warnings;
     report.trace = trace;
     Ok(report)
 }
 
 /// Every file the build reads: the main script, each module and library packed, the stub, the
 /// `--c-lib` archives and the `--modules-from` list. No output may replace one of them.
-fn inputs(plan: &plan::BuildPlan, graph: &graph::Graph) -> emit::Inputs {
+fn inputs(plan: &plan::BuildPlan, graph: &graph::Graph, clibs: &[emit_c::CLib]) -> emit::Inputs {
     let mut inputs = emit::Inputs::default();
     for u in graph.units.iter().filter(|u| !u.runtime) {
         inputs.add(&u.path);
@@ -283,74 +346,15 @@ fn inputs(plan: &plan::BuildPlan, graph: &graph::Graph) -> emit::Inputs {
     for f in plan.extra_inputs.iter() {
         inputs.add(f);
     }
-    if let Some(c) = &plan.emit_c {
-        for lib in &c.c_libs {
-            inputs.add(&lib.file);
-        }
+    for lib in clibs {
+        inputs.add(&lib.file);
     }
     inputs
 }
 
-/// The build proper, once the plan is final; returns the report and the build's inputs.
-fn build_planned(
-    plan: &plan::BuildPlan,
-    target: &target::Target,
-) -> Result<(Report, emit::Inputs), Error> {
-    let graph = graph::build(plan, target)?;
-    if graph.has_errors() {
-        return Err(Error::Diagnostics(graph.diagnostics));
-    }
-    let output = plan.output.clone().ok_or_else(|| Error::OutputIsModule("(none)".into()))?;
-    let inputs = inputs(plan, &graph);
-    // Checked before any work, so that nothing is compiled for an output that cannot be written.
-    inputs.check(&output)?;
-    if let Some(d) = &plan.depfile {
-        inputs.check(d).map_err(|e| Error::Depfile {
-            path: d.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-    }
-    // The depfile's text is made before anything is written, so that a path Make cannot
-    // express fails the build with nothing written.
-    let depfile_text = match &plan.depfile {
-        Some(depfile) => Some(depfile_rule(plan, &graph, &output, depfile)?),
-        None => None,
-    };
-    if let Some(c) = &plan.emit_c {
-        let report = build_c(plan, &graph, c, &output, &inputs)?;
-        write_depfile(plan, depfile_text, &inputs)?;
-        return Ok((report, inputs));
-    }
-    let compiled = compile::compile_all(&graph.units, plan.store, !plan.strict)?;
-    let mut warnings = graph.diagnostics.clone();
-    warnings.extend(compile::fallbacks(&graph.units, &compiled));
-    let interpreter = compile_interpreter(plan)?;
-    let settings = pack::Settings {
-        preloads: &plan.preloads,
-        ignore_sigpipe: plan.ignore_sigpipe,
-        interpreter: interpreter
-            .as_ref()
-            .zip(plan.interpreter.as_ref())
-            .map(|(chunk, spec)| (chunk, spec.env.as_deref())),
-    };
-    let (payload, totals) = pack::pack(&compiled, &graph, &settings)?;
-    let exe = emit::attach(&target.stub, &payload)?;
-    emit::write_atomically(&output, &exe, &inputs)?;
-    write_depfile(plan, depfile_text, &inputs)?;
-    let report = Report {
-        output,
-        modules: graph.units.iter().filter(|u| !u.is_main()).count(),
-        totals,
-        output_len: exe.len() as u64,
-        warnings,
-        trace: None,
-    };
-    Ok((report, inputs))
-}
-
-/// The interpreter chunk (runtime/lua/interp.lua), if the plan has one, stored like the modules.
-fn compile_interpreter(plan: &plan::BuildPlan) -> Result<Option<compile::Compiled>, Error> {
-    if plan.interpreter.is_none() {
+/// The interpreter (runtime/lua/interp.lua), if the plan has one, stored like the modules.
+fn interpreter(plan: &plan::BuildPlan) -> Result<Option<program::Interpreter>, Error> {
+    if !plan.graph.interpreter {
         return Ok(None);
     }
     let unit = graph::Unit::shipped(
@@ -365,50 +369,49 @@ fn compile_interpreter(plan: &plan::BuildPlan) -> Result<Option<compile::Compile
         target::Store::Bytecode { .. } => target::Store::Bytecode { strip: true },
         source => source,
     };
-    Ok(Some(compile::Compiler::new()?.compile(&unit, store)?))
+    let chunk = compile::Compiler::new()?.compile(&unit, store)?;
+    Ok(Some(program::Interpreter { chunk, env: plan.interpreter_env.clone() }))
 }
 
-/// The `--emit-c` path: the same graph and compiled units, written as one C file.
-fn build_c(
-    plan: &plan::BuildPlan,
+/// What the C back end can embed of the compiled units, and warnings for the rest: a
+/// shared-object C module cannot go into C source. One the program may never load (required
+/// lazily, conditionally, under pcall) is left to package.cpath at run time, as luajit would find
+/// it; one it needs at start stays an error (`emit_c::generate`).
+fn c_back_end_units(
     graph: &graph::Graph,
-    c: &plan::EmitC,
-    output: &Path,
-    inputs: &emit::Inputs,
-) -> Result<Report, Error> {
-    let clibs = &c.c_libs;
-    let compiled = compile::compile_all(&graph.units, plan.store, !plan.strict)?;
-    let mut warnings = graph.diagnostics.clone();
-    warnings.extend(compile::fallbacks(&graph.units, &compiled));
-    // A shared-object C module cannot be embedded in C source. One the program may never load
-    // (required lazily, conditionally, under pcall) is left to package.cpath at run time, as
-    // luajit would find it, with a warning; one it needs at start stays an error (generate).
-    let (compiled, left): (Vec<_>, Vec<_>) =
+    compiled: Vec<compile::Compiled>,
+) -> (Vec<compile::Compiled>, Vec<Diagnostic>) {
+    let (kept, left): (Vec<_>, Vec<_>) =
         compiled.into_iter().zip(&graph.units).partition(|(c, u)| {
             c.kind != bundle_runtime::format::Kind::Native || u.when >= graph::When::Explicit
         });
-    let compiled: Vec<compile::Compiled> = compiled.into_iter().map(|(c, _)| c).collect();
-    for (_, u) in left {
-        warnings.push(diag::Diagnostic::warning(format!(
-            "C module '{}' ({}) is a shared object, which a C file cannot embed: it is needed only {}, so the program loads it from package.cpath when it requires it, as luajit would",
-            u.label(),
-            u.display,
-            u.when
-        ))
-        .note("link its static library with --c-lib to make the program self-contained"));
-    }
-    let from = plan.main.as_ref().map_or("no main script (an interpreter)", |m| &m.display);
+    let warnings = left
+        .into_iter()
+        .map(|(_, u)| {
+            diag::Diagnostic::warning(format!(
+                "C module '{}' ({}) is a shared object, which a C file cannot embed: it is needed only {}, so the program loads it from package.cpath when it requires it, as luajit would",
+                u.label(),
+                u.display,
+                u.when
+            ))
+            .note("link its static library with --c-lib to make the program self-contained")
+        })
+        .collect();
+    (kept.into_iter().map(|(c, _)| c).collect(), warnings)
+}
+
+/// The C back end: `program` written as one C file, compiled too with `--cc`.
+fn build_c(
+    request: &graph::Request,
+    program: &program::Program,
+    c: &plan::EmitC,
+    clibs: &[emit_c::CLib],
+    output: &Path,
+    inputs: &emit::Inputs,
+) -> Result<Report, Error> {
+    let from = request.main.as_ref().map_or("no main script (an interpreter)", |m| &m.display);
     let header = emit_c::header(from, output, clibs);
-    let interpreter = compile_interpreter(plan)?;
-    let env = plan.interpreter.as_ref().and_then(|i| i.env.as_deref());
-    let text = emit_c::generate(
-        &compiled,
-        interpreter.as_ref().map(|c| (c, env)),
-        &plan.preloads,
-        clibs,
-        &header,
-        plan.ignore_sigpipe,
-    )?;
+    let text = emit_c::generate(program, clibs, &header)?;
     if let Some(exe) = &c.compile_to {
         inputs.check(exe)?;
     }
@@ -423,43 +426,28 @@ fn build_c(
             })
         });
         if let Some(e) = failure {
-            return Err(Error::CCompile(e));
+            return Err(e.into());
         }
         written?;
     }
     Ok(Report {
         output: output.to_path_buf(),
-        modules: graph.units.iter().filter(|u| !u.is_main()).count(),
-        totals: bundle_runtime::format::Totals {
-            entries: compiled.len(),
-            raw: compiled.iter().map(|u| u.data.len() as u64).sum(),
-            stored: text.len() as u64,
-            payload: text.len() as u64,
-        },
+        modules: program.modules().count(),
+        raw: program.units.iter().map(|u| u.data.len() as u64).sum(),
+        // The C literals the program's code became.
+        stored: text.len() as u64,
         output_len: text.len() as u64,
-        warnings,
+        warnings: Vec::new(),
         trace: None,
+        link_line: Some(emit_c::link_line(output, clibs)),
     })
-}
-
-/// Writes the depfile, if the plan has one (`text` from [`depfile_rule`]).
-fn write_depfile(
-    plan: &plan::BuildPlan,
-    text: Option<Vec<u8>>,
-    inputs: &emit::Inputs,
-) -> Result<(), Error> {
-    if let (Some(depfile), Some(text)) = (&plan.depfile, text) {
-        emit::write_atomically_with_mode(depfile, &text, 0o644, inputs).map_err(|e| {
-            Error::Depfile { path: depfile.clone(), source: std::io::Error::other(e.to_string()) }
-        })?;
-    }
-    Ok(())
 }
 
 /// The depfile's rule: the output and every file the build reads.
 fn depfile_rule(
     plan: &plan::BuildPlan,
     graph: &graph::Graph,
+    clibs: &[emit_c::CLib],
     output: &Path,
     depfile: &Path,
 ) -> Result<Vec<u8>, Error> {
@@ -469,6 +457,9 @@ fn depfile_rule(
     if let target::StubChoice::File(p) = &plan.stub {
         deps.push(p);
     }
+    deps.extend(clibs.iter().map(|c| c.file.as_path()));
+    deps.extend(plan.extra_inputs.iter().map(PathBuf::as_path));
+    deps.dedup();
     // Make has no way to write a newline in a file name.
     if let Some(bad) =
         deps.iter().chain([&output]).find(|p| p.as_os_str().as_encoded_bytes().contains(&b'\n'))

@@ -86,8 +86,8 @@ fn print_stdout(text: &str) {
 fn build(cli: &Cli) -> Result<(), Error> {
     let plan = BuildPlan::from_cli(cli)?;
     if cli.list {
-        let target = bundle::stub::target(&plan.stub, plan.store)?;
-        let graph = bundle::graph::build(&plan, &target)?;
+        let target = bundle::base::stub::target(&plan.stub, plan.store)?;
+        let graph = bundle::discover(&plan.graph, &target)?;
         print_stdout(&bundle::list_table(&graph));
         if graph.has_errors() {
             return Err(Error::Diagnostics(graph.diagnostics));
@@ -98,30 +98,28 @@ fn build(cli: &Cli) -> Result<(), Error> {
         return Ok(());
     }
     let report = bundle::build(&plan)?;
-    if let (Some(c), false) = (&plan.emit_c, plan.quiet) {
-        let out = cli.output.as_deref().unwrap_or(&report.output);
-        say(format_args!("bundle: link with: {}", bundle::emit_c::link_line(out, &c.c_libs)));
+    if let (Some(line), false) = (&report.link_line, plan.quiet) {
+        say(format_args!("bundle: link with: {line}"));
     }
     if !plan.quiet {
         report.warnings.iter().for_each(|d| d.emit());
-        if let (Some(t), Some(m)) = (&report.trace, &plan.main) {
+        if let (Some(t), Some(m)) = (&report.trace, &plan.graph.main) {
             t.lines(&m.display).iter().for_each(|l| say(format_args!("{l}")));
         }
-        let t = report.totals;
         let shown = cli.output.as_deref().unwrap_or(&report.output);
         say(format_args!(
             "bundle: wrote {} ({}): {} + {} module{}, {} → {} stored",
             shown.display(),
             human(report.output_len),
-            match (&plan.main, &plan.interpreter) {
+            match (&plan.graph.main, plan.graph.interpreter) {
                 (None, _) => "interpreter",
-                (Some(_), Some(_)) => "main script, interpreter",
-                (Some(_), None) => "main script",
+                (Some(_), true) => "main script, interpreter",
+                (Some(_), false) => "main script",
             },
             report.modules,
             if report.modules == 1 { "" } else { "s" },
-            human(t.raw),
-            human(t.stored),
+            human(report.raw),
+            human(report.stored),
         ));
     }
     Ok(())
@@ -129,8 +127,8 @@ fn build(cli: &Cli) -> Result<(), Error> {
 
 fn why(cli: &WhyCli) -> Result<bool, Error> {
     let plan = BuildPlan::for_graph(Some(&cli.main), &cli.graph)?;
-    let target = bundle::stub::target(&plan.stub, plan.store)?;
-    let graph = bundle::graph::build(&plan, &target)?;
+    let target = bundle::base::stub::target(&plan.stub, plan.store)?;
+    let graph = bundle::discover(&plan.graph, &target)?;
     let chains = graph.chains_to(&cli.name);
     if chains.is_empty() {
         say(format_args!("bundle: '{}' is not required by {}", cli.name, cli.main.display()));
@@ -150,9 +148,10 @@ fn inspect(cli: &InspectCli) -> u8 {
                 print_stdout(&bundle::inspect::render(&report));
             }
             if let Some(name) = &cli.stack {
-                let checked = bundle::heroku::stack(name)
-                    .map_err(|e| e.to_string())
-                    .and_then(|stack| bundle::stacks::check(&report, stack).map(|()| stack));
+                let checked =
+                    bundle::deploy::heroku::stack(name).map_err(|e| e.to_string()).and_then(
+                        |stack| bundle::deploy::stacks::check(&report, stack).map(|()| stack),
+                    );
                 match checked {
                     Ok(stack) => say(format_args!(
                         "bundle: runs on {} (glibc {}.{})",
@@ -200,7 +199,7 @@ fn verify(cli: &VerifyCli) -> u8 {
 }
 
 fn extract(cli: &ExtractCli) -> u8 {
-    match bundle::extract::extract(&cli.file, &cli.dir, cli.force) {
+    match bundle::inspect::extract::extract(&cli.file, &cli.dir, cli.force) {
         Ok(files) => {
             print_stdout(&files.iter().map(|f| format!("{}\n", f.display())).collect::<String>());
             SUCCESS
@@ -215,15 +214,15 @@ fn extract(cli: &ExtractCli) -> u8 {
 fn heroku(cli: &HerokuCli) -> u8 {
     let result = match &cli.command {
         HerokuCommand::Slug { binary, output, processes, stack } => (|| {
-            let stack = bundle::heroku::stack(stack)?;
-            let processes = bundle::heroku::processes(binary, processes)?;
-            let bytes = bundle::heroku::checked_binary(binary, Some(stack))?;
+            let stack = bundle::deploy::heroku::stack(stack)?;
+            let processes = bundle::deploy::heroku::processes(binary, processes)?;
+            let bytes = bundle::deploy::heroku::checked_binary(binary, Some(stack))?;
             let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or("app");
-            let slug = bundle::heroku::slug(name, &bytes, &processes)?;
-            let inputs = bundle::emit::Inputs::of([binary.as_path()]);
-            bundle::emit::write_atomically_with_mode(output, &slug, 0o644, &inputs)
-                .map_err(|e| bundle::heroku::HerokuError::Invalid(e.to_string()))?;
-            let types = bundle::heroku::process_types_json(&processes);
+            let slug = bundle::deploy::heroku::slug(name, &bytes, &processes)?;
+            let inputs = bundle::output::emit::Inputs::of([binary.as_path()]);
+            bundle::output::emit::write_atomically_with_mode(output, &slug, 0o644, &inputs)
+                .map_err(|e| bundle::deploy::heroku::HerokuError::Invalid(e.to_string()))?;
+            let types = bundle::deploy::heroku::process_types_json(&processes);
             print_stdout(&format!("{types}\n"));
             say(format_args!(
                 "bundle: wrote {} ({} bytes) for {}",
@@ -231,7 +230,7 @@ fn heroku(cli: &HerokuCli) -> u8 {
                 slug.len(),
                 stack.name
             ));
-            Ok::<(), bundle::heroku::HerokuError>(())
+            Ok::<(), bundle::deploy::heroku::HerokuError>(())
         })(),
         deploy @ HerokuCommand::Deploy { .. } => heroku_deploy(deploy),
     };
@@ -244,8 +243,8 @@ fn heroku(cli: &HerokuCli) -> u8 {
     }
 }
 
-fn heroku_deploy(cmd: &HerokuCommand) -> Result<(), bundle::heroku::HerokuError> {
-    use bundle::heroku::{self, HerokuError};
+fn heroku_deploy(cmd: &HerokuCommand) -> Result<(), bundle::deploy::heroku::HerokuError> {
+    use bundle::deploy::heroku::{self, HerokuError};
     let HerokuCommand::Deploy { binary, app, processes, stack, api_url, dry_run } = cmd else {
         return Ok(());
     };
@@ -289,7 +288,8 @@ fn heroku_deploy(cmd: &HerokuCommand) -> Result<(), bundle::heroku::HerokuError>
 
 fn oci(cli: &OciCli) -> u8 {
     let result = (|| -> Result<(), String> {
-        let bytes = bundle::heroku::checked_binary(&cli.binary, None).map_err(|e| e.to_string())?;
+        let bytes =
+            bundle::deploy::heroku::checked_binary(&cli.binary, None).map_err(|e| e.to_string())?;
         let name = cli
             .binary
             .file_name()
@@ -297,17 +297,18 @@ fn oci(cli: &OciCli) -> u8 {
             .ok_or("the executable needs a UTF-8 name")?
             .to_owned();
         let tag = cli.tag.clone().unwrap_or_else(|| format!("{}:latest", name.to_lowercase()));
-        if !bundle::oci::valid_tag(&tag) {
+        if !bundle::deploy::oci::valid_tag(&tag) {
             return Err(format!(
                 "--tag {tag}: not an image reference (lowercase repository, optional :tag)"
             ));
         }
-        let runtime = bundle::oci::runtime_files(&bytes).map_err(|e| e.to_string())?;
-        let image = bundle::oci::Image { name, binary: bytes, tag: tag.clone(), port: cli.port };
-        let archive = bundle::oci::build(&image, &runtime).map_err(|e| e.to_string())?;
-        let mut inputs = bundle::emit::Inputs::of([cli.binary.as_path()]);
+        let runtime = bundle::deploy::oci::runtime_files(&bytes).map_err(|e| e.to_string())?;
+        let image =
+            bundle::deploy::oci::Image { name, binary: bytes, tag: tag.clone(), port: cli.port };
+        let archive = bundle::deploy::oci::build(&image, &runtime).map_err(|e| e.to_string())?;
+        let mut inputs = bundle::output::emit::Inputs::of([cli.binary.as_path()]);
         runtime.keys().for_each(|f| inputs.add(Path::new(f)));
-        bundle::emit::write_atomically_with_mode(&cli.output, &archive, 0o644, &inputs)
+        bundle::output::emit::write_atomically_with_mode(&cli.output, &archive, 0o644, &inputs)
             .map_err(|e| e.to_string())?;
         say(format_args!(
             "bundle: wrote {} ({} bytes): {tag}, {} runtime files, PORT={}",
@@ -366,7 +367,7 @@ extern "C" fn main(
     hold_stdio();
     // SAFETY: setting a signal disposition before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    bundle::cleanup::install();
+    bundle::base::cleanup::install();
     // A panic must not unwind out of this C frame (that aborts): it is a bug of bundle, said as
     // such, with the status Rust's own main would give (101). Destructors have run by then, so
     // temporary files are gone.

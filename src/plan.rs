@@ -4,80 +4,40 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::base::input::Input;
+use crate::base::lua::{is_builtin, valid_module_name};
+use crate::base::target::{Store, StubChoice};
 use crate::cli::{Cli, GraphArgs};
-use crate::lua::{is_builtin, valid_module_name};
-use crate::resolve::{SearchConfig, SearchPath};
-use crate::target::{Store, StubChoice};
+use crate::graph::resolve::{SearchConfig, SearchPath};
+use crate::graph::{ModuleSpec, Request};
 
-/// A file given on the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Input {
-    /// The path as the user wrote it, for messages.
-    pub display: String,
-    /// Canonical path.
-    pub path: PathBuf,
-}
-
-/// One `-m` argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModuleSpec {
-    /// `-m NAME=FILE`.
-    File { name: String, input: Input },
-    /// `-m NAME`: looked up on the search path.
-    Name(String),
-    /// `-m 'prefix.*'`: every module below the prefix.
-    Glob(String),
-}
-
-/// Everything the pipeline needs, checked.
+/// Everything the pipeline needs, checked, grouped by the stage that reads it.
 #[derive(Debug, Clone)]
 pub struct BuildPlan {
-    /// The main script; `None` for an interpreter.
-    pub main: Option<Input>,
-    /// Whether the executable carries the interpreter (no main script, or
-    /// `--interpreter-env`), and the variable that selects it over the main script.
-    pub interpreter: Option<Interpreter>,
-    /// Directory of the main script (the current directory for an interpreter): chunk names
-    /// are relative to it.
-    pub root: PathBuf,
-    pub modules: Vec<ModuleSpec>,
-    pub preloads: Vec<String>,
-    pub excludes: Vec<String>,
-    /// Libraries (`DT_NEEDED` names) not to pack.
-    pub no_libs: Vec<String>,
-    /// Ignore SIGPIPE in the program (`--sigpipe ignore`).
-    pub ignore_sigpipe: bool,
-    pub search: SearchPath,
-    pub allow_missing: bool,
-    /// `--strict`: every missing or unresolvable require is an error.
-    pub strict: bool,
-    /// Modules a traced run loaded (`--trace`, `--modules-from`): packed like `-m NAME`, but a
-    /// missing one is only a warning.
-    pub traced: Vec<crate::trace::Traced>,
+    /// What decides the module graph: the graph stage's own input.
+    pub graph: Request,
+    /// `--interpreter-env NAME`: with a main script, run the interpreter when NAME is set.
+    pub interpreter_env: Option<String>,
     /// `--trace`: run the program to find what it loads.
     pub trace: Option<TracePlan>,
     /// Files read besides the program's own (`--modules-from`): never overwritten.
     pub extra_inputs: Vec<PathBuf>,
-    /// `None` when nothing is to be written (`--list`, `why`).
-    pub output: Option<PathBuf>,
-    pub depfile: Option<PathBuf>,
     pub stub: StubChoice,
     pub store: Store,
     pub quiet: bool,
-    /// `--emit-c`: a C file instead of an executable, with these `--c-lib` specs.
-    pub emit_c: Option<EmitC>,
-    /// Modules something other than a file provides (`--c-lib`): never looked up.
-    pub provided: Vec<String>,
-    /// Whether `jit.*` tools come from the runtime (src/runtime_lua.rs), matched to the stub's
-    /// VM; not for `--emit-c`, whose program links the system's LuaJIT and uses its tools.
-    pub runtime_modules: bool,
+    /// `None` when nothing is to be written (`--list`, `why`).
+    pub output: Option<OutputPlan>,
 }
 
-/// The interpreter part of an executable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interpreter {
-    /// `--interpreter-env NAME`: with a main script, run the interpreter when NAME is set.
-    pub env: Option<String>,
+/// What is written, and how.
+#[derive(Debug, Clone)]
+pub struct OutputPlan {
+    pub path: PathBuf,
+    pub depfile: Option<PathBuf>,
+    /// Ignore SIGPIPE in the program (`--sigpipe ignore`).
+    pub ignore_sigpipe: bool,
+    /// `--emit-c`: a C file instead of an executable.
+    pub emit_c: Option<EmitC>,
 }
 
 /// The `--trace` settings.
@@ -93,8 +53,8 @@ pub struct TracePlan {
 /// The `--emit-c` settings.
 #[derive(Debug, Clone)]
 pub struct EmitC {
-    /// The static C modules of `--c-lib`, read and checked.
-    pub c_libs: Vec<crate::emit_c::CLib>,
+    /// The `--c-lib` specs (`FILE` or `NAME=FILE`), read by the C back end.
+    pub c_libs: Vec<String>,
     /// `--cc`: compile to this executable too.
     pub compile_to: Option<PathBuf>,
 }
@@ -140,8 +100,6 @@ pub enum PlanError {
     OutputNamesDirectory(String),
     #[error("output {0}: is not a regular file (a device, FIFO or socket); give a file path (use --list to see the modules without writing anything)")]
     OutputNotAFile(String),
-    #[error(transparent)]
-    CLib(crate::emit_c::EmitCError),
     #[error(
         "--cc: the output {0} must end in .c (the executable is written beside it, without .c)"
     )]
@@ -153,7 +111,7 @@ pub enum PlanError {
     #[error("{display}: {what} would be the same file as {other}; give each output its own path")]
     SameOutput { display: String, what: String, other: String },
     #[error(transparent)]
-    ModulesFrom(crate::trace::TraceError),
+    ModulesFrom(crate::graph::trace::TraceError),
     #[error("--trace needs the program's arguments after `--` (e.g. `--trace -- spec/`, or `--trace --` for none)")]
     TraceWithoutDashDash,
     #[error("arguments after `--` are for --trace, which is not given")]
@@ -266,193 +224,220 @@ fn module_spec(spec: &str) -> Result<ModuleSpec, PlanError> {
 impl BuildPlan {
     /// Validates what decides the module graph; writes nothing.
     pub fn for_graph(main: Option<&Path>, args: &GraphArgs) -> Result<Self, PlanError> {
-        let main = match main {
-            Some(m) => Some(Input { display: display(m), path: input_file(m)? }),
-            None => None,
-        };
-        let root = match &main {
-            Some(m) => m.path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/")),
-            // An interpreter looks modules up from where it runs, as luajit does (./?.lua).
-            None => std::env::current_dir()
-                .map_err(|source| PlanError::Inaccessible { display: ".".into(), source })?,
-        };
-        let mut modules: Vec<ModuleSpec> = Vec::new();
-        for spec in &args.modules {
-            let spec = module_spec(spec)?;
-            let name = match &spec {
-                ModuleSpec::File { name, .. } | ModuleSpec::Name(name) => Some(name),
-                ModuleSpec::Glob(_) => None,
-            };
-            let twice = |m: &ModuleSpec| match m {
-                ModuleSpec::File { name: n, .. } | ModuleSpec::Name(n) => Some(n) == name,
-                ModuleSpec::Glob(_) => false,
-            };
-            if let Some(name) = name.filter(|_| modules.iter().any(twice)) {
-                return Err(PlanError::DuplicateModule(name.clone()));
-            }
-            modules.push(spec);
-        }
-        if let Some(p) = args.preloads.iter().find(|p| !valid_module_name(p)) {
-            return Err(PlanError::PreloadName(p.clone()));
-        }
-        if let Some(d) = args.includes.iter().find(|d| !d.is_dir()) {
-            return Err(PlanError::IncludeDir(display(d)));
-        }
-        // A search template is `DIR/?.lua`: a `?` in DIR would be replaced by the module name,
-        // and a `;` would split the template, as in LUA_PATH.
-        for d in args.includes.iter().chain(&args.trees) {
-            if d.as_os_str().as_encoded_bytes().iter().any(|b| matches!(b, b'?' | b';')) {
-                return Err(PlanError::TemplateChar(display(d)));
-            }
-        }
-        if let Some(d) = args.trees.iter().find(|d| !d.is_dir()) {
-            return Err(PlanError::TreeDir(display(d)));
-        }
-        let traced = match &args.modules_from {
-            Some(f) => crate::trace::read_module_list(f).map_err(PlanError::ModulesFrom)?,
-            None => Vec::new(),
-        };
-        let search = SearchPath::new(
-            &SearchConfig {
-                root: root.clone(),
-                includes: args.includes.clone(),
-                trees: args.trees.clone(),
-                ..SearchConfig::default()
-            }
-            .with_env(),
-        );
         Ok(BuildPlan {
-            interpreter: main.is_none().then_some(Interpreter { env: None }),
-            main,
-            root,
-            modules,
-            preloads: args.preloads.clone(),
-            excludes: args.excludes.clone(),
-            no_libs: args.no_libs.clone(),
-            ignore_sigpipe: false,
-            search,
-            allow_missing: args.allow_missing,
-            strict: args.strict,
-            traced,
+            graph: request(main, args)?,
+            interpreter_env: None,
             trace: None,
             extra_inputs: args.modules_from.iter().cloned().collect(),
-            output: None,
-            depfile: None,
             stub: StubChoice::Embedded,
             store: Store::Bytecode { strip: false },
             quiet: false,
-            emit_c: None,
-            provided: Vec::new(),
-            runtime_modules: true,
+            output: None,
         })
     }
 
     /// Validates the build flags against the filesystem.
     pub fn from_cli(cli: &Cli) -> Result<Self, PlanError> {
-        let mut plan = Self::for_graph(cli.main.as_deref(), &cli.graph)?;
-        if let Some(env) = &cli.interpreter_env {
-            if env.is_empty() || env.contains(['=', '\0']) {
+        let mut graph = request(cli.main.as_deref(), &cli.graph)?;
+        let interpreter_env = match &cli.interpreter_env {
+            Some(env) if env.is_empty() || env.contains(['=', '\0']) => {
                 return Err(PlanError::InterpreterEnv(env.clone()));
             }
-            plan.interpreter = Some(Interpreter { env: Some(env.clone()) });
-        }
-        plan.quiet = cli.quiet;
-        match (cli.trace, cli.dash_dash || !cli.trace_args.is_empty()) {
+            Some(env) => {
+                graph.interpreter = true;
+                Some(env.clone())
+            }
+            None => None,
+        };
+        let mut trace = match (cli.trace, cli.dash_dash || !cli.trace_args.is_empty()) {
             (true, false) => return Err(PlanError::TraceWithoutDashDash),
             (false, true) if !cli.trace_args.is_empty() => return Err(PlanError::ArgsWithoutTrace),
-            (true, true) => {
-                plan.trace = Some(TracePlan {
-                    args: cli.trace_args.clone(),
-                    timeout: std::time::Duration::from_secs(cli.trace_timeout),
-                    save: None,
-                })
-            }
-            _ => {}
-        }
-        plan.ignore_sigpipe = cli.sigpipe == crate::cli::Sigpipe::Ignore;
-        plan.store = if cli.source { Store::Source } else { Store::Bytecode { strip: cli.strip } };
-        plan.stub = match &cli.stub {
+            (true, true) => Some(TracePlan {
+                args: cli.trace_args.clone(),
+                timeout: std::time::Duration::from_secs(cli.trace_timeout),
+                save: None,
+            }),
+            _ => None,
+        };
+        let store = if cli.source { Store::Source } else { Store::Bytecode { strip: cli.strip } };
+        let stub = match &cli.stub {
             Some(p) => StubChoice::File(input_file(p)?),
             None => StubChoice::Embedded,
         };
-        if cli.list {
-            return Ok(plan);
-        }
-        let Some(out) = &cli.output else { return Ok(plan) };
-        let output = output_path(out)?;
-        let inputs = (plan.main.iter().map(|m| (m.path.clone(), m.display.clone())))
-            .chain(plan.modules.iter().filter_map(|m| match m {
-                ModuleSpec::File { input, .. } => Some((input.path.clone(), input.display.clone())),
-                _ => None,
-            }))
-            .chain(match &plan.stub {
-                StubChoice::File(p) => Some((p.clone(), format!("--stub {}", display(p)))),
-                StubChoice::Embedded => None,
-            });
-        for (path, what) in inputs {
-            if path == output {
-                return Err(PlanError::OutputIsInput { display: display(out), what });
-            }
-        }
-        if cli.emit_c {
-            let compile_to = if cli.cc {
-                match output.extension() {
-                    Some(e) if e == "c" => Some(output.with_extension("")),
-                    _ => return Err(PlanError::CcNeedsDotC(display(out))),
-                }
-            } else {
-                None
-            };
-            let c_libs = crate::emit_c::read_clibs(&cli.c_libs).map_err(PlanError::CLib)?;
-            plan.provided = c_libs.iter().map(|c| c.name.clone()).collect();
-            plan.emit_c = Some(EmitC { c_libs, compile_to });
-            plan.runtime_modules = false;
-        }
-        plan.output = Some(output);
-        // The outputs of one build are distinct files: the output, the --cc executable, the
-        // depfile and the --save-trace list (checked now, before anything is written).
-        let mut outputs: Vec<(PathBuf, &str)> =
-            vec![(plan.output.clone().unwrap_or_default(), "the output")];
-        if let Some(exe) = plan.emit_c.as_ref().and_then(|c| c.compile_to.clone()) {
-            outputs.push((exe, "the --cc executable"));
-        }
-        for (path, what) in
-            [(&cli.depfile, "the depfile"), (&cli.save_trace, "the --save-trace list")]
-        {
-            let Some(p) = path else { continue };
-            let resolved = output_path(p)?;
-            if let Some((_, other)) = outputs.iter().find(|(o, _)| *o == resolved) {
-                return Err(PlanError::SameOutput {
-                    display: display(p),
-                    what: what.to_owned(),
-                    other: (*other).to_owned(),
-                });
-            }
-            outputs.push((resolved, what));
-        }
-        plan.depfile = cli.depfile.clone();
-        if let (Some(save), Some(t)) = (&cli.save_trace, plan.trace.as_mut()) {
-            let saved = output_path(save)?;
-            let main = plan.main.as_ref().map(|m| m.path.clone());
-            let clash = if Some(&saved) == plan.output.as_ref() {
-                Some("the output")
-            } else if main.as_ref() == Some(&saved) {
-                Some("the main script")
-            } else if plan.depfile.as_deref().map(output_path).transpose()?.as_ref() == Some(&saved)
-            {
-                Some("the depfile")
-            } else if cli.graph.modules_from.as_deref().and_then(|f| f.canonicalize().ok()).as_ref()
-                == Some(&saved)
-            {
-                Some("the --modules-from list; write the merged list to another file")
-            } else {
-                None
-            };
-            if let Some(what) = clash {
-                return Err(PlanError::OutputIsInput { display: display(save), what: what.into() });
-            }
-            t.save = Some(save.clone());
-        }
-        Ok(plan)
+        let output = match (&cli.output, cli.list) {
+            (Some(out), false) => Some(output_plan(cli, out, &graph, &stub, trace.as_mut())?),
+            _ => None,
+        };
+        // The C file links the system's LuaJIT and uses its jit.* tools.
+        graph.runtime_modules = output.as_ref().is_none_or(|o| o.emit_c.is_none());
+        Ok(BuildPlan {
+            graph,
+            interpreter_env,
+            trace,
+            extra_inputs: cli.graph.modules_from.iter().cloned().collect(),
+            stub,
+            store,
+            quiet: cli.quiet,
+            output,
+        })
     }
+}
+
+/// The graph stage's input from the command line.
+fn request(main: Option<&Path>, args: &GraphArgs) -> Result<Request, PlanError> {
+    let main = match main {
+        Some(m) => Some(Input { display: display(m), path: input_file(m)? }),
+        None => None,
+    };
+    let root = match &main {
+        Some(m) => m.path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/")),
+        // An interpreter looks modules up from where it runs, as luajit does (./?.lua).
+        None => std::env::current_dir()
+            .map_err(|source| PlanError::Inaccessible { display: ".".into(), source })?,
+    };
+    let mut modules: Vec<ModuleSpec> = Vec::new();
+    for spec in &args.modules {
+        let spec = module_spec(spec)?;
+        let name = match &spec {
+            ModuleSpec::File { name, .. } | ModuleSpec::Name(name) => Some(name),
+            ModuleSpec::Glob(_) => None,
+        };
+        let twice = |m: &ModuleSpec| match m {
+            ModuleSpec::File { name: n, .. } | ModuleSpec::Name(n) => Some(n) == name,
+            ModuleSpec::Glob(_) => false,
+        };
+        if let Some(name) = name.filter(|_| modules.iter().any(twice)) {
+            return Err(PlanError::DuplicateModule(name.clone()));
+        }
+        modules.push(spec);
+    }
+    if let Some(p) = args.preloads.iter().find(|p| !valid_module_name(p)) {
+        return Err(PlanError::PreloadName(p.clone()));
+    }
+    if let Some(d) = args.includes.iter().find(|d| !d.is_dir()) {
+        return Err(PlanError::IncludeDir(display(d)));
+    }
+    // A search template is `DIR/?.lua`: a `?` in DIR would be replaced by the module name,
+    // and a `;` would split the template, as in LUA_PATH.
+    for d in args.includes.iter().chain(&args.trees) {
+        if d.as_os_str().as_encoded_bytes().iter().any(|b| matches!(b, b'?' | b';')) {
+            return Err(PlanError::TemplateChar(display(d)));
+        }
+    }
+    if let Some(d) = args.trees.iter().find(|d| !d.is_dir()) {
+        return Err(PlanError::TreeDir(display(d)));
+    }
+    let traced = match &args.modules_from {
+        Some(f) => crate::graph::trace::read_module_list(f).map_err(PlanError::ModulesFrom)?,
+        None => Vec::new(),
+    };
+    let search = SearchPath::new(
+        &SearchConfig {
+            root: root.clone(),
+            includes: args.includes.clone(),
+            trees: args.trees.clone(),
+            ..SearchConfig::default()
+        }
+        .with_env(),
+    );
+    Ok(Request {
+        interpreter: main.is_none(),
+        main,
+        root,
+        modules,
+        preloads: args.preloads.clone(),
+        excludes: args.excludes.clone(),
+        no_libs: args.no_libs.clone(),
+        search,
+        allow_missing: args.allow_missing,
+        strict: args.strict,
+        traced,
+        provided: Vec::new(),
+        runtime_modules: true,
+    })
+}
+
+/// What is written: the output path (never an input), the `--emit-c` settings, and the other
+/// outputs of the build, each distinct from the rest. Sets where `--save-trace` writes.
+fn output_plan(
+    cli: &Cli,
+    out: &Path,
+    graph: &Request,
+    stub: &StubChoice,
+    trace: Option<&mut TracePlan>,
+) -> Result<OutputPlan, PlanError> {
+    let output = output_path(out)?;
+    let inputs = (graph.main.iter().map(|m| (m.path.clone(), m.display.clone())))
+        .chain(graph.modules.iter().filter_map(|m| match m {
+            ModuleSpec::File { input, .. } => Some((input.path.clone(), input.display.clone())),
+            _ => None,
+        }))
+        .chain(match stub {
+            StubChoice::File(p) => Some((p.clone(), format!("--stub {}", display(p)))),
+            StubChoice::Embedded => None,
+        });
+    for (path, what) in inputs {
+        if path == output {
+            return Err(PlanError::OutputIsInput { display: display(out), what });
+        }
+    }
+    let emit_c = if cli.emit_c {
+        let compile_to = if cli.cc {
+            match output.extension() {
+                Some(e) if e == "c" => Some(output.with_extension("")),
+                _ => return Err(PlanError::CcNeedsDotC(display(out))),
+            }
+        } else {
+            None
+        };
+        Some(EmitC { c_libs: cli.c_libs.clone(), compile_to })
+    } else {
+        None
+    };
+    // The outputs of one build are distinct files: the output, the --cc executable, the
+    // depfile and the --save-trace list (checked now, before anything is written).
+    let mut outputs: Vec<(PathBuf, &str)> = vec![(output.clone(), "the output")];
+    if let Some(exe) = emit_c.as_ref().and_then(|c| c.compile_to.clone()) {
+        outputs.push((exe, "the --cc executable"));
+    }
+    for (path, what) in [(&cli.depfile, "the depfile"), (&cli.save_trace, "the --save-trace list")]
+    {
+        let Some(p) = path else { continue };
+        let resolved = output_path(p)?;
+        if let Some((_, other)) = outputs.iter().find(|(o, _)| *o == resolved) {
+            return Err(PlanError::SameOutput {
+                display: display(p),
+                what: what.to_owned(),
+                other: (*other).to_owned(),
+            });
+        }
+        outputs.push((resolved, what));
+    }
+    if let (Some(save), Some(t)) = (&cli.save_trace, trace) {
+        let saved = output_path(save)?;
+        let main = graph.main.as_ref().map(|m| m.path.clone());
+        let clash = if saved == output {
+            Some("the output")
+        } else if main.as_ref() == Some(&saved) {
+            Some("the main script")
+        } else if cli.depfile.as_deref().map(output_path).transpose()?.as_ref() == Some(&saved) {
+            Some("the depfile")
+        } else if cli.graph.modules_from.as_deref().and_then(|f| f.canonicalize().ok()).as_ref()
+            == Some(&saved)
+        {
+            Some("the --modules-from list; write the merged list to another file")
+        } else {
+            None
+        };
+        if let Some(what) = clash {
+            return Err(PlanError::OutputIsInput { display: display(save), what: what.into() });
+        }
+        t.save = Some(save.clone());
+    }
+    Ok(OutputPlan {
+        path: output,
+        depfile: cli.depfile.clone(),
+        ignore_sigpipe: cli.sigpipe == crate::cli::Sigpipe::Ignore,
+        emit_c,
+    })
 }

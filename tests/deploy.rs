@@ -506,7 +506,7 @@ fn issue13_binary_named_procfile_is_refused() {
 
 #[test]
 fn issue13_oci_layer_paths_cannot_collide() {
-    use bundle::oci::{build, Image};
+    use bundle::deploy::oci::{build, Image};
     use std::collections::BTreeMap;
     let image = |name: &str| Image {
         name: name.to_owned(),

@@ -104,7 +104,7 @@ fn inspect_bad_inputs() {
     std::fs::write(dir.path().join("text"), "hello").unwrap();
     std::fs::write(dir.path().join("empty"), "").unwrap();
     let stub = dir.path().join("stub");
-    std::fs::write(&stub, bundle::stub::EMBEDDED).unwrap();
+    std::fs::write(&stub, bundle::base::stub::EMBEDDED).unwrap();
     for (file, needle) in [
         (dir.path().to_path_buf(), "is a directory"),
         (dir.path().join("text"), "not an executable made by bundle"),

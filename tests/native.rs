@@ -365,7 +365,7 @@ fn bad_shared_objects_are_refused_at_bundle_time() {
 fn the_stub_exports_exactly_the_lua_c_api() {
     let dir = tempdir();
     let stub = dir.path().join("stub");
-    std::fs::write(&stub, bundle::stub::EMBEDDED).unwrap();
+    std::fs::write(&stub, bundle::base::stub::EMBEDDED).unwrap();
     let r = run(Command::new("readelf").args(["--dyn-syms", "-W"]).arg(&stub));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mut exported = 0;

@@ -238,12 +238,12 @@ mod tests {
 
     #[test]
     fn the_stub_is_checked_against_its_own_machine() {
-        let m = machine_of(crate::stub::EMBEDDED).unwrap();
+        let m = machine_of(crate::base::stub::EMBEDDED).unwrap();
         assert_eq!(check(b"not elf", m, None).unwrap_err(), NativeError::NotElf);
-        let err = check(crate::stub::EMBEDDED, m, Some(b"luaopen_nothing")).unwrap_err();
+        let err = check(crate::base::stub::EMBEDDED, m, Some(b"luaopen_nothing")).unwrap_err();
         assert_eq!(err.to_string(), "it does not export luaopen_nothing");
         // The stub exports the Lua C API.
-        assert!(check(crate::stub::EMBEDDED, m, Some(b"luaopen_base")).is_ok());
+        assert!(check(crate::base::stub::EMBEDDED, m, Some(b"luaopen_base")).is_ok());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::scan::{self, Site};
+use crate::graph::scan::{self, Site};
 
 /// Why a unit is in the graph.
 #[derive(Debug, Clone, PartialEq, Eq)]

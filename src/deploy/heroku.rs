@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
+use crate::deploy::stacks::{self, Stack};
 use crate::inspect;
-use crate::stacks::{self, Stack};
 
 /// Why no slug was made. Every message is shown through [`printable`]: a file name or a text
 /// from Heroku's API never puts a control character on the terminal.
@@ -243,15 +243,15 @@ pub fn slug(
     }
     let procfile: String =
         processes.iter().map(|p| format!("{}: {}\n", p.kind, p.command)).collect();
-    let mut entries: Vec<crate::archive::Entry> = vec![
+    let mut entries: Vec<crate::deploy::archive::Entry> = vec![
         ("./app/".to_owned(), 0o755, None),
         (format!("./app/{binary_name}"), 0o755, Some(binary)),
         ("./app/Procfile".to_owned(), 0o644, Some(procfile.as_bytes())),
     ];
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     let fail = |e: String| HerokuError::Invalid(format!("building the slug: {e}"));
-    let tar = crate::archive::tar(&entries).map_err(fail)?;
-    crate::archive::gzip(&tar, flate2::Compression::best()).map_err(fail)
+    let tar = crate::deploy::archive::tar(&entries).map_err(fail)?;
+    crate::deploy::archive::gzip(&tar, flate2::Compression::best()).map_err(fail)
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! The JSON form (`--json`) is documented in docs/INSPECT.md; its `schema` field changes when a
 //! field changes meaning or disappears.
 
+pub mod extract;
+
 use std::path::{Path, PathBuf};
 
 use bundle_runtime::carrier::{self, Carrier, LocateError};
@@ -184,7 +186,7 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
     if path.is_dir() {
         return Err(InspectError::Directory(path.to_path_buf()));
     }
-    let bytes = crate::input::read(path)
+    let bytes = crate::base::input::read(path)
         .map_err(|source| InspectError::Read { path: path.to_path_buf(), source })?;
     let is_elf = bytes.starts_with(b"\x7fELF");
     let located = match carrier::locate(&bytes) {
@@ -259,7 +261,7 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
             .flatten()
         })
         .flatten()
-        .filter(|l| !crate::native::is_base_system(l) && !packed_libraries.contains(l))
+        .filter(|l| !crate::base::native::is_base_system(l) && !packed_libraries.contains(l))
         .collect();
     external_libraries.sort();
     external_libraries.dedup();
@@ -296,7 +298,7 @@ pub fn verify(path: &Path) -> Result<Report, InspectError> {
     let report = inspect(path)?;
     if !report.payload.checksum_ok {
         // Re-parse strictly for the precise message.
-        let bytes = crate::input::read(path)
+        let bytes = crate::base::input::read(path)
             .map_err(|source| InspectError::Read { path: path.to_path_buf(), source })?;
         let located = carrier::locate(&bytes)
             .map_err(|source| InspectError::Payload { path: path.to_path_buf(), source })?;
@@ -409,7 +411,7 @@ pub fn render(r: &Report) -> String {
         p.totals.stored.to_string(),
         ratio(p.totals.raw, p.totals.stored),
     ]);
-    out.push_str(&crate::table::render(&rows, &[3, 4, 5]));
+    out.push_str(&crate::base::table::render(&rows, &[3, 4, 5]));
     out
 }
 
@@ -427,7 +429,7 @@ mod tests {
 
     #[test]
     fn the_embedded_stub_needs_some_glibc() {
-        let v = min_glibc(crate::stub::EMBEDDED).expect("the stub links glibc");
+        let v = min_glibc(crate::base::stub::EMBEDDED).expect("the stub links glibc");
         assert_eq!(v[0], 2);
     }
 

@@ -14,7 +14,7 @@ static JIT: Dir<'static> = include_dir!("$OUT_DIR/luajit/jit");
 /// `luajit -v` prints it; empty when build.rs had no LuaJIT build to read it from.
 const BANNER: &str = include_str!(concat!(env!("OUT_DIR"), "/luajit/banner.txt"));
 
-const INTERPRETER: &str = include_str!("../runtime/lua/interp.lua");
+const INTERPRETER: &str = include_str!("../../runtime/lua/interp.lua");
 
 /// The placeholder in interp.lua that receives [`BANNER`].
 const BANNER_MARK: &str = "@LUAJIT_BANNER@";

@@ -8,7 +8,7 @@
 //! (device and inode) of every file the command read: no output ever replaces an input, however
 //! it is named (another path, a symlink, a hard link). A target that is not a regular file
 //! (a device, FIFO or socket) is refused too, since the rename would replace it. The temporary
-//! file is removed if anything fails, and on SIGINT/SIGTERM/SIGHUP ([`crate::cleanup`]).
+//! file is removed if anything fails, and on SIGINT/SIGTERM/SIGHUP ([`crate::base::cleanup`]).
 
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -188,7 +188,7 @@ pub fn write_with(
     inputs.check(path)?;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let tmp = tempfile::Builder::new().prefix(".bundle-").tempfile_in(dir).map_err(fail)?;
-    let _registered = crate::cleanup::register(tmp.path(), false);
+    let _registered = crate::base::cleanup::register(tmp.path(), false);
     fill(tmp.path()).map_err(fail)?;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode)).map_err(fail)?;
     // Checked again right before the rename: the inputs were read long before.
@@ -205,8 +205,8 @@ mod tests {
     #[test]
     fn section_round_trip_and_determinism() {
         let (payload, _) = Writer::new(3).finish().unwrap();
-        let a = attach(crate::stub::EMBEDDED, &payload).unwrap();
-        let b = attach(crate::stub::EMBEDDED, &payload).unwrap();
+        let a = attach(crate::base::stub::EMBEDDED, &payload).unwrap();
+        let b = attach(crate::base::stub::EMBEDDED, &payload).unwrap();
         assert_eq!(a, b);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app");

@@ -18,17 +18,21 @@
 //! library serving several modules (`_cqueues.so` for `_cqueues.socket`, ...) is packed once;
 //! the other modules refer to it ([`Unit::shares`]), as Lua's C loaders open it once.
 
+pub mod resolve;
+pub mod scan;
+pub mod trace;
+pub mod unit;
+
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::diag::{Diagnostic, Snippet};
-use crate::lua::is_builtin;
-use crate::plan::{BuildPlan, ModuleSpec};
-use crate::resolve::{Found, NotFound};
-use crate::scan::{self, Site, Target};
-pub use crate::unit::{EdgeKind, Origin, Unit, UnitKind, When};
-use crate::Error;
+use crate::base::diag::{Diagnostic, Snippet};
+use crate::base::input::Input;
+use crate::base::lua::is_builtin;
+use crate::graph::resolve::{Found, NotFound, SearchPath};
+use crate::graph::scan::{Site, Target};
+pub use crate::graph::unit::{EdgeKind, Origin, Unit, UnitKind, When};
 
 /// A shared library that native modules need, packed beside them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,8 +255,62 @@ fn at(shown: &[u8]) -> Vec<u8> {
     [b"@".as_slice(), shown].concat()
 }
 
+/// Why no graph was built.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Problems found in the module graph, rendered with their source lines.
+    #[error("{} error(s) in the module graph", .0.iter().filter(|d| d.is_error()).count())]
+    Diagnostics(Vec<Diagnostic>),
+}
+
+/// One `-m` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleSpec {
+    /// `-m NAME=FILE`.
+    File { name: String, input: Input },
+    /// `-m NAME`: looked up on the search path.
+    Name(String),
+    /// `-m 'prefix.*'`: every module below the prefix.
+    Glob(String),
+}
+
+/// What decides the module graph: the graph stage's whole input, checked by the plan.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The main script; `None` for an interpreter.
+    pub main: Option<Input>,
+    /// Whether the output carries the interpreter (which brings its own modules).
+    pub interpreter: bool,
+    /// Directory of the main script (the current directory for an interpreter): chunk names
+    /// are relative to it.
+    pub root: PathBuf,
+    pub modules: Vec<ModuleSpec>,
+    pub preloads: Vec<String>,
+    pub excludes: Vec<String>,
+    /// Libraries (`DT_NEEDED` names) not to pack.
+    pub no_libs: Vec<String>,
+    pub search: SearchPath,
+    pub allow_missing: bool,
+    /// `--strict`: every missing or unresolvable require is an error.
+    pub strict: bool,
+    /// Modules a traced run loaded (`--trace`, `--modules-from`): packed like `-m NAME`, but a
+    /// missing one is only a warning.
+    pub traced: Vec<trace::Traced>,
+    /// Modules something other than a file provides (`--c-lib`): never looked up.
+    pub provided: Vec<String>,
+    /// Whether `jit.*` tools come from the runtime (src/base/runtime_lua.rs), matched to the
+    /// stub's VM; not for `--emit-c`, whose program links the system's LuaJIT and uses its tools.
+    pub runtime_modules: bool,
+}
+
 struct Builder<'p> {
-    plan: &'p BuildPlan,
+    request: &'p Request,
     /// ELF machine of the stub: native code must match it.
     machine: u16,
     graph: Graph,
@@ -310,14 +368,15 @@ fn consequence(when: When, name: &str) -> String {
 }
 
 impl Builder<'_> {
-    fn read(&self, path: &Path, display: &str) -> Result<Vec<u8>, Error> {
+    fn read(&self, path: &Path, display: &str) -> Result<Vec<u8>, GraphError> {
         if path.is_dir() {
-            return Err(Error::Read {
+            return Err(GraphError::Read {
                 path: display.into(),
                 source: std::io::Error::other("is a directory, expected a Lua file"),
             });
         }
-        crate::input::read(path).map_err(|source| Error::Read { path: display.into(), source })
+        crate::base::input::read(path)
+            .map_err(|source| GraphError::Read { path: display.into(), source })
     }
 
     fn add(&mut self, mut unit: Unit) -> usize {
@@ -355,14 +414,14 @@ impl Builder<'_> {
         name: &str,
         origin: Origin,
         from: Option<(usize, usize, EdgeKind)>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), GraphError> {
         let first = from.map(|(u, s, _)| (u, self.graph.units[u].sites[s].line));
         if let Some((unit, site, kind)) = from {
             let line = self.graph.units[unit].sites[site].line;
             self.graph.edges.push(Edge { from: unit, name: name.to_owned(), line, kind, site });
         }
         if is_builtin(name)
-            || self.plan.provided.iter().any(|p| p == name)
+            || self.request.provided.iter().any(|p| p == name)
             || self.by_name.contains_key(name)
         {
             return Ok(());
@@ -374,12 +433,12 @@ impl Builder<'_> {
             }
             return Ok(());
         }
-        if self.plan.excludes.iter().any(|p| glob_match(p, name)) {
+        if self.request.excludes.iter().any(|p| glob_match(p, name)) {
             self.graph.unpacked.insert(name.to_owned(), (Unpacked::Excluded, first));
             return Ok(());
         }
-        if self.plan.runtime_modules {
-            if let Some(source) = crate::runtime_lua::jit_module(name) {
+        if self.request.runtime_modules {
+            if let Some(source) = crate::base::runtime_lua::jit_module(name) {
                 let file = format!("jit/{}.lua", &name["jit.".len()..]);
                 self.add(Unit {
                     kind: UnitKind::Lua,
@@ -397,14 +456,14 @@ impl Builder<'_> {
                     when: When::default(),
                     syntax: None,
                 });
-                for extra in crate::runtime_lua::computed_requires(name, self.machine) {
+                for extra in crate::base::runtime_lua::computed_requires(name, self.machine) {
                     self.require(extra, Origin::Runtime, None)?;
                 }
                 return Ok(());
             }
         }
         let root = if from.is_none() { root_when(&origin) } else { None };
-        match self.plan.search.resolve(name) {
+        match self.request.search.resolve(name) {
             Ok(Found::Lua { shown, path }) => {
                 let path = lexical_absolute(&path);
                 let display = display_path(&path, self.cwd.as_deref());
@@ -416,7 +475,7 @@ impl Builder<'_> {
                     _ => None,
                 };
                 if let Some(problem) = problem {
-                    let shown = crate::resolve::lossy(&shown).into_owned();
+                    let shown = crate::graph::resolve::lossy(&shown).into_owned();
                     let what = Unpacked::Directory { shown, problem };
                     self.graph.unpacked.insert(name.to_owned(), (what, first));
                     if let Some(w) = root {
@@ -444,7 +503,7 @@ impl Builder<'_> {
             }
             Ok(Found::C { shown, path }) => {
                 if let Err(problem) = self.add_native(name, &shown, &path, origin) {
-                    let shown = crate::resolve::lossy(&shown).into_owned();
+                    let shown = crate::graph::resolve::lossy(&shown).into_owned();
                     self.unpackable(name, shown, problem, first, root);
                 }
             }
@@ -495,7 +554,7 @@ impl Builder<'_> {
         });
         if let Some(owner) = owner {
             let o = &self.graph.units[owner];
-            crate::native::check(&o.source, self.machine, Some(&symbol))
+            crate::base::native::check(&o.source, self.machine, Some(&symbol))
                 .map_err(|e| e.to_string())?;
             let (shares, display) = (o.name.clone(), o.display.clone());
             self.add(Unit {
@@ -516,9 +575,10 @@ impl Builder<'_> {
             });
             return Ok(());
         }
-        let bytes = crate::input::read(&canonical).map_err(|e| format!("cannot read it: {e}"))?;
-        let object =
-            crate::native::check(&bytes, self.machine, Some(&symbol)).map_err(|e| e.to_string())?;
+        let bytes =
+            crate::base::input::read(&canonical).map_err(|e| format!("cannot read it: {e}"))?;
+        let object = crate::base::native::check(&bytes, self.machine, Some(&symbol))
+            .map_err(|e| e.to_string())?;
         let needs = self.add_libraries(name, &object, &opened, &[])?;
         let display = display_path(&opened, self.cwd.as_deref());
         self.add(Unit {
@@ -544,7 +604,7 @@ impl Builder<'_> {
     fn add_libraries(
         &mut self,
         who: &str,
-        object: &crate::native::Object,
+        object: &crate::base::native::Object,
         path: &Path,
         inherited: &[PathBuf],
     ) -> Result<Vec<String>, String> {
@@ -553,22 +613,24 @@ impl Builder<'_> {
         chain.extend(inherited.iter().cloned());
         let mut needs = Vec::new();
         for lib in &object.needed {
-            if crate::native::is_base_system(lib) || self.plan.no_libs.iter().any(|n| n == lib) {
+            if crate::base::native::is_base_system(lib)
+                || self.request.no_libs.iter().any(|n| n == lib)
+            {
                 continue;
             }
             needs.push(lib.clone());
             if self.graph.libraries.contains_key(lib) {
                 continue;
             }
-            let found = crate::native::find_library(lib, object, origin, inherited).map_err(|dirs| {
+            let found = crate::base::native::find_library(lib, object, origin, inherited).map_err(|dirs| {
                 format!(
                     "it needs {lib}, which cannot be found on this machine (searched: {}); install it, or leave it out with --no-lib {lib}",
                     dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
                 )
             })?;
-            let bytes =
-                crate::input::read(&found).map_err(|e| format!("{}: {e}", found.display()))?;
-            let lib_object = crate::native::check(&bytes, self.machine, None)
+            let bytes = crate::base::input::read(&found)
+                .map_err(|e| format!("{}: {e}", found.display()))?;
+            let lib_object = crate::base::native::check(&bytes, self.machine, None)
                 .map_err(|e| format!("it needs {lib} ({}), which is {e}", found.display()))?;
             // Loaded from memory, a library is found for the modules that need it by its SONAME
             // only: one without (or with another) SONAME would never be matched.
@@ -611,7 +673,7 @@ impl Builder<'_> {
 
     /// An error under `--strict`, a warning otherwise.
     fn strict_or_warning(&self, message: String) -> Diagnostic {
-        if self.plan.strict {
+        if self.request.strict {
             Diagnostic::error(message).note("--strict makes every unresolvable require an error")
         } else {
             Diagnostic::warning(message)
@@ -619,7 +681,7 @@ impl Builder<'_> {
     }
 
     /// Follows the requires of unit `i`.
-    fn follow(&mut self, i: usize) -> Result<(), Error> {
+    fn follow(&mut self, i: usize) -> Result<(), GraphError> {
         // The packages this file requires by name count for the mentions in it, wherever the
         // require is in the file.
         for site in &self.graph.units[i].sites {
@@ -633,7 +695,7 @@ impl Builder<'_> {
             let by = Origin::Required { by: i, line: site.line };
             match &site.target {
                 Target::Literal(bytes) => match std::str::from_utf8(bytes) {
-                    Ok(name) if crate::lua::valid_module_name(name) => {
+                    Ok(name) if crate::base::lua::valid_module_name(name) => {
                         self.require(name, by, Some((i, s, kind)))?
                     }
                     _ => {
@@ -653,7 +715,7 @@ impl Builder<'_> {
                     };
                     for bytes in names {
                         let name = String::from_utf8_lossy(bytes).into_owned();
-                        if crate::lua::valid_module_name(&name) {
+                        if crate::base::lua::valid_module_name(&name) {
                             let by = Origin::Required { by: i, line: site.line };
                             self.require(&name, by, Some((i, s, kind)))?;
                         }
@@ -690,13 +752,13 @@ impl Builder<'_> {
 
     /// A computed name with a literal prefix at site `s` of unit `i`: every module under the
     /// prefix on the search path, as `-m 'prefix.*'` would add, with one note for the site.
-    fn prefix(&mut self, i: usize, s: usize, prefix: &[u8]) -> Result<(), Error> {
+    fn prefix(&mut self, i: usize, s: usize, prefix: &[u8]) -> Result<(), GraphError> {
         let site = self.graph.units[i].sites[s].clone();
         let at = format!("{}:{}:{}", self.graph.units[i].display, site.line, site.col);
         let text = String::from_utf8_lossy(prefix).into_owned();
         // The package is what precedes the last dot: `a.b.` and `a.b.x_` both look in `a.b`.
         let package = text.rfind('.').map(|dot| &text[..dot]).unwrap_or("");
-        if !crate::lua::valid_module_name(package) {
+        if !crate::base::lua::valid_module_name(package) {
             let d = self
                 .strict_or_warning(format!(
                     "{at}: require with a name computed at run time from the prefix '{text}', which names no package to look in"
@@ -706,7 +768,7 @@ impl Builder<'_> {
             return Ok(());
         }
         if !self.under.contains_key(package) {
-            let found = self.plan.search.modules_under(package);
+            let found = self.request.search.modules_under(package);
             self.under.insert(package.to_owned(), found);
         }
         let names: Vec<String> = self.under[package]
@@ -742,7 +804,7 @@ impl Builder<'_> {
     /// one: when it names a module of a package the program requires, that module (or every
     /// module under the format's prefix) is bundled, as an inferred edge. Nothing is said of
     /// mentions that name nothing: most strings with dots are not module names.
-    fn mention(&mut self, i: usize, s: usize, text: &[u8], prefix: bool) -> Result<(), Error> {
+    fn mention(&mut self, i: usize, s: usize, text: &[u8], prefix: bool) -> Result<(), GraphError> {
         let Ok(text) = std::str::from_utf8(text) else { return Ok(()) };
         let top = text.split('.').next().unwrap_or("");
         if !self.packages.contains(top) || self.graph.units[i].runtime {
@@ -753,8 +815,8 @@ impl Builder<'_> {
         if !prefix {
             let known = self.by_name.contains_key(text) || self.graph.unpacked.contains_key(text);
             if !known
-                && crate::lua::valid_module_name(text)
-                && self.plan.search.resolve(text).is_ok()
+                && crate::base::lua::valid_module_name(text)
+                && self.request.search.resolve(text).is_ok()
             {
                 self.require(text, by(), Some((i, s, EdgeKind::Inferred)))?;
             }
@@ -762,7 +824,7 @@ impl Builder<'_> {
         }
         let package = text.trim_end_matches('.');
         if !self.under.contains_key(package) {
-            let found = self.plan.search.modules_under(package);
+            let found = self.request.search.modules_under(package);
             self.under.insert(package.to_owned(), found);
         }
         let names: Vec<String> = self.under[package]
@@ -830,7 +892,7 @@ impl Builder<'_> {
     /// The verdicts: every name that could not be packed, and every file the lexer rejected,
     /// is an error when luajit would need it at start (or it was asked for with `-m`/`-l`, or
     /// `--strict`), a warning saying what happens without it otherwise.
-    fn judge(&mut self) -> Result<(), Error> {
+    fn judge(&mut self) -> Result<(), GraphError> {
         let unpacked: Vec<(String, Unpacked)> =
             self.graph.unpacked.iter().map(|(n, (what, _))| (n.clone(), what.clone())).collect();
         let mut verdicts = Vec::new();
@@ -852,8 +914,8 @@ impl Builder<'_> {
             let when = when.unwrap_or_default();
             self.graph.asked.insert(name.clone(), when);
             let root = edge.is_none();
-            let fatal = self.plan.strict
-                || (!self.plan.allow_missing
+            let fatal = self.request.strict
+                || (!self.request.allow_missing
                     && (when == When::LoadTime || (root && when == When::Explicit)));
             let headline = |what: String| match edge {
                 Some(e) => {
@@ -876,11 +938,11 @@ impl Builder<'_> {
                 Unpacked::Excluded | Unpacked::Provided { .. } => continue,
             };
             if !fatal {
-                d.severity = crate::diag::Severity::Warning;
-                if !self.plan.allow_missing || when < When::LoadTime {
+                d.severity = crate::base::diag::Severity::Warning;
+                if !self.request.allow_missing || when < When::LoadTime {
                     d = d.note(consequence(when, &name));
                 }
-            } else if self.plan.strict && when < When::LoadTime && !root {
+            } else if self.request.strict && when < When::LoadTime && !root {
                 d = d.note(format!("--strict: {}", consequence(when, &name)));
             } else if matches!(what, Unpacked::CModule { .. }) {
                 d = d.note("leave it out with -x NAME to load it from disk at run time");
@@ -905,16 +967,10 @@ impl Builder<'_> {
         for i in 0..self.graph.units.len() {
             let Some(err) = self.graph.units[i].syntax.clone() else { continue };
             let u = &self.graph.units[i];
-            if u.when >= When::Explicit || self.plan.strict {
-                // The real parser has the authoritative message for what the lexer rejected.
-                let probe = crate::compile::Compiler::new()?;
-                probe.compile(u, crate::target::Store::Source)?;
-                return Err(crate::compile::CompileError::Syntax {
-                    display: u.display.clone(),
-                    line: err.line,
-                    message: err.message,
-                }
-                .into());
+            if u.when >= When::Explicit || self.request.strict {
+                // An error, raised by the compile stage with the real parser's message
+                // (compile::check_syntax).
+                continue;
             }
             let d = Diagnostic::warning(format!(
                 "{}: {}:{}: {} (the module is needed only {})",
@@ -931,12 +987,14 @@ impl Builder<'_> {
     }
 }
 
-/// Builds the graph for `plan`: reads and scans every file reached, then judges what is missing.
-pub fn build(plan: &BuildPlan, target: &crate::target::Target) -> Result<Graph, Error> {
+/// Builds the graph for `request`: reads and scans every file reached, then judges what is
+/// missing.
+pub fn build(request: &Request, target: &crate::base::target::Target) -> Result<Graph, GraphError> {
+    let plan = request;
     let cwd = std::env::current_dir().ok().map(|c| lexical_absolute(&c));
     let machine = target.machine;
     let mut b = Builder {
-        plan,
+        request,
         machine,
         graph: Graph::default(),
         by_name: BTreeMap::new(),
@@ -981,7 +1039,7 @@ pub fn build(plan: &BuildPlan, target: &crate::target::Target) -> Result<Graph, 
                     Ok(Found::Lua { shown, path })
                         if path.canonicalize().ok().as_ref() != Some(&input.path) =>
                     {
-                        Some(crate::resolve::lossy(&shown).into_owned())
+                        Some(crate::graph::resolve::lossy(&shown).into_owned())
                     }
                     _ => None,
                 };
@@ -1052,11 +1110,11 @@ pub fn build(plan: &BuildPlan, target: &crate::target::Target) -> Result<Graph, 
             _ => b.require(&t.name, Origin::Traced, None)?,
         }
     }
-    if plan.interpreter.is_some() && plan.runtime_modules {
+    if plan.interpreter && plan.runtime_modules {
         // A bundle built without LuaJIT's tools (BUNDLE_STUB, see build.rs) has none to pack:
         // its interpreter then says that jit.* modules are not installed, as luajit would.
-        let shipped = crate::runtime_lua::INTERPRETER_TOOLS.iter();
-        for tool in shipped.filter(|t| crate::runtime_lua::jit_module(t).is_some()) {
+        let shipped = crate::base::runtime_lua::INTERPRETER_TOOLS.iter();
+        for tool in shipped.filter(|t| crate::base::runtime_lua::jit_module(t).is_some()) {
             b.require(tool, Origin::Runtime, None)?;
         }
     }

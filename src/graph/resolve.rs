@@ -245,7 +245,7 @@ impl SearchPath {
                     }
                 }
                 let name = format!("{prefix}.{}", stem.replace('/', "."));
-                if crate::lua::valid_module_name(&name) {
+                if crate::base::lua::valid_module_name(&name) {
                     names.push(name);
                 }
             });

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::resolve::SearchPath;
+use crate::graph::resolve::SearchPath;
 
 /// The module name under which the recorder is packed: not a name `require` could be asked for
 /// by a program by accident.
@@ -88,7 +88,7 @@ fn lua_string(bytes: &[u8]) -> String {
 
 /// A search path as `package.path` text, relative templates anchored where the build anchors
 /// them (the main script's directory).
-fn path_text(templates: &[crate::resolve::Template]) -> Vec<u8> {
+fn path_text(templates: &[crate::graph::resolve::Template]) -> Vec<u8> {
     use std::os::unix::ffi::OsStrExt;
     let parts: Vec<Vec<u8>> =
         templates.iter().map(|t| t.expand("?").1.as_os_str().as_bytes().to_vec()).collect();
@@ -155,7 +155,7 @@ pub fn run(
         .process_group(0)
         .spawn()
         .map_err(TraceError::Spawn)?;
-    let group = crate::cleanup::child_group(child.id() as i32);
+    let group = crate::base::cleanup::child_group(child.id() as i32);
     let out = child.stdout.take().map(|o| drain(o, 0));
     let err = child.stderr.take().map(|e| drain(e, 4096));
     let start = Instant::now();
@@ -202,7 +202,7 @@ fn parse_log(text: &[u8]) -> Outcome {
                 let rest: Vec<&str> = fields.collect();
                 let file = (!rest.is_empty()).then(|| rest.join("\t"));
                 let file = file.as_deref();
-                if crate::lua::valid_module_name(name) {
+                if crate::base::lua::valid_module_name(name) {
                     outcome.modules.push(Traced {
                         name: name.to_owned(),
                         kind: kind.map(str::to_owned),
@@ -252,7 +252,7 @@ pub fn module_list(modules: &[Traced], main: &str) -> String {
 /// Reads a `--modules-from` file: blank lines and `#` comments are skipped; every other line is
 /// a module name, optionally followed by a tab and the file it was loaded from.
 pub fn read_module_list(path: &Path) -> Result<Vec<Traced>, TraceError> {
-    let bytes = crate::input::read(path)
+    let bytes = crate::base::input::read(path)
         .map_err(|source| TraceError::ListRead { path: path.to_path_buf(), source })?;
     let syntax = |line: usize, message: String| TraceError::ListSyntax {
         path: path.to_path_buf(),
@@ -271,7 +271,7 @@ pub fn read_module_list(path: &Path) -> Result<Vec<Traced>, TraceError> {
             Some((n, f)) => (n.trim(), Some(PathBuf::from(f))),
             None => (line.trim(), None),
         };
-        if !crate::lua::valid_module_name(name) {
+        if !crate::base::lua::valid_module_name(name) {
             return Err(syntax(
                 i + 1,
                 format!("'{name}' is not a module name (expected NAME, or NAME<TAB>FILE)"),

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 
-use crate::heroku::printable;
+use crate::deploy::heroku::printable;
 
 /// Why no image was made. Messages are shown through [`printable`]: a file name never puts a
 /// control character on the terminal.
@@ -62,14 +62,15 @@ pub fn runtime_files(binary: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, OciErro
     let mut queue: Vec<String> = elf.libraries.iter().map(|s| (*s).to_owned()).collect();
     let mut seen = std::collections::BTreeSet::new();
     // Base-system libraries are looked up in the system directories only.
-    let none = crate::native::Object::empty();
+    let none = crate::base::native::Object::empty();
     while let Some(lib) = queue.pop() {
         if !seen.insert(lib.clone()) || lib.starts_with("ld-linux") {
             continue;
         }
-        let path = crate::native::find_library(&lib, &none, Path::new("/"), &[]).map_err(|_| {
-            OciError::Invalid(format!("{lib} is needed but not found on this machine"))
-        })?;
+        let path =
+            crate::base::native::find_library(&lib, &none, Path::new("/"), &[]).map_err(|_| {
+                OciError::Invalid(format!("{lib} is needed but not found on this machine"))
+            })?;
         let bytes = std::fs::read(&path).map_err(io(&path))?;
         if let Ok(dep) = goblin::elf::Elf::parse(&bytes) {
             queue.extend(dep.libraries.iter().map(|s| (*s).to_owned()));
@@ -133,7 +134,7 @@ fn tar_of(files: &Files, dirs: &[(&str, u32)]) -> Result<Vec<u8>, OciError> {
             path.trim_start_matches('/')
         )));
     }
-    let mut entries: Vec<crate::archive::Entry> =
+    let mut entries: Vec<crate::deploy::archive::Entry> =
         all_dirs.into_iter().map(|(d, m)| (d, m, None)).collect();
     entries.extend(
         files
@@ -141,11 +142,12 @@ fn tar_of(files: &Files, dirs: &[(&str, u32)]) -> Result<Vec<u8>, OciError> {
             .map(|(p, (m, data))| (p.trim_start_matches('/').to_owned(), *m, Some(&data[..]))),
     );
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    crate::archive::tar(&entries).map_err(|e| OciError::Invalid(format!("writing the image: {e}")))
+    crate::deploy::archive::tar(&entries)
+        .map_err(|e| OciError::Invalid(format!("writing the image: {e}")))
 }
 
 fn gzip(bytes: &[u8]) -> Result<Vec<u8>, OciError> {
-    crate::archive::gzip(bytes, flate2::Compression::default())
+    crate::deploy::archive::gzip(bytes, flate2::Compression::default())
         .map_err(|e| OciError::Invalid(format!("compressing the layer: {e}")))
 }
 

@@ -5,7 +5,16 @@
 //! device is not a module file.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A file given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// The path as the user wrote it, for messages.
+    pub display: String,
+    /// Canonical path.
+    pub path: PathBuf,
+}
 
 /// The largest input read whole: far above any real Lua source, C module or stub, and below
 /// what LuaJIT itself could load (its strings and chunks stay under 2 GiB).

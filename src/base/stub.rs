@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use object::{Object, ObjectSection};
 
-use crate::target::{Store, StubChoice, Target};
+use crate::base::target::{Store, StubChoice, Target};
 
 /// The host stub, embedded at build time.
 pub static EMBEDDED: &[u8] = include_bytes!(env!("BUNDLE_EMBEDDED_STUB"));
@@ -64,7 +64,7 @@ pub fn bytecode_compatible(bytes: &[u8]) -> Result<(), String> {
 /// The build's [`Target`]: the stub `choice` names, read and checked once, and its machine.
 pub fn target(choice: &StubChoice, store: Store) -> Result<Target, StubError> {
     let stub = load(choice, store)?;
-    let machine = crate::native::machine_of(&stub).ok_or_else(|| StubError::NotAStub {
+    let machine = crate::base::native::machine_of(&stub).ok_or_else(|| StubError::NotAStub {
         path: match choice {
             StubChoice::File(p) => p.clone(),
             StubChoice::Embedded => "(embedded stub)".into(),
@@ -82,7 +82,7 @@ pub fn load(
     match choice {
         StubChoice::Embedded => Ok(EMBEDDED.into()),
         StubChoice::File(path) => {
-            let bytes = crate::input::read(path)
+            let bytes = crate::base::input::read(path)
                 .map_err(|source| StubError::Read { path: path.clone(), source })?;
             check(&bytes).map_err(|reason| StubError::NotAStub { path: path.clone(), reason })?;
             if !matches!(store, Store::Source) {

@@ -17,12 +17,13 @@ use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSymbol};
 
 use crate::compile::Compiled;
+use crate::output::program::Program;
 
 /// The host shared with the stub, and its header.
-const HOST_C: &str = include_str!("../runtime/host/host.c");
-const HOST_H: &str = include_str!("../runtime/host/host.h");
+const HOST_C: &str = include_str!("../../runtime/host/host.c");
+const HOST_H: &str = include_str!("../../runtime/host/host.h");
 /// The payload side, with a `/* @@DATA@@ */` marker where the tables go.
-const PAYLOAD_C: &str = include_str!("../runtime/host/payload_c.c");
+const PAYLOAD_C: &str = include_str!("../../runtime/host/payload_c.c");
 /// Largest part of a module in one literal (C99 guarantees 4095).
 pub const PART: usize = 4000;
 
@@ -33,6 +34,9 @@ pub enum EmitCError {
     CLib { path: PathBuf, reason: String },
     #[error("C module '{0}' is defined by two --c-lib files ({1} and {2})")]
     Duplicate(String, String, String),
+    /// `--cc`: compiling the C file failed.
+    #[error("--cc: {0}")]
+    Cc(String),
     #[error("C module '{name}' ({file}) is a shared object: --emit-c cannot embed it; link its static library with --c-lib")]
     SharedObject { name: String, file: String },
 }
@@ -53,7 +57,7 @@ pub fn read_clib(spec: &str) -> Result<Vec<CLib>, EmitCError> {
         _ => (None, PathBuf::from(spec)),
     };
     let fail = |reason: String| EmitCError::CLib { path: file.clone(), reason };
-    let bytes = crate::input::read(&file).map_err(|e| fail(e.to_string()))?;
+    let bytes = crate::base::input::read(&file).map_err(|e| fail(e.to_string()))?;
     let mut symbols: Vec<String> = Vec::new();
     if let Ok(archive) = ArchiveFile::parse(&*bytes) {
         for member in archive.members() {
@@ -176,17 +180,12 @@ fn c_bytes(b: &[u8]) -> String {
     out
 }
 
-/// The C file for `units` (main script first or absent), `preloads` and `clibs`; with
-/// `ignore_sigpipe`, the program ignores SIGPIPE as the stub does for `--sigpipe ignore`.
-pub fn generate(
-    units: &[Compiled],
-    interpreter: Option<(&Compiled, Option<&str>)>,
-    preloads: &[String],
-    clibs: &[CLib],
-    header: &str,
-    ignore_sigpipe: bool,
-) -> Result<String, EmitCError> {
-    if let Some(u) = units.iter().find(|u| u.kind == bundle_runtime::format::Kind::Native) {
+/// The C file for `program`, with the static C modules `clibs`, after `header`.
+pub fn generate(program: &Program, clibs: &[CLib], header: &str) -> Result<String, EmitCError> {
+    let start = &program.start;
+    let (preloads, ignore_sigpipe) = (&start.preloads, start.ignore_sigpipe);
+    let interpreter = start.interpreter.as_ref().map(|i| (&i.chunk, i.env.as_deref()));
+    if let Some(u) = program.units.iter().find(|u| u.kind == bundle_runtime::format::Kind::Native) {
         return Err(EmitCError::SharedObject {
             name: u.name.clone().unwrap_or_default(),
             file: String::from_utf8_lossy(u.chunkname.strip_prefix(b"@").unwrap_or(&u.chunkname))
@@ -194,7 +193,7 @@ pub fn generate(
         });
     }
     let mut data = String::new();
-    let mut modules: Vec<&Compiled> = units.iter().filter(|u| u.name.is_some()).collect();
+    let mut modules: Vec<&Compiled> = program.modules().collect();
     modules.sort_by(|a, b| a.name.cmp(&b.name));
     let entry = |out: &mut String, id: &str, u: &Compiled| {
         let init = blob(out, id, &u.data);
@@ -210,8 +209,7 @@ pub fn generate(
     for (i, m) in modules.iter().enumerate() {
         inits.push(entry(&mut data, &format!("bundle_m{i}"), m));
     }
-    let main =
-        units.iter().find(|u| u.name.is_none()).map(|m| entry(&mut data, "bundle_main_blob", m));
+    let main = program.main().map(|m| entry(&mut data, "bundle_main_blob", m));
     let _ = writeln!(data, "\nstatic const bundle_module bundle_modules[] = {{");
     if inits.is_empty() {
         data.push_str(
@@ -296,13 +294,16 @@ fn comment_safe(text: &str) -> String {
 }
 
 /// The compiler command line for `c_file` → `exe`, with LuaJIT's flags from pkg-config.
-pub fn compile(c_file: &Path, exe: &Path, clibs: &[CLib]) -> Result<(), String> {
+pub fn compile(c_file: &Path, exe: &Path, clibs: &[CLib]) -> Result<(), EmitCError> {
+    let fail = |m: String| EmitCError::Cc(m);
     let pkg = std::process::Command::new("pkg-config")
         .args(["--cflags", "--libs", "luajit"])
         .output()
-        .map_err(|e| format!("pkg-config is needed to find LuaJIT's headers and library: {e}"))?;
+        .map_err(|e| {
+            fail(format!("pkg-config is needed to find LuaJIT's headers and library: {e}"))
+        })?;
     if !pkg.status.success() {
-        return Err("no LuaJIT development files found (pkg-config luajit failed): install libluajit-5.1-dev".into());
+        return Err(fail("no LuaJIT development files found (pkg-config luajit failed): install libluajit-5.1-dev".into()));
     }
     let flags = String::from_utf8_lossy(&pkg.stdout).into_owned();
     let triple = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
@@ -312,16 +313,19 @@ pub fn compile(c_file: &Path, exe: &Path, clibs: &[CLib]) -> Result<(), String> 
         .target(&triple)
         .host(&triple)
         .try_get_compiler()
-        .map_err(|e| format!("no C compiler found: {e}"))?;
+        .map_err(|e| fail(format!("no C compiler found: {e}")))?;
     let mut cmd = compiler.to_command();
     cmd.arg("-std=c99").arg(c_file);
     let mut files: Vec<&Path> = clibs.iter().map(|c| c.file.as_path()).collect();
     files.dedup();
     cmd.args(files);
     cmd.args(flags.split_whitespace()).arg("-o").arg(exe);
-    let out = cmd.output().map_err(|e| format!("running the C compiler: {e}"))?;
+    let out = cmd.output().map_err(|e| fail(format!("running the C compiler: {e}")))?;
     if !out.status.success() {
-        return Err(format!("the C compiler failed:\n{}", String::from_utf8_lossy(&out.stderr)));
+        return Err(fail(format!(
+            "the C compiler failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
     }
     Ok(())
 }

@@ -99,7 +99,7 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
         let path = path.to_path_buf();
         move |source| ExtractError::Io { path, source }
     };
-    let bytes = crate::input::read(file).map_err(io(file))?;
+    let bytes = crate::base::input::read(file).map_err(io(file))?;
     let payload_err = |source| ExtractError::Payload { path: file.to_path_buf(), source };
     let located = carrier::locate(&bytes).map_err(payload_err)?;
     let damaged =
@@ -110,7 +110,7 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
         return Err(ExtractError::Symlink(dir.to_path_buf()));
     }
     // Plan every write first: a refusal leaves the directory as it was.
-    let inputs = crate::emit::Inputs::of([file]);
+    let inputs = crate::output::emit::Inputs::of([file]);
     let mut plan: Vec<(PathBuf, Entry)> = Vec::new();
     for e in payload.entries() {
         let e = e.map_err(damaged)?;
@@ -159,14 +159,14 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
             std::fs::create_dir_all(parent).map_err(io(parent))?;
             for d in missing.into_iter().rev() {
                 // Removed on an interruption too, once empty.
-                registered.push(crate::cleanup::register(&d, true));
+                registered.push(crate::base::cleanup::register(&d, true));
                 made_dirs.push(d);
             }
             let mut tmp = tempfile::Builder::new()
                 .prefix(".bundle-")
                 .tempfile_in(parent)
                 .map_err(io(parent))?;
-            let _registered = crate::cleanup::register(tmp.path(), false);
+            let _registered = crate::base::cleanup::register(tmp.path(), false);
             std::io::Write::write_all(&mut tmp, data).map_err(io(target))?;
             staged.push((tmp, target.clone(), _registered));
         }

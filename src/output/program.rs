@@ -1,0 +1,81 @@
+//! The program as every back end receives it: what `compile` made of the graph (the main chunk,
+//! the modules, the C modules and the libraries they need) and how it starts (preloads, the
+//! interpreter, the SIGPIPE policy). The executable back end packs it into a payload
+//! (`pack`); the C back end writes it as literals (`emit_c`). Neither sees the graph or the plan.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::compile::Compiled;
+use crate::graph::Graph;
+
+/// A shared library that travels with the program because a C module needs it.
+#[derive(Debug, Clone)]
+pub struct Library {
+    /// Its `DT_NEEDED` name (`libssl.so.3`).
+    pub name: String,
+    /// Where it was found, for the chunk name.
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+/// The interpreter the program carries (runtime/lua/interp.lua, compiled).
+#[derive(Debug, Clone)]
+pub struct Interpreter {
+    pub chunk: Compiled,
+    /// `--interpreter-env`: with a main script, the variable that selects the interpreter.
+    pub env: Option<String>,
+}
+
+/// How the program starts.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    /// Modules to require before the main chunk (`-l`), in order.
+    pub preloads: Vec<String>,
+    pub interpreter: Option<Interpreter>,
+    /// `--sigpipe ignore`.
+    pub ignore_sigpipe: bool,
+}
+
+/// One program, ready for a back end.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// The main chunk (no name) and the modules, in the graph's order.
+    pub units: Vec<Compiled>,
+    pub libraries: Vec<Library>,
+    /// Who needs which libraries: a library or C module name, and the library names, in the
+    /// order they must be opened.
+    pub needs: BTreeMap<String, Vec<String>>,
+    pub start: Start,
+}
+
+impl Program {
+    /// The program made of `graph`'s units, compiled (`units`, in the graph's order).
+    pub fn new(graph: &Graph, units: Vec<Compiled>, start: Start) -> Self {
+        let mut needs = BTreeMap::new();
+        let libraries = graph
+            .libraries
+            .iter()
+            .map(|(name, lib)| {
+                if !lib.needs.is_empty() {
+                    needs.insert(name.clone(), lib.needs.clone());
+                }
+                Library { name: name.clone(), path: lib.path.clone(), bytes: lib.bytes.clone() }
+            })
+            .collect();
+        for u in graph.units.iter().filter(|u| !u.needs.is_empty()) {
+            needs.insert(u.label().to_owned(), u.needs.clone());
+        }
+        Program { units, libraries, needs, start }
+    }
+
+    /// The main chunk, if the program has a main script.
+    pub fn main(&self) -> Option<&Compiled> {
+        self.units.iter().find(|u| u.name.is_none())
+    }
+
+    /// The modules (every unit but the main chunk).
+    pub fn modules(&self) -> impl Iterator<Item = &Compiled> {
+        self.units.iter().filter(|u| u.name.is_some())
+    }
+}
