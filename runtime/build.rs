@@ -44,6 +44,17 @@ fn compile_host(out: &Path) {
         .warnings(true)
         .extra_warnings(true)
         .compile("bundlehost");
+    // The VM's version, for the stub's `.bundle_luajit` marker.
+    let header = std::fs::read_to_string(include.join("luajit.h")).expect("reading luajit.h");
+    let version = header
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("#define LUAJIT_VERSION"))
+        .find_map(|rest| {
+            let rest = rest.strip_prefix([' ', '\t'])?.trim();
+            rest.strip_prefix('"')?.strip_suffix('"').map(str::to_owned)
+        })
+        .expect("LUAJIT_VERSION in luajit.h");
+    println!("cargo:rustc-env=BUNDLE_STUB_LUAJIT_VERSION={version}");
 }
 
 /// The directory holding the vendored LuaJIT's `lua.h`: `BUNDLE_LUA_INCLUDE`, else mlua-sys's

@@ -202,7 +202,7 @@ fn trace_rounds(
             Some(trace::RECORDER.to_owned()),
             "src/graph/trace.lua (bundle)",
             "=bundle trace",
-            trace::recorder_source(&log, &request.search),
+            trace::recorder_source(&log, &graph.search),
         );
         compiled.push(compiler.compile(&recorder, target::Store::Bytecode { strip: false })?);
         // The traced executable runs the main script (never the interpreter), the recorder

@@ -8,7 +8,7 @@ use crate::base::input::Input;
 use crate::base::lua::{is_builtin, valid_module_name};
 use crate::base::target::{Store, StubChoice};
 use crate::cli::{Cli, GraphArgs};
-use crate::graph::resolve::{SearchConfig, SearchPath};
+use crate::graph::resolve::SearchConfig;
 use crate::graph::{ModuleSpec, Request};
 
 /// Everything the pipeline needs, checked, grouped by the stage that reads it.
@@ -331,15 +331,13 @@ fn request(main: Option<&Path>, args: &GraphArgs) -> Result<Request, PlanError> 
         Some(f) => crate::graph::trace::read_module_list(f).map_err(PlanError::ModulesFrom)?,
         None => Vec::new(),
     };
-    let search = SearchPath::new(
-        &SearchConfig {
-            root: root.clone(),
-            includes: args.includes.clone(),
-            trees: args.trees.clone(),
-            ..SearchConfig::default()
-        }
-        .with_env(),
-    );
+    let search = SearchConfig {
+        root: root.clone(),
+        includes: args.includes.clone(),
+        trees: args.trees.clone(),
+        ..SearchConfig::default()
+    }
+    .with_env();
     Ok(Request {
         interpreter: main.is_none(),
         main,

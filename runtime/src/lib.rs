@@ -14,6 +14,11 @@ pub const STUB_MARKER: [u8; 16] = *b"bundle-stub\0fmt\x01";
 /// Name of the ELF section holding [`STUB_MARKER`].
 pub const STUB_SECTION: &str = ".bundle_stub";
 
+/// Name of the ELF section holding the stub's LuaJIT version (`LuaJIT 2.1.1788856981`, from
+/// the `luajit.h` it was compiled with): the bundler ships its `jit.*` tools to an interpreter
+/// only when they are that VM's.
+pub const LUAJIT_SECTION: &str = ".bundle_luajit";
+
 /// The `luaopen_*` function Lua's C loader calls for module `name`: the part after the first
 /// `-` (Lua 5.1 manual §5.3, `package.loaders`), dots replaced by underscores.
 pub fn luaopen_symbol(name: &[u8]) -> Vec<u8> {

@@ -38,6 +38,25 @@ const EXIT_DAMAGED: c_int = 65;
 #[link_section = ".bundle_stub"]
 static STUB_MARKER: [u8; 16] = bundle_runtime::STUB_MARKER;
 
+/// The stub's LuaJIT version, in its `.bundle_luajit` section: the bundler ships its `jit.*`
+/// tools only to a stub whose VM they were made for.
+#[used]
+#[link_section = ".bundle_luajit"]
+static LUAJIT_VERSION: [u8; LUAJIT_VERSION_STR.len()] = bytes_of(LUAJIT_VERSION_STR);
+const LUAJIT_VERSION_STR: &str = env!("BUNDLE_STUB_LUAJIT_VERSION");
+
+/// The bytes of `s` as an array (for a `static` in a link section).
+const fn bytes_of<const N: usize>(s: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < N {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
+
 /// A payload primitive of host.h: pushes one value and returns 0, or pushes a message and
 /// returns a `LUA_ERR*` status.
 type PushFn = unsafe extern "C-unwind" fn(*mut lua_State, *mut c_void) -> c_int;

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use goblin::elf::Elf;
 
+use crate::base::target::LibrarySearch;
+
 /// Libraries every glibc system has: never packed.
 pub const BASE_SYSTEM: &[&str] = &[
     "libc.so.6",
@@ -136,17 +138,6 @@ fn ld_so_conf_dirs(path: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The multiarch directory name for the host, e.g. `x86_64-linux-gnu`.
-fn multiarch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "x86_64-linux-gnu",
-        "aarch64" => "aarch64-linux-gnu",
-        "x86" => "i386-linux-gnu",
-        "arm" => "arm-linux-gnueabihf",
-        _ => "",
-    }
-}
-
 impl Object {
     /// An object that needs nothing and has no search paths of its own.
     pub fn empty() -> Self {
@@ -173,38 +164,39 @@ fn expand_origin(p: &str, origin: &Path) -> PathBuf {
 /// directory as opened, symlinks not resolved) needs, in order (ld.so(8)): its DT_RPATH and those
 /// of the objects that loaded it (`inherited`), unless it has a DT_RUNPATH; LD_LIBRARY_PATH; its
 /// DT_RUNPATH; the directories of /etc/ld.so.conf; the default and multiarch directories.
-pub fn search_dirs(object: &Object, origin: &Path, inherited: &[PathBuf]) -> Vec<PathBuf> {
-    let (env_dirs, system_dirs) = machine_dirs();
+pub fn search_dirs(
+    object: &Object,
+    origin: &Path,
+    inherited: &[PathBuf],
+    machine: &LibrarySearch,
+) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if object.runpath.is_empty() {
         dirs.extend(object.rpath_dirs(origin));
         dirs.extend(inherited.iter().cloned());
     }
-    dirs.extend(env_dirs.iter().cloned());
+    dirs.extend(machine.env.iter().cloned());
     dirs.extend(object.runpath.iter().map(|p| expand_origin(p, origin)));
-    dirs.extend(system_dirs.iter().cloned());
+    dirs.extend(machine.system.iter().cloned());
     dirs
 }
 
-/// This machine's part of the library search, read once per process: LD_LIBRARY_PATH, then
-/// the directories of /etc/ld.so.conf followed by the default and multiarch directories.
-fn machine_dirs() -> &'static (Vec<PathBuf>, Vec<PathBuf>) {
-    static DIRS: std::sync::OnceLock<(Vec<PathBuf>, Vec<PathBuf>)> = std::sync::OnceLock::new();
-    DIRS.get_or_init(|| {
-        let env_dirs = std::env::var_os("LD_LIBRARY_PATH")
-            .map(|ld| std::env::split_paths(&ld).filter(|p| !p.as_os_str().is_empty()).collect())
-            .unwrap_or_default();
-        let mut system = Vec::new();
-        ld_so_conf_dirs(Path::new("/etc/ld.so.conf"), 0, &mut system);
-        let ma = multiarch();
-        for d in ["/lib", "/usr/lib"] {
-            if !ma.is_empty() {
-                system.push(Path::new(d).join(ma));
-            }
-            system.push(PathBuf::from(d));
+/// This machine's part of the library search for code of multiarch tuple `multiarch`:
+/// LD_LIBRARY_PATH, then the directories of /etc/ld.so.conf followed by the default and
+/// multiarch directories.
+pub fn library_search(multiarch: &str) -> LibrarySearch {
+    let env = std::env::var_os("LD_LIBRARY_PATH")
+        .map(|ld| std::env::split_paths(&ld).filter(|p| !p.as_os_str().is_empty()).collect())
+        .unwrap_or_default();
+    let mut system = Vec::new();
+    ld_so_conf_dirs(Path::new("/etc/ld.so.conf"), 0, &mut system);
+    for d in ["/lib", "/usr/lib"] {
+        if !multiarch.is_empty() {
+            system.push(Path::new(d).join(multiarch));
         }
-        (env_dirs, system)
-    })
+        system.push(PathBuf::from(d));
+    }
+    LibrarySearch { env, system }
 }
 
 /// Finds `needed` for `object`: the first directory holding a file of that name.
@@ -213,18 +205,24 @@ pub fn find_library(
     object: &Object,
     origin: &Path,
     inherited: &[PathBuf],
+    machine: &LibrarySearch,
 ) -> Result<PathBuf, Vec<PathBuf>> {
     if needed.contains('/') {
         let p = PathBuf::from(needed);
         return if p.is_file() { Ok(p) } else { Err(vec![p]) };
     }
-    let dirs = search_dirs(object, origin, inherited);
+    let dirs = search_dirs(object, origin, inherited, machine);
     dirs.iter().map(|d| d.join(needed)).find(|p| p.is_file()).ok_or(dirs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn host() -> LibrarySearch {
+        let m = machine_of(crate::base::stub::EMBEDDED).unwrap();
+        library_search(crate::base::target::multiarch_of(m))
+    }
 
     #[test]
     fn base_system_is_left_out() {
@@ -254,10 +252,12 @@ mod tests {
             rpath: vec!["$ORIGIN/deps".into()],
             runpath: vec![],
         };
-        let dirs = search_dirs(&with_rpath, Path::new("/m"), &[PathBuf::from("/inherited")]);
+        let dirs =
+            search_dirs(&with_rpath, Path::new("/m"), &[PathBuf::from("/inherited")], &host());
         assert_eq!(&dirs[..2], &[PathBuf::from("/m/deps"), PathBuf::from("/inherited")]);
         let with_runpath = Object { runpath: vec!["/run".into()], ..with_rpath };
-        let dirs = search_dirs(&with_runpath, Path::new("/m"), &[PathBuf::from("/inherited")]);
+        let dirs =
+            search_dirs(&with_runpath, Path::new("/m"), &[PathBuf::from("/inherited")], &host());
         assert!(!dirs.contains(&PathBuf::from("/m/deps")), "a RUNPATH disables RPATH");
         assert!(!dirs.contains(&PathBuf::from("/inherited")));
         assert!(dirs.contains(&PathBuf::from("/run")));
@@ -266,9 +266,11 @@ mod tests {
     #[test]
     fn libc_is_found_where_the_loader_finds_it() {
         let empty = Object { needed: vec![], soname: None, rpath: vec![], runpath: vec![] };
-        let found =
-            find_library("libc.so.6", &empty, Path::new("/"), &[]).expect("libc on this machine");
+        let found = find_library("libc.so.6", &empty, Path::new("/"), &[], &host())
+            .expect("libc on this machine");
         assert!(found.ends_with("libc.so.6"));
-        assert!(find_library("libdoes-not-exist.so.9", &empty, Path::new("/"), &[]).is_err());
+        assert!(
+            find_library("libdoes-not-exist.so.9", &empty, Path::new("/"), &[], &host()).is_err()
+        );
     }
 }

@@ -16,6 +16,12 @@ const BANNER: &str = include_str!(concat!(env!("OUT_DIR"), "/luajit/banner.txt")
 
 const INTERPRETER: &str = include_str!("../../runtime/lua/interp.lua");
 
+/// The version part of [`BANNER`] (`LuaJIT 2.1.1788856981`): what a stub's `.bundle_luajit`
+/// marker must say for the embedded tools to be its VM's. Empty without a LuaJIT build.
+pub fn luajit_version() -> &'static str {
+    BANNER.split(" -- ").next().unwrap_or("")
+}
+
 /// The placeholder in interp.lua that receives [`BANNER`].
 const BANNER_MARK: &str = "@LUAJIT_BANNER@";
 

@@ -71,7 +71,27 @@ pub fn target(choice: &StubChoice, store: Store) -> Result<Target, StubError> {
         },
         reason: "not an ELF executable".into(),
     })?;
-    Ok(Target { stub, machine })
+    let multiarch = crate::base::target::multiarch_of(machine);
+    let luajit = luajit_of(&stub);
+    let ours = crate::base::runtime_lua::luajit_version();
+    Ok(Target {
+        jit_tools: !ours.is_empty() && luajit == ours,
+        libraries: crate::base::native::library_search(multiarch),
+        stub,
+        machine,
+        multiarch,
+        luajit,
+    })
+}
+
+/// The LuaJIT version the stub was built with (its `.bundle_luajit` marker); empty if it has
+/// none.
+pub fn luajit_of(stub: &[u8]) -> String {
+    let Ok(file) = object::File::parse(stub) else { return String::new() };
+    file.section_by_name(bundle_runtime::LUAJIT_SECTION)
+        .and_then(|s| s.data().ok())
+        .map(|d| String::from_utf8_lossy(d).into_owned())
+        .unwrap_or_default()
 }
 
 /// The stub's bytes, checked.

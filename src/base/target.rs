@@ -1,16 +1,53 @@
-//! What the output is built for: the stub it starts from and how Lua is stored in it (the
-//! bytecode flavour of that stub's LuaJIT). Plain data, importing nothing of the pipeline.
+//! What the output is built for: the stub it starts from, the machine it runs on, and how Lua
+//! is stored in it (the bytecode flavour of that stub's LuaJIT). Plain data, importing nothing
+//! of the pipeline; `stub::target` computes it once per build.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
 
-/// The machine the output runs on, as one build sees it: the stub it starts from (read and
-/// checked once, by `stub::target`) and the ELF machine native code must be built for.
+/// Every fact about the machine the output runs on, as one build sees it.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// The stub the output starts from, read and checked once.
     pub stub: Cow<'static, [u8]>,
-    /// `e_machine` of the stub.
+    /// `e_machine` of the stub: native code must be built for it.
     pub machine: u16,
+    /// The Debian multiarch tuple of that machine (`x86_64-linux-gnu`), which names the
+    /// directories of its C modules (`/usr/lib/<multiarch>/lua/5.1`) and libraries; empty for
+    /// a machine without one.
+    pub multiarch: &'static str,
+    /// Where the dynamic loader looks for libraries, read once per build.
+    pub libraries: LibrarySearch,
+    /// The `LuaJIT x.y.z` version of the stub's VM, from its marker.
+    pub luajit: String,
+    /// Whether the `jit.*` tools embedded in this bundler (`runtime_lua`) are that VM's: their
+    /// `jit.vmdef` refuses any other VM. Without them, an interpreter has no `-jv`, `-jdump`
+    /// or `-b`, as a luajit installed without its tools.
+    pub jit_tools: bool,
+}
+
+/// The machine's part of the shared-library search (ld.so(8)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LibrarySearch {
+    /// `LD_LIBRARY_PATH`.
+    pub env: Vec<PathBuf>,
+    /// The directories of `/etc/ld.so.conf`, then the default and multiarch directories.
+    pub system: Vec<PathBuf>,
+}
+
+/// The Debian multiarch tuple for ELF machine `machine`.
+pub fn multiarch_of(machine: u16) -> &'static str {
+    // e_machine values (elf.h).
+    match machine {
+        62 => "x86_64-linux-gnu",
+        183 => "aarch64-linux-gnu",
+        3 => "i386-linux-gnu",
+        40 => "arm-linux-gnueabihf",
+        243 => "riscv64-linux-gnu",
+        21 => "powerpc64le-linux-gnu",
+        22 => "s390x-linux-gnu",
+        _ => "",
+    }
 }
 
 /// How Lua units are stored in the payload.

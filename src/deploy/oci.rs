@@ -61,14 +61,20 @@ pub fn runtime_files(binary: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, OciErro
     // The base system, transitively (libm needs libc, ...), found as the loader would.
     let mut queue: Vec<String> = elf.libraries.iter().map(|s| (*s).to_owned()).collect();
     let mut seen = std::collections::BTreeSet::new();
-    // Base-system libraries are looked up in the system directories only.
+    // Base-system libraries are looked up in the system directories of the binary's machine
+    // only.
     let none = crate::base::native::Object::empty();
+    let multiarch = crate::base::target::multiarch_of(elf.header.e_machine);
+    let system = crate::base::target::LibrarySearch {
+        env: Vec::new(),
+        system: crate::base::native::library_search(multiarch).system,
+    };
     while let Some(lib) = queue.pop() {
         if !seen.insert(lib.clone()) || lib.starts_with("ld-linux") {
             continue;
         }
-        let path =
-            crate::base::native::find_library(&lib, &none, Path::new("/"), &[]).map_err(|_| {
+        let path = crate::base::native::find_library(&lib, &none, Path::new("/"), &[], &system)
+            .map_err(|_| {
                 OciError::Invalid(format!("{lib} is needed but not found on this machine"))
             })?;
         let bytes = std::fs::read(&path).map_err(io(&path))?;

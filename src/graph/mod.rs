@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use crate::base::diag::{Diagnostic, Snippet};
 use crate::base::input::Input;
 use crate::base::lua::is_builtin;
-use crate::graph::resolve::{Found, NotFound, SearchPath};
+use crate::graph::resolve::{Found, NotFound, SearchConfig, SearchPath};
 use crate::graph::scan::{Site, Target};
 pub use crate::graph::unit::{EdgeKind, Origin, Unit, UnitKind, When};
 
@@ -84,6 +84,8 @@ pub struct Graph {
     pub libraries: BTreeMap<String, Library>,
     /// Warnings and notes (and errors, when [`Graph::has_errors`]).
     pub diagnostics: Vec<Diagnostic>,
+    /// The search path modules were resolved on (the request's, for the target's machine).
+    pub search: SearchPath,
     /// For each unit, the edge that gave it its [`When`] (none for roots).
     best_in: Vec<Option<usize>>,
     /// For each name not packed, the strongest way it is asked for.
@@ -295,7 +297,8 @@ pub struct Request {
     pub excludes: Vec<String>,
     /// Libraries (`DT_NEEDED` names) not to pack.
     pub no_libs: Vec<String>,
-    pub search: SearchPath,
+    /// The search path, as configured; the target completes it (its multiarch C directory).
+    pub search: SearchConfig,
     pub allow_missing: bool,
     /// `--strict`: every missing or unresolvable require is an error.
     pub strict: bool,
@@ -311,8 +314,9 @@ pub struct Request {
 
 struct Builder<'p> {
     request: &'p Request,
-    /// ELF machine of the stub: native code must match it.
-    machine: u16,
+    /// The machine the output runs on: native code must match it, libraries are found as its
+    /// loader would.
+    target: &'p crate::base::target::Target,
     graph: Graph,
     by_name: BTreeMap<String, usize>,
     /// Missing names asked for by a root (`-m`, `-l`, a traced module), with how it asked.
@@ -456,14 +460,15 @@ impl Builder<'_> {
                     when: When::default(),
                     syntax: None,
                 });
-                for extra in crate::base::runtime_lua::computed_requires(name, self.machine) {
+                for extra in crate::base::runtime_lua::computed_requires(name, self.target.machine)
+                {
                     self.require(extra, Origin::Runtime, None)?;
                 }
                 return Ok(());
             }
         }
         let root = if from.is_none() { root_when(&origin) } else { None };
-        match self.request.search.resolve(name) {
+        match self.graph.search.resolve(name) {
             Ok(Found::Lua { shown, path }) => {
                 let path = lexical_absolute(&path);
                 let display = display_path(&path, self.cwd.as_deref());
@@ -554,7 +559,7 @@ impl Builder<'_> {
         });
         if let Some(owner) = owner {
             let o = &self.graph.units[owner];
-            crate::base::native::check(&o.source, self.machine, Some(&symbol))
+            crate::base::native::check(&o.source, self.target.machine, Some(&symbol))
                 .map_err(|e| e.to_string())?;
             let (shares, display) = (o.name.clone(), o.display.clone());
             self.add(Unit {
@@ -577,7 +582,7 @@ impl Builder<'_> {
         }
         let bytes =
             crate::base::input::read(&canonical).map_err(|e| format!("cannot read it: {e}"))?;
-        let object = crate::base::native::check(&bytes, self.machine, Some(&symbol))
+        let object = crate::base::native::check(&bytes, self.target.machine, Some(&symbol))
             .map_err(|e| e.to_string())?;
         let needs = self.add_libraries(name, &object, &opened, &[])?;
         let display = display_path(&opened, self.cwd.as_deref());
@@ -622,7 +627,7 @@ impl Builder<'_> {
             if self.graph.libraries.contains_key(lib) {
                 continue;
             }
-            let found = crate::base::native::find_library(lib, object, origin, inherited).map_err(|dirs| {
+            let found = crate::base::native::find_library(lib, object, origin, inherited, &self.target.libraries).map_err(|dirs| {
                 format!(
                     "it needs {lib}, which cannot be found on this machine (searched: {}); install it, or leave it out with --no-lib {lib}",
                     dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
@@ -630,7 +635,7 @@ impl Builder<'_> {
             })?;
             let bytes = crate::base::input::read(&found)
                 .map_err(|e| format!("{}: {e}", found.display()))?;
-            let lib_object = crate::base::native::check(&bytes, self.machine, None)
+            let lib_object = crate::base::native::check(&bytes, self.target.machine, None)
                 .map_err(|e| format!("it needs {lib} ({}), which is {e}", found.display()))?;
             // Loaded from memory, a library is found for the modules that need it by its SONAME
             // only: one without (or with another) SONAME would never be matched.
@@ -768,7 +773,7 @@ impl Builder<'_> {
             return Ok(());
         }
         if !self.under.contains_key(package) {
-            let found = self.request.search.modules_under(package);
+            let found = self.graph.search.modules_under(package);
             self.under.insert(package.to_owned(), found);
         }
         let names: Vec<String> = self.under[package]
@@ -816,7 +821,7 @@ impl Builder<'_> {
             let known = self.by_name.contains_key(text) || self.graph.unpacked.contains_key(text);
             if !known
                 && crate::base::lua::valid_module_name(text)
-                && self.request.search.resolve(text).is_ok()
+                && self.graph.search.resolve(text).is_ok()
             {
                 self.require(text, by(), Some((i, s, EdgeKind::Inferred)))?;
             }
@@ -824,7 +829,7 @@ impl Builder<'_> {
         }
         let package = text.trim_end_matches('.');
         if !self.under.contains_key(package) {
-            let found = self.request.search.modules_under(package);
+            let found = self.graph.search.modules_under(package);
             self.under.insert(package.to_owned(), found);
         }
         let names: Vec<String> = self.under[package]
@@ -992,11 +997,13 @@ impl Builder<'_> {
 pub fn build(request: &Request, target: &crate::base::target::Target) -> Result<Graph, GraphError> {
     let plan = request;
     let cwd = std::env::current_dir().ok().map(|c| lexical_absolute(&c));
-    let machine = target.machine;
     let mut b = Builder {
         request,
-        machine,
-        graph: Graph::default(),
+        target,
+        graph: Graph {
+            search: SearchPath::new(&request.search, target.multiarch),
+            ..Graph::default()
+        },
         by_name: BTreeMap::new(),
         missing_roots: BTreeMap::new(),
         under: BTreeMap::new(),
@@ -1035,7 +1042,7 @@ pub fn build(request: &Request, target: &crate::base::target::Target) -> Result<
         match spec {
             ModuleSpec::File { name, input } => {
                 let source = b.read(&input.path, &input.display)?;
-                let discovered = match plan.search.resolve(name) {
+                let discovered = match b.graph.search.resolve(name) {
                     Ok(Found::Lua { shown, path })
                         if path.canonicalize().ok().as_ref() != Some(&input.path) =>
                     {
@@ -1062,7 +1069,7 @@ pub fn build(request: &Request, target: &crate::base::target::Target) -> Result<
             }
             ModuleSpec::Name(name) => b.require(name, Origin::Explicit, None)?,
             ModuleSpec::Glob(prefix) => {
-                let names = plan.search.modules_under(prefix);
+                let names = b.graph.search.modules_under(prefix);
                 if names.is_empty() {
                     b.graph.diagnostics.push(Diagnostic::warning(format!(
                         "-m '{prefix}.*' matches no module on the search path"
@@ -1086,7 +1093,7 @@ pub fn build(request: &Request, target: &crate::base::target::Target) -> Result<
                 && !b.by_name.contains_key(&t.name)
         });
         match lua_file {
-            Some(file) if plan.search.resolve(&t.name).is_err() => {
+            Some(file) if b.graph.search.resolve(&t.name).is_err() => {
                 let path = lexical_absolute(file);
                 let display = display_path(&path, b.cwd.as_deref());
                 let source = b.read(&path, &display)?;
@@ -1110,7 +1117,17 @@ pub fn build(request: &Request, target: &crate::base::target::Target) -> Result<
             _ => b.require(&t.name, Origin::Traced, None)?,
         }
     }
-    if plan.interpreter && plan.runtime_modules {
+    if plan.interpreter && plan.runtime_modules && !target.jit_tools {
+        b.graph.diagnostics.push(
+            Diagnostic::warning(format!(
+                "the stub's VM ({}) is not the LuaJIT this bundle was built with ({}): the interpreter gets no jit.* tools (-jv, -jdump, -jp, -b), which must match their VM",
+                if target.luajit.is_empty() { "unknown" } else { &target.luajit },
+                crate::base::runtime_lua::luajit_version(),
+            ))
+            .note("build bundle with that stub's LuaJIT (BUNDLE_STUB and BUNDLE_LUAJIT_DIR, see build.rs) to ship its tools"),
+        );
+    }
+    if plan.interpreter && plan.runtime_modules && target.jit_tools {
         // A bundle built without LuaJIT's tools (BUNDLE_STUB, see build.rs) has none to pack:
         // its interpreter then says that jit.* modules are not installed, as luajit would.
         let shipped = crate::base::runtime_lua::INTERPRETER_TOOLS.iter();

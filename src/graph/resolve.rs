@@ -19,13 +19,13 @@ use std::path::{Path, PathBuf};
 /// `LUA_PATH` is unset, and for `;;` in it.
 pub const LUAJIT_DEFAULT_PATH: &str = "./?.lua;/usr/local/share/luajit-2.1/?.lua;/usr/local/share/lua/5.1/?.lua;/usr/local/share/lua/5.1/?/init.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua";
 
-/// The default C path: LuaJIT's `LUA_CPATH_DEFAULT` with the distribution's (multiarch)
-/// directory before `loadall.so`, as Debian's `luajit` has it.
-pub fn luajit_default_cpath() -> String {
-    let multiarch = match std::env::consts::ARCH {
-        "x86_64" => "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;",
-        "aarch64" => "/usr/lib/aarch64-linux-gnu/lua/5.1/?.so;",
-        _ => "",
+/// The default C path: LuaJIT's `LUA_CPATH_DEFAULT` with the distribution's directory for
+/// `multiarch` (the target's tuple, see `Target`) before `loadall.so`, as Debian's `luajit` has
+/// it (the stub is built with the same default, see build.rs).
+pub fn luajit_default_cpath(multiarch: &str) -> String {
+    let multiarch = match multiarch {
+        "" => String::new(),
+        m => format!("/usr/lib/{m}/lua/5.1/?.so;"),
     };
     format!("./?.so;/usr/local/lib/lua/5.1/?.so;{multiarch}/usr/lib/lua/5.1/?.so;/usr/local/lib/lua/5.1/loadall.so")
 }
@@ -158,7 +158,8 @@ fn dir_template(dir: &Path, tail: &str) -> Vec<u8> {
 }
 
 impl SearchPath {
-    pub fn new(cfg: &SearchConfig) -> Self {
+    /// The search path of `cfg` for a target of multiarch tuple `multiarch`.
+    pub fn new(cfg: &SearchConfig, multiarch: &str) -> Self {
         let mut sp = SearchPath::default();
         let root = Some(cfg.root.as_path());
         sp.lua.push(Template::new("./?.lua", root));
@@ -171,7 +172,7 @@ impl SearchPath {
         // Unset, the variables mean the default path, as for luajit.
         let path = cfg.env_path.clone().unwrap_or_else(|| LUAJIT_DEFAULT_PATH.into());
         sp.lua.extend(split_env(&path, LUAJIT_DEFAULT_PATH));
-        let default_cpath = luajit_default_cpath();
+        let default_cpath = luajit_default_cpath(multiarch);
         let cpath = cfg.env_cpath.clone().unwrap_or_else(|| default_cpath.clone().into_bytes());
         sp.c.extend(split_env(&cpath, &default_cpath));
         for tree in &cfg.trees {
@@ -331,7 +332,7 @@ mod tests {
             includes: vec![t.path().join("vendor")],
             ..Default::default()
         };
-        let sp = SearchPath::new(&cfg);
+        let sp = SearchPath::new(&cfg, "x86_64-linux-gnu");
         assert_eq!(
             sp.resolve("a"),
             Ok(Found::Lua { shown: b"./a.lua".to_vec(), path: t.path().join("app/./a.lua") })
@@ -356,11 +357,11 @@ mod tests {
     #[test]
     fn env_paths_expand_double_semicolon() {
         let cfg = SearchConfig { env_path: Some(b"/x/?.lua;;".to_vec()), ..Default::default() };
-        let sp = SearchPath::new(&cfg);
+        let sp = SearchPath::new(&cfg, "x86_64-linux-gnu");
         let texts: Vec<String> = sp.lua.iter().map(|t| lossy(&t.text).into_owned()).collect();
         assert_eq!(texts[2], "/x/?.lua");
         assert_eq!(texts[3..].join(";"), LUAJIT_DEFAULT_PATH);
-        let unset = SearchPath::new(&SearchConfig::default());
+        let unset = SearchPath::new(&SearchConfig::default(), "x86_64-linux-gnu");
         let texts: Vec<String> = unset.lua.iter().map(|t| lossy(&t.text).into_owned()).collect();
         assert_eq!(texts[2..].join(";"), LUAJIT_DEFAULT_PATH, "unset means the default");
     }
@@ -371,11 +372,14 @@ mod tests {
         let odd = t.path().join(OsStr::from_bytes(b"dir\xff"));
         std::fs::create_dir(&odd).unwrap();
         std::fs::write(odd.join("m.lua"), "return 1").unwrap();
-        let sp = SearchPath::new(&SearchConfig {
-            root: t.path().join("app"),
-            includes: vec![odd.clone()],
-            ..Default::default()
-        });
+        let sp = SearchPath::new(
+            &SearchConfig {
+                root: t.path().join("app"),
+                includes: vec![odd.clone()],
+                ..Default::default()
+            },
+            "",
+        );
         let Ok(Found::Lua { shown, path }) = sp.resolve("m") else { panic!("not found") };
         assert!(shown.ends_with(b"dir\xff/m.lua"), "{shown:?}");
         assert_eq!(path, odd.join("m.lua"));
@@ -385,7 +389,7 @@ mod tests {
     fn glob_lists_submodules() {
         let t = tree();
         let sp =
-            SearchPath::new(&SearchConfig { root: t.path().join("app"), ..Default::default() });
+            SearchPath::new(&SearchConfig { root: t.path().join("app"), ..Default::default() }, "");
         assert_eq!(sp.modules_under("pkg"), vec!["pkg.myinit", "pkg.sub.y", "pkg.x"]);
         // Beside `pkg/x.lua`, `pkg/x/init.lua` is the module `pkg.x.init`; with no
         // `pkg/sub.lua`, `pkg/sub/init.lua` is the package `pkg.sub`.
