@@ -148,10 +148,13 @@ fn inspect(cli: &InspectCli) -> u8 {
                 print_stdout(&bundle::inspect::render(&report));
             }
             if let Some(name) = &cli.stack {
-                let checked =
-                    bundle::deploy::heroku::stack(name).map_err(|e| e.to_string()).and_then(
-                        |stack| bundle::deploy::stacks::check(&report, stack).map(|()| stack),
-                    );
+                let checked = bundle::deploy::heroku::stack(name)
+                    .map_err(|e| e.to_string())
+                    .and_then(|stack| {
+                        bundle::deploy::stacks::check(&report, stack)
+                            .map(|()| stack)
+                            .map_err(|e| e.to_string())
+                    });
                 match checked {
                     Ok(stack) => say(format_args!(
                         "bundle: runs on {} (glibc {}.{})",

@@ -20,43 +20,63 @@ pub enum StubError {
         source: std::io::Error,
     },
     #[error("{}: not a bundle stub ({reason})", path.display())]
-    NotAStub { path: PathBuf, reason: String },
+    NotAStub { path: PathBuf, reason: NotAStub },
     #[error("{}: {reason}", path.display())]
-    Incompatible { path: PathBuf, reason: String },
+    Incompatible { path: PathBuf, reason: Incompatible },
+}
+
+/// Why a file is not a stub this bundler can use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAStub {
+    #[error("not an executable this bundler reads: {0}")]
+    Unreadable(String),
+    #[error("it has no .bundle_stub marker section")]
+    NoMarker,
+    #[error("its marker names another payload format version")]
+    OtherFormat,
+    #[error("it already carries a payload: give the bare stub")]
+    HasPayload,
+    #[error("not an ELF executable")]
+    NotElf,
+}
+
+/// Why a stub cannot take what this bundler compiles.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Incompatible {
+    #[error("not an executable this bundler reads: {0}")]
+    Unreadable(String),
+    #[error("the stub is a {bits}-bit {endian}-endian executable, and LuaJIT bytecode built here is 64-bit little-endian: use --source")]
+    Bytecode { bits: u8, endian: &'static str },
 }
 
 /// Checks that `bytes` is a stub this bundler can write payloads for.
-pub fn check(bytes: &[u8]) -> Result<(), String> {
-    let file = object::File::parse(bytes)
-        .map_err(|e| format!("not an executable this bundler reads: {e}"))?;
-    let marker = file
-        .section_by_name(bundle_runtime::STUB_SECTION)
-        .ok_or("it has no .bundle_stub marker section")?;
-    let data = marker.data().map_err(|e| e.to_string())?;
+pub fn check(bytes: &[u8]) -> Result<(), NotAStub> {
+    let file = object::File::parse(bytes).map_err(|e| NotAStub::Unreadable(e.to_string()))?;
+    let marker = file.section_by_name(bundle_runtime::STUB_SECTION).ok_or(NotAStub::NoMarker)?;
+    let data = marker.data().map_err(|e| NotAStub::Unreadable(e.to_string()))?;
     if data != bundle_runtime::STUB_MARKER {
-        return Err("its marker names another payload format version".into());
+        return Err(NotAStub::OtherFormat);
     }
     if file.section_by_name(bundle_runtime::format::SECTION_NAME).is_some() {
-        return Err("it already carries a payload: give the bare stub".into());
+        return Err(NotAStub::HasPayload);
     }
     if bytes.len() >= bundle_runtime::format::FOOTER_LEN
         && bundle_runtime::format::declared_len(bytes).is_ok()
     {
-        return Err("it already carries a payload: give the bare stub".into());
+        return Err(NotAStub::HasPayload);
     }
     Ok(())
 }
 
 /// Whether bytecode compiled here (64-bit, little-endian LuaJIT with GC64) loads in the stub:
 /// LuaJIT refuses bytecode of another word size or byte order.
-pub fn bytecode_compatible(bytes: &[u8]) -> Result<(), String> {
-    let file = object::File::parse(bytes).map_err(|e| e.to_string())?;
+pub fn bytecode_compatible(bytes: &[u8]) -> Result<(), Incompatible> {
+    let file = object::File::parse(bytes).map_err(|e| Incompatible::Unreadable(e.to_string()))?;
     if !file.is_64() || !file.is_little_endian() {
-        return Err(format!(
-            "the stub is a {}-bit {}-endian executable, and LuaJIT bytecode built here is 64-bit little-endian: use --source",
-            if file.is_64() { 64 } else { 32 },
-            if file.is_little_endian() { "little" } else { "big" }
-        ));
+        return Err(Incompatible::Bytecode {
+            bits: if file.is_64() { 64 } else { 32 },
+            endian: if file.is_little_endian() { "little" } else { "big" },
+        });
     }
     Ok(())
 }
@@ -69,7 +89,7 @@ pub fn target(choice: &StubChoice, store: Store) -> Result<Target, StubError> {
             StubChoice::File(p) => p.clone(),
             StubChoice::Embedded => "(embedded stub)".into(),
         },
-        reason: "not an ELF executable".into(),
+        reason: NotAStub::NotElf,
     })?;
     let multiarch = crate::base::target::multiarch_of(machine);
     let luajit = luajit_of(&stub);
@@ -135,7 +155,7 @@ mod tests {
         let mut bytes = Vec::new();
         obj.emit(&mut StreamingBuffer::new(&mut bytes)).unwrap();
         super::check(&bytes).unwrap();
-        let err = super::bytecode_compatible(&bytes).unwrap_err();
+        let err = super::bytecode_compatible(&bytes).unwrap_err().to_string();
         assert!(err.contains("32-bit") && err.contains("--source"), "{err}");
         super::bytecode_compatible(super::EMBEDDED).unwrap();
     }

@@ -16,8 +16,8 @@ pub enum HerokuError {
     Invalid(String),
     #[error("{}: not a bundled executable ({}); build it first: bundle app.lua -o app", printable(&path.display().to_string()), printable(reason))]
     NotBundled { path: std::path::PathBuf, reason: String },
-    #[error("{}", printable(.0))]
-    Stack(String),
+    #[error("{}", printable(&.0.to_string()))]
+    Stack(crate::deploy::stacks::Mismatch),
     #[error(transparent)]
     Http(HttpError),
     #[error("{}: {}", printable(&path.display().to_string()), printable(&source.to_string()))]

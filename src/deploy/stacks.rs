@@ -29,36 +29,46 @@ pub fn names() -> String {
     STACKS.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
 }
 
+/// Why an executable cannot run on a stack.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Mismatch {
+    #[error("{file} is not an ELF executable; {stack} runs Linux ELF")]
+    NotElf { file: String, stack: &'static str },
+    #[error("{file} is built for {arch}; {stack} dynos are x86_64")]
+    Arch { file: String, arch: String, stack: &'static str },
+    #[error("{file} needs {libraries}, which it does not carry (left out with --no-lib) and which {stack} is not known to provide: bundle without --no-lib")]
+    Libraries { file: String, libraries: String, stack: &'static str },
+    #[error("{file} needs glibc {needed} or newer (the newest GLIBC_ symbol version it or a packed native library uses), but {stack} ({base}) has glibc {}.{}: build it on an older system, or use a newer stack", .has.0, .has.1)]
+    Glibc { file: String, needed: String, stack: &'static str, base: &'static str, has: (u32, u32) },
+}
+
 /// Whether the inspected executable can run on `stack`; the error says why not.
-pub fn check(report: &Report, stack: Stack) -> Result<(), String> {
+pub fn check(report: &Report, stack: Stack) -> Result<(), Mismatch> {
+    let file = || report.file.clone();
     let Some(exe) = &report.executable else {
-        return Err(format!(
-            "{} is not an ELF executable; {} runs Linux ELF",
-            report.file, stack.name
-        ));
+        return Err(Mismatch::NotElf { file: file(), stack: stack.name });
     };
     if exe.arch != "x86_64" {
-        return Err(format!(
-            "{} is built for {}; {} dynos are x86_64",
-            report.file, exe.arch, stack.name
-        ));
+        return Err(Mismatch::Arch { file: file(), arch: exe.arch.clone(), stack: stack.name });
     }
     if !report.payload.external_libraries.is_empty() {
-        return Err(format!(
-            "{} needs {}, which it does not carry (left out with --no-lib) and which {} is not known to provide: bundle without --no-lib",
-            report.file,
-            report.payload.external_libraries.join(", "),
-            stack.name
-        ));
+        return Err(Mismatch::Libraries {
+            file: file(),
+            libraries: report.payload.external_libraries.join(", "),
+            stack: stack.name,
+        });
     }
     if let Some(v) = &exe.min_glibc {
         let parts: Vec<u32> = v.split('.').filter_map(|p| p.parse().ok()).collect();
         let needed = (parts.first().copied().unwrap_or(0), parts.get(1).copied().unwrap_or(0));
         if needed > stack.glibc {
-            return Err(format!(
-                "{} needs glibc {v} or newer (the newest GLIBC_ symbol version it or a packed native library uses), but {} ({}) has glibc {}.{}: build it on an older system, or use a newer stack",
-                report.file, stack.name, stack.base, stack.glibc.0, stack.glibc.1
-            ));
+            return Err(Mismatch::Glibc {
+                file: file(),
+                needed: v.clone(),
+                stack: stack.name,
+                base: stack.base,
+                has: stack.glibc,
+            });
         }
     }
     Ok(())
@@ -106,7 +116,7 @@ mod tests {
         let h24 = find("heroku-24").unwrap();
         assert!(check(&report("2.34", "x86_64"), h22).is_ok());
         assert!(check(&report("2.35", "x86_64"), h22).is_ok());
-        let err = check(&report("2.38", "x86_64"), h22).unwrap_err();
+        let err = check(&report("2.38", "x86_64"), h22).unwrap_err().to_string();
         assert!(
             err.contains("needs glibc 2.38")
                 && err.contains("heroku-22 (Ubuntu 22.04) has glibc 2.35"),
@@ -114,10 +124,10 @@ mod tests {
         );
         assert!(check(&report("2.38", "x86_64"), h24).is_ok());
         assert!(check(&report("2.4", "x86_64"), h22).is_ok(), "2.4 is older than 2.35");
-        assert!(check(&report("2.17", "aarch64"), h24).unwrap_err().contains("x86_64"));
+        assert!(check(&report("2.17", "aarch64"), h24).unwrap_err().to_string().contains("x86_64"));
         assert_eq!(find("heroku-18"), None);
         let mut r = report("2.31", "x86_64");
         r.payload.external_libraries = vec!["libuv.so.1".into()];
-        assert!(check(&r, h24).unwrap_err().contains("needs libuv.so.1"));
+        assert!(check(&r, h24).unwrap_err().to_string().contains("needs libuv.so.1"));
     }
 }
