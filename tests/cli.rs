@@ -791,3 +791,14 @@ fn issue14_help_lists_every_command() {
     }
     insta::assert_snapshot!("help", r.stdout);
 }
+
+/// What each command's `--help` says, as people read it (at a fixed width).
+#[test]
+fn every_command_help_is_stable() {
+    let dir = tempdir();
+    for cmd in ["why", "inspect", "verify", "extract", "heroku", "oci"] {
+        let r = run(bundle_cmd(dir.path(), &[cmd, "--help"]).env("COLUMNS", "100"));
+        assert_eq!(r.code, 0, "{cmd}: {}", r.stderr);
+        insta::assert_snapshot!(format!("help_{cmd}"), r.stdout);
+    }
+}

@@ -1,92 +1,16 @@
-//! End to end: every case in `tests/fixtures/` is run by `luajit main.lua` (in the fixture's
-//! directory, which is how its requires resolve) and through every back end: bundled (bytecode
-//! and source) and run from another directory with LUA_PATH/LUA_CPATH pointing nowhere, and run
-//! by a bundled interpreter (no main script) as `luajit` would run it; stdout, stderr and the
-//! exit code must be the same. tests/emit_c.rs runs the same fixtures through the C back end,
-//! with the same loader (tests/common).
+//! End to end: every case in `tests/fixtures/` runs through every back end (the stub
+//! executable with bytecode and with source, the C executable, the bundled interpreter) and is
+//! compared with `luajit main.lua` run in the fixture's directory: stdout, stderr and the exit
+//! code must be the same. The loader, the runner and the rules (flags, environment,
+//! normalisation) are one, in tests/common (`check_fixtures`); the C back end's test is in
+//! tests/emit_c.rs with the rest of `--emit-c`.
 //!
-//! A case is a directory with `main.lua`, its modules, and an optional `case.txt`:
-//! `module NAME=FILE`, `preload NAME` and `arg VALUE` lines (one argument per line).
+//! A case is a directory with `main.lua`, its modules, and an optional `case.txt` (see
+//! `common::Case`): `module NAME=FILE`, `preload NAME`, `arg VALUE` and `skip BACKEND REASON`.
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
 use common::*;
-
-fn oracle(dir: &Path, case: &Case) -> Run {
-    let luajit = luajit();
-    let prog = luajit.to_str().expect("utf-8 luajit path");
-    let mut cmd = Command::new(&luajit);
-    cmd.current_dir(dir)
-        .env("LUA_PATH", "./?.lua;./?/init.lua")
-        .env("LUA_CPATH", "/nonexistent/?.so");
-    cmd.env_remove("LUA_INIT");
-    for p in &case.preloads {
-        cmd.args(["-l", p]);
-    }
-    cmd.arg("main.lua").args(&case.args);
-    let mut r = run(&mut cmd);
-    r.stdout = normalize(&r.stdout, prog);
-    r.stderr = normalize(&r.stderr, prog);
-    r
-}
-
-fn bundled(dir: &Path, case: &Case, extra: &[&str]) -> Run {
-    let out = tempdir();
-    let exe = out.path().join("app");
-    let exe_str = exe.to_str().expect("utf-8 temp path");
-    let mut args = vec!["main.lua", "-o", exe_str, "-q"];
-    for m in &case.modules {
-        args.extend(["-m", m]);
-    }
-    for p in &case.preloads {
-        args.extend(["-l", p]);
-    }
-    args.extend(extra);
-    let b = bundle(dir, &args);
-    assert_eq!(b.code, 0, "bundling {} failed: {}", dir.display(), b.stderr);
-    assert!(b.stderr.is_empty(), "-q must silence the summary, got {:?}", b.stderr);
-    // Run from a directory that holds nothing of the program.
-    let elsewhere = tempdir();
-    let mut cmd = Command::new(&exe);
-    hermetic(cmd.current_dir(elsewhere.path()).args(&case.args));
-    let mut r = run(&mut cmd);
-    r.stdout = normalize(&r.stdout, exe_str);
-    r.stderr = normalize(&r.stderr, exe_str);
-    r
-}
-
-fn check_all(extra: &[&str]) {
-    let mut failures = Vec::new();
-    let cases = fixtures();
-    assert!(cases.len() >= 15, "the fixture corpus went missing");
-    for dir in &cases {
-        let case = read_case(dir);
-        let want = oracle(dir, &case);
-        let got = bundled(dir, &case, extra);
-        assert_eq!(got.signal, None, "{}: killed by a signal", dir.display());
-        if want != got {
-            failures.push(format!(
-                "== {} {extra:?}\n-- luajit (exit {}):\n{}{}\n-- bundled (exit {}):\n{}{}",
-                dir.file_name().unwrap_or_default().to_string_lossy(),
-                want.code,
-                want.stdout,
-                want.stderr,
-                got.code,
-                got.stdout,
-                got.stderr
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} case(s) differ from luajit:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-}
 
 /// A searcher wrapper that logs every module luajit actually loads from a Lua file.
 const RECORDER: &str = r#"
@@ -100,17 +24,11 @@ end
 "#;
 
 /// The modules `luajit` loads when it runs the case.
-fn traced(dir: &Path, case: &Case) -> Vec<String> {
+fn traced(case: &Case) -> Vec<String> {
     let trace = tempdir();
     let file = trace.path().join("trace");
-    let mut cmd = Command::new(luajit());
-    cmd.current_dir(dir).env("LUA_PATH", "./?.lua;./?/init.lua").env("BUNDLE_TRACE_FILE", &file);
-    cmd.args(["-e", RECORDER]);
-    for p in &case.preloads {
-        cmd.args(["-l", p]);
-    }
-    cmd.arg("main.lua").args(&case.args);
-    run(&mut cmd);
+    let mut cmd = luajit_cmd(case, &["-e", RECORDER]);
+    run(cmd.env("BUNDLE_TRACE_FILE", &file));
     let mut names: Vec<String> =
         std::fs::read_to_string(&file).unwrap_or_default().lines().map(str::to_owned).collect();
     names.sort();
@@ -119,16 +37,12 @@ fn traced(dir: &Path, case: &Case) -> Vec<String> {
 }
 
 /// The modules `bundle --list` finds statically.
-fn listed(dir: &Path, case: &Case) -> Vec<String> {
+fn listed(case: &Case) -> Vec<String> {
+    let flags = case.bundle_flags();
     let mut args = vec!["--list", "main.lua"];
-    for m in &case.modules {
-        args.extend(["-m", m]);
-    }
-    for p in &case.preloads {
-        args.extend(["-l", p]);
-    }
-    let r = bundle(dir, &args);
-    assert_eq!(r.code, 0, "--list failed in {}: {}", dir.display(), r.stderr);
+    args.extend(flags.iter().map(String::as_str));
+    let r = bundle(&case.dir, &args);
+    assert_eq!(r.code, 0, "--list failed in {}: {}", case.dir.display(), r.stderr);
     r.stdout
         .lines()
         .skip(1)
@@ -147,8 +61,8 @@ fn static_discovery_covers_every_module_luajit_loads() {
     let mut total = 0;
     for dir in fixtures() {
         let case = read_case(&dir);
-        let found = listed(&dir, &case);
-        let loaded = traced(&dir, &case);
+        let found = listed(&case);
+        let loaded = traced(&case);
         for name in &loaded {
             assert!(
                 found.contains(name),
@@ -161,51 +75,19 @@ fn static_discovery_covers_every_module_luajit_loads() {
     assert!(total >= 20, "the trace recorded too few modules ({total}): is the recorder working?");
 }
 
-/// The interpreter back end: `bundle -o mylua` with no main script behaves as `luajit` itself,
-/// so it runs each fixture as the oracle does, from the fixture's directory.
-#[test]
-fn the_bundled_interpreter_runs_every_fixture_like_luajit() {
-    let out = tempdir();
-    let interp = out.path().join("mylua");
-    let b = bundle(out.path(), &["-o", interp.to_str().unwrap(), "-q"]);
-    assert_eq!(b.code, 0, "{}", b.stderr);
-    let prog = interp.to_str().unwrap();
-    let mut failures = Vec::new();
-    for dir in fixtures() {
-        let case = read_case(&dir);
-        let want = oracle(&dir, &case);
-        let mut cmd = Command::new(&interp);
-        cmd.current_dir(&dir)
-            .env("LUA_PATH", "./?.lua;./?/init.lua")
-            .env("LUA_CPATH", "/nonexistent/?.so")
-            .env_remove("LUA_INIT");
-        for p in &case.preloads {
-            cmd.args(["-l", p]);
-        }
-        let mut got = run(cmd.arg("main.lua").args(&case.args));
-        got.stdout = normalize(&got.stdout, prog);
-        // The interpreter's own searcher adds one line to "module not found" messages.
-        got.stderr = normalize(&got.stderr, prog)
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("no module '") || !l.ends_with("in the bundle"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        if want != got {
-            failures.push(format!(
-                "== {}\n-- luajit: {want:?}\n-- interpreter: {got:?}",
-                dir.file_name().unwrap_or_default().to_string_lossy()
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{} case(s) differ:\n{}", failures.len(), failures.join("\n"));
-}
-
 #[test]
 fn bytecode_bundles_behave_like_luajit() {
-    check_all(&[]);
+    check_fixtures(Backend::Stub);
 }
 
 #[test]
 fn source_bundles_behave_like_luajit() {
-    check_all(&["--source"]);
+    check_fixtures(Backend::StubSource);
+}
+
+/// The interpreter back end: `bundle -o lj` with no main script behaves as `luajit` itself,
+/// so it runs each fixture as the oracle does, from the fixture's directory.
+#[test]
+fn the_bundled_interpreter_runs_every_fixture_like_luajit() {
+    check_fixtures(Backend::Interpreter);
 }

@@ -1,74 +1,19 @@
 //! `--emit-c`: for every fixture app, the C file compiles warning-free with
-//! `cc -std=c99 -Wall -Wextra -pedantic` against Debian's LuaJIT and the executable behaves as
-//! `luajit main.lua` does; static C modules from `--c-lib`; literals far beyond 4095 characters.
+//! `cc -std=c99 -Wall -Wextra -pedantic` against Debian's LuaJIT and the executable built by
+//! `--cc` behaves as `luajit main.lua` does (the shared fixture runner, tests/common); static C modules from `--c-lib`; literals far beyond 4095 characters.
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
 
-/// Compiles `c` (with extra objects) into `exe`, warnings as errors.
-fn cc(c: &Path, extra: &[PathBuf], exe: &Path) {
-    let flags = run(Command::new("pkg-config").args(["--cflags", "--libs", "luajit"]));
-    assert_eq!(flags.code, 0, "pkg-config luajit: install libluajit-5.1-dev");
-    let mut cmd = Command::new("cc");
-    cmd.args(["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-O1"]).arg(c).args(extra);
-    cmd.args(flags.stdout.split_whitespace()).arg("-o").arg(exe);
-    let r = run(&mut cmd);
-    assert_eq!(r.code, 0, "cc {}: {}", c.display(), r.stderr);
-}
-
+/// Every fixture through the C back end (`--emit-c --cc`), by the runner every back end shares
+/// (tests/common `check_fixtures`): the C file also compiles warning-free under `cc_strict`.
 #[test]
 fn every_fixture_behaves_like_luajit() {
-    let mut failures = Vec::new();
-    for dir in fixtures() {
-        let Case { modules, preloads, args } = read_case(&dir);
-        let out = tempdir();
-        let c = out.path().join("app.c");
-        let mut bargs = vec![
-            "main.lua".to_owned(),
-            "--emit-c".into(),
-            "-o".into(),
-            c.display().to_string(),
-            "-q".into(),
-        ];
-        for m in &modules {
-            bargs.extend(["-m".into(), m.clone()]);
-        }
-        for p in &preloads {
-            bargs.extend(["-l".into(), p.clone()]);
-        }
-        let refs: Vec<&str> = bargs.iter().map(String::as_str).collect();
-        let b = bundle(&dir, &refs);
-        assert_eq!(b.code, 0, "{}: {}", dir.display(), b.stderr);
-        let exe = out.path().join("app");
-        cc(&c, &[], &exe);
-        let elsewhere = tempdir();
-        let mut got = run(hermetic(Command::new(&exe).current_dir(elsewhere.path()).args(&args)));
-        let exe_s = exe.display().to_string();
-        got.stdout = normalize(&got.stdout, &exe_s);
-        got.stderr = normalize(&got.stderr, &exe_s);
-        let lj = luajit();
-        let mut cmd = Command::new(&lj);
-        cmd.current_dir(&dir)
-            .env("LUA_PATH", "./?.lua;./?/init.lua")
-            .env("LUA_CPATH", "/nonexistent/?.so")
-            .env_remove("LUA_INIT");
-        for p in &preloads {
-            cmd.args(["-l", p]);
-        }
-        let mut want = run(cmd.arg("main.lua").args(&args));
-        let lj_s = lj.display().to_string();
-        want.stdout = normalize(&want.stdout, &lj_s);
-        want.stderr = normalize(&want.stderr, &lj_s);
-        if want != got {
-            failures
-                .push(format!("== {}\n-- luajit: {want:?}\n-- emitted C: {got:?}", dir.display()));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    check_fixtures(Backend::C);
 }
 
 #[test]
@@ -92,7 +37,7 @@ fn emitted_c_is_deterministic_and_source_mode_works() {
     );
     for c in ["a.c", "s.c"] {
         let exe = dir.path().join(c.replace(".c", ""));
-        cc(&dir.path().join(c), &[], &exe);
+        cc_strict(&dir.path().join(c), &[], &exe);
         let r = run(hermetic(&mut Command::new(&exe)));
         assert_eq!(r.stdout, "150000\txxx\n", "{c}: {}", r.stderr);
     }
@@ -123,7 +68,7 @@ fn static_c_module_from_an_archive_is_linked_and_required() {
         text.contains("extern int luaopen_cmod(lua_State *L);") && text.contains("libcmod.a"),
         "header and externs"
     );
-    cc(&d.join("app.c"), &[d.join("libcmod.a")], &d.join("app"));
+    cc_strict(&d.join("app.c"), &[d.join("libcmod.a")], &d.join("app"));
     let run_it = run(&mut Command::new(d.join("app")));
     assert_eq!(run_it.stdout, "42\textra\ttrue\n", "{}", run_it.stderr);
     // --cc does the same in one step.
@@ -216,7 +161,7 @@ fn issue14_c_host_honours_sigpipe_and_names_itself_like_the_stub() {
         args.extend(extra.iter().copied());
         assert_eq!(bundle(d, &args).code, 0);
         let exe = d.join(name);
-        cc(&d.join(&c), &[], &exe);
+        cc_strict(&d.join(&c), &[], &exe);
         let stub = d.join(format!("{name}.stub"));
         let mut sargs = vec!["main.lua", "-o", stub.to_str().unwrap(), "-q"];
         sargs.extend(extra.iter().copied());
@@ -270,7 +215,7 @@ fn issue12_lazily_required_shared_c_modules_are_left_to_cpath() {
         "{}",
         r.stderr
     );
-    cc(&d.join("app.c"), &[], &d.join("app"));
+    cc_strict(&d.join("app.c"), &[], &d.join("app"));
     let got = run(Command::new(d.join("app")).env_remove("LUA_CPATH"));
     let want = run(Command::new(luajit()).current_dir(d).env_remove("LUA_CPATH").arg("main.lua"));
     assert_eq!((got.code, &got.stdout), (want.code, &want.stdout), "{}", got.stderr);

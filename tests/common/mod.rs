@@ -217,18 +217,106 @@ pub fn mount_proc(root: &Path) -> Option<Mounted> {
     (r.code == 0).then(|| Mounted(root.join("proc")))
 }
 
+/// Where the fixtures live: one directory per case.
+pub fn fixtures_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The fixture directories of `tests/fixtures/`, sorted: each holds a `main.lua`.
+pub fn fixtures() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures_root())
+        .expect("tests/fixtures")
+        .map(|e| e.expect("fixture entry").path())
+        .filter(|p| p.join("main.lua").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// One way to turn a fixture into something that runs. Every back end runs every fixture and
+/// is compared with `luajit main.lua ARGS` run in the fixture's directory ([`oracle`]), unless
+/// the fixture's `case.txt` declares it not applicable with a `skip BACKEND REASON` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `bundle main.lua -o app`: the stub executable carrying bytecode, run from an empty
+    /// directory with no Lua search path.
+    Stub,
+    /// The same with `--source`: the payload carries the source text.
+    StubSource,
+    /// `bundle main.lua --emit-c --cc -o app.c`: one C file compiled against Debian's
+    /// libluajit, run as the stub is. The C file must also compile warning-free with
+    /// [`cc_strict`].
+    C,
+    /// `bundle -o lj` with no main script: an interpreter, run as `lj main.lua ARGS` from the
+    /// fixture's directory with the oracle's environment.
+    Interpreter,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 4] =
+        [Backend::Stub, Backend::StubSource, Backend::C, Backend::Interpreter];
+
+    /// The name `case.txt` uses for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Stub => "stub",
+            Backend::StubSource => "stub-source",
+            Backend::C => "c",
+            Backend::Interpreter => "interpreter",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Backend> {
+        Backend::ALL.into_iter().find(|b| b.name() == name)
+    }
+}
+
 /// A fixture case: a directory of `tests/fixtures/` with `main.lua`, its modules, and an
-/// optional `case.txt` of `module NAME=FILE`, `preload NAME` and `arg VALUE` lines (one argument
-/// per line; `#` comments). One loader for every back end that runs the fixtures.
+/// optional `case.txt` of lines (`#` starts a comment line):
+///
+/// - `module NAME=FILE`: passed to the bundler as `-m NAME=FILE`;
+/// - `preload NAME`: `-l NAME`, for the bundler, the interpreter and the oracle;
+/// - `arg VALUE`: one argument of the program (the rest of the line, spaces included);
+/// - `skip BACKEND REASON`: the back end (`stub`, `stub-source`, `c`, `interpreter`) cannot
+///   run this case, and why. The runner never skips a case on its own.
+///
+/// One loader for every back end that runs the fixtures ([`check_fixtures`]).
 #[derive(Debug, Default)]
 pub struct Case {
+    pub dir: PathBuf,
     pub modules: Vec<String>,
     pub preloads: Vec<String>,
     pub args: Vec<String>,
+    /// Back ends declared not applicable, each with its reason.
+    pub skips: Vec<(Backend, String)>,
+}
+
+impl Case {
+    /// The directory's name.
+    pub fn name(&self) -> String {
+        self.dir.file_name().unwrap_or_default().to_string_lossy().into_owned()
+    }
+
+    /// Why `backend` cannot run this case, if the case file says it cannot.
+    pub fn skip_reason(&self, backend: Backend) -> Option<&str> {
+        self.skips.iter().find(|(b, _)| *b == backend).map(|(_, why)| why.as_str())
+    }
+
+    /// The bundler's `-m` and `-l` flags for this case.
+    pub fn bundle_flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        for m in &self.modules {
+            flags.extend(["-m".to_owned(), m.clone()]);
+        }
+        for p in &self.preloads {
+            flags.extend(["-l".to_owned(), p.clone()]);
+        }
+        flags
+    }
 }
 
 pub fn read_case(dir: &Path) -> Case {
-    let mut case = Case::default();
+    let mut case = Case { dir: dir.to_owned(), ..Case::default() };
     let Ok(text) = std::fs::read_to_string(dir.join("case.txt")) else { return case };
     for line in text.lines().filter(|l| !l.trim_start().starts_with('#') && !l.is_empty()) {
         let (key, value) = line.split_once(' ').unwrap_or((line, ""));
@@ -236,21 +324,192 @@ pub fn read_case(dir: &Path) -> Case {
             "module" => case.modules.push(value.to_owned()),
             "preload" => case.preloads.push(value.to_owned()),
             "arg" => case.args.push(value.to_owned()),
+            "skip" => {
+                let (name, reason) = value.split_once(' ').unwrap_or((value, ""));
+                let backend = Backend::from_name(name).unwrap_or_else(|| {
+                    panic!("{}: skip names no back end: {name:?}", dir.display())
+                });
+                assert!(
+                    !reason.trim().is_empty(),
+                    "{}: `skip {name}` needs a reason after the back end",
+                    dir.display()
+                );
+                assert!(
+                    case.skip_reason(backend).is_none(),
+                    "{}: back end {name} skipped twice",
+                    dir.display()
+                );
+                case.skips.push((backend, reason.trim().to_owned()));
+            }
             other => panic!("{}: unknown case.txt key {other:?}", dir.display()),
         }
     }
     case
 }
 
-pub fn fixtures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("tests/fixtures")
-        .map(|e| e.expect("fixture entry").path())
-        .filter(|p| p.join("main.lua").is_file())
-        .collect();
-    dirs.sort();
-    dirs
+/// `luajit [-l PRELOAD]... main.lua ARGS` in the fixture's directory, where its requires resolve
+/// (`./?.lua;./?/init.lua`, no C path, no LUA_INIT). `pre` comes before the preloads.
+pub fn luajit_cmd(case: &Case, pre: &[&str]) -> Command {
+    lua_cmd(&luajit(), case, pre)
+}
+
+/// The oracle's command line with another program in luajit's place.
+fn lua_cmd(program: &Path, case: &Case, pre: &[&str]) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(&case.dir)
+        .env("LUA_PATH", "./?.lua;./?/init.lua")
+        .env("LUA_CPATH", "/nonexistent/?.so");
+    for var in ["LUA_INIT", "LUA_INIT_5_1", "LUA_PATH_5_1", "LUA_CPATH_5_1"] {
+        cmd.env_remove(var);
+    }
+    cmd.args(pre);
+    for p in &case.preloads {
+        cmd.args(["-l", p]);
+    }
+    cmd.arg("main.lua").args(&case.args);
+    cmd
+}
+
+/// What `luajit` does with the case, normalised.
+pub fn oracle(case: &Case) -> Run {
+    let luajit = luajit();
+    normalized(run(&mut luajit_cmd(case, &[])), &luajit)
+}
+
+fn normalized(mut r: Run, program: &Path) -> Run {
+    let prog = program.to_str().expect("a utf-8 program path");
+    r.stdout = normalize(&r.stdout, prog);
+    r.stderr = normalize(&r.stderr, prog);
+    r
+}
+
+/// Compiles the C file `c` (with extra objects) into `exe` as strictly as a C99 compiler can
+/// be asked: `-std=c99 -Wall -Wextra -pedantic -Werror`, against Debian's libluajit.
+pub fn cc_strict(c: &Path, extra: &[PathBuf], exe: &Path) {
+    let flags = run(Command::new("pkg-config").args(["--cflags", "--libs", "luajit"]));
+    assert_eq!(flags.code, 0, "pkg-config luajit: install libluajit-5.1-dev");
+    let mut cmd = Command::new("cc");
+    cmd.args(["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-O1"]).arg(c).args(extra);
+    cmd.args(flags.stdout.split_whitespace()).arg("-o").arg(exe);
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "cc {}: {}", c.display(), r.stderr);
+}
+
+/// What one back end needs once for all cases: the interpreter is built once.
+pub struct Prepared {
+    backend: Backend,
+    scratch: tempfile::TempDir,
+}
+
+impl Prepared {
+    pub fn new(backend: Backend) -> Prepared {
+        let scratch = tempdir();
+        if backend == Backend::Interpreter {
+            let lj = scratch.path().join("lj");
+            let b = bundle(scratch.path(), &["-o", lj.to_str().expect("utf-8 temp path"), "-q"]);
+            assert_eq!(b.code, 0, "building the interpreter: {}", b.stderr);
+            assert!(b.stderr.is_empty(), "-q must silence the summary, got {:?}", b.stderr);
+        }
+        Prepared { backend, scratch }
+    }
+
+    /// Runs `case` through the back end and returns what it did, normalised as the oracle is.
+    /// The bundler must succeed and, under `-q`, say nothing.
+    pub fn run(&self, case: &Case) -> Run {
+        let out = tempdir();
+        let exe = match self.backend {
+            Backend::Interpreter => {
+                let lj = self.scratch.path().join("lj");
+                return normalized(run(&mut lua_cmd(&lj, case, &[])), &lj);
+            }
+            Backend::Stub | Backend::StubSource => {
+                let exe = out.path().join("app");
+                let source = self.backend == Backend::StubSource;
+                let extra: &[&str] = if source { &["--source"] } else { &[] };
+                self.bundle(case, &["-o", exe.to_str().expect("utf-8 temp path")], extra);
+                exe
+            }
+            Backend::C => {
+                let c = out.path().join("app.c");
+                let c_s = c.to_str().expect("utf-8 temp path");
+                self.bundle(case, &["--emit-c", "--cc", "-o", c_s], &[]);
+                cc_strict(&c, &[], &out.path().join("app-strict"));
+                out.path().join("app")
+            }
+        };
+        // Run from a directory that holds nothing of the program.
+        let elsewhere = tempdir();
+        let mut cmd = Command::new(&exe);
+        hermetic(cmd.current_dir(elsewhere.path()).args(&case.args));
+        normalized(run(&mut cmd), &exe)
+    }
+
+    fn bundle(&self, case: &Case, output: &[&str], extra: &[&str]) {
+        let flags = case.bundle_flags();
+        let mut args = vec!["main.lua"];
+        args.extend(output);
+        args.push("-q");
+        args.extend(flags.iter().map(String::as_str));
+        args.extend(extra);
+        let b = bundle(&case.dir, &args);
+        let (name, backend) = (case.name(), self.backend.name());
+        assert_eq!(b.code, 0, "{name} [{backend}]: bundling failed: {}", b.stderr);
+        assert!(b.stderr.is_empty(), "{name} [{backend}]: -q must silence the summary: {b:?}");
+    }
+}
+
+/// Runs every fixture through `backend` and compares each with [`oracle`]: stdout, stderr and
+/// the exit code must be the same. Cases run in parallel (the C back end compiles each).
+/// Returns the names of the cases run; the ones whose `case.txt` skips the back end are not.
+pub fn check_fixtures(backend: Backend) -> Vec<String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let cases: Vec<Case> = fixtures().iter().map(|d| read_case(d)).collect();
+    assert!(cases.len() >= 20, "the fixture corpus went missing");
+    let prepared = Prepared::new(backend);
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism().map_or(4, |n| n.get()).min(8);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                while let Some(case) = cases.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if case.skip_reason(backend).is_some() {
+                        continue;
+                    }
+                    let (want, got) = (oracle(case), prepared.run(case));
+                    results.lock().unwrap().push((case.name(), want, got));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut failures = Vec::new();
+    for (name, want, got) in &results {
+        if got.signal.is_some() {
+            failures.push(format!("== {name} [{}]: killed by a signal: {got:?}", backend.name()));
+        } else if want != got {
+            failures.push(format!(
+                "== {name}\n-- luajit (exit {}):\n{}{}\n-- {} (exit {}):\n{}{}",
+                want.code,
+                want.stdout,
+                want.stderr,
+                backend.name(),
+                got.code,
+                got.stdout,
+                got.stderr
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ from luajit through the {} back end:\n{}",
+        failures.len(),
+        backend.name(),
+        failures.join("\n")
+    );
+    results.into_iter().map(|(name, ..)| name).collect()
 }
 
 /// A temporary directory holding `files`.
