@@ -71,6 +71,17 @@ pub struct Cli {
     #[arg(long, requires = "emit_c")]
     pub cc: bool,
 
+    /// Embed a file or a directory: the program reads it at run time by the path as written
+    /// (relative to its working directory), or at MOUNT with PATH=MOUNT, through io.open,
+    /// io.lines, loadfile, dofile, luv's uv.fs_* and lfs, or require "bundle/assets"
+    /// (repeatable).
+    #[arg(long = "asset", value_name = "PATH[=MOUNT]")]
+    pub assets: Vec<String>,
+
+    /// Leave out the asset files whose path, mount or name matches GLOB (repeatable).
+    #[arg(long = "asset-exclude", value_name = "GLOB")]
+    pub asset_excludes: Vec<String>,
+
     /// Print the resolved module table and exit without writing anything.
     #[arg(long)]
     pub list: bool,

@@ -9,6 +9,7 @@ use crate::base::lua::{is_builtin, valid_module_name};
 use crate::base::target::{Store, StubChoice};
 use crate::cli::{Cli, GraphArgs};
 use crate::graph::resolve::SearchConfig;
+use crate::graph::assets::AssetSpec;
 use crate::graph::{ModuleSpec, Request};
 
 /// Everything the pipeline needs, checked, grouped by the stage that reads it.
@@ -27,6 +28,9 @@ pub struct BuildPlan {
     pub quiet: bool,
     /// `None` when nothing is to be written (`--list`, `why`).
     pub output: Option<OutputPlan>,
+    /// `--asset`, `--asset-exclude`: the static files the program carries.
+    pub assets: Vec<AssetSpec>,
+    pub asset_excludes: Vec<String>,
 }
 
 /// What is written, and how.
@@ -233,6 +237,8 @@ impl BuildPlan {
             store: Store::Bytecode { strip: false },
             quiet: false,
             output: None,
+            assets: Vec::new(),
+            asset_excludes: Vec::new(),
         })
     }
 
@@ -279,6 +285,8 @@ impl BuildPlan {
             store,
             quiet: cli.quiet,
             output,
+            assets: cli.assets.iter().map(|a| AssetSpec::parse(a)).collect(),
+            asset_excludes: cli.asset_excludes.clone(),
         })
     }
 }

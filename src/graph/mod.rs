@@ -18,6 +18,7 @@
 //! library serving several modules (`_cqueues.so` for `_cqueues.socket`, ...) is packed once;
 //! the other modules refer to it ([`Unit::shares`]), as Lua's C loaders open it once.
 
+pub mod assets;
 pub mod resolve;
 pub mod scan;
 pub mod trace;
