@@ -8,8 +8,8 @@ use crate::base::input::Input;
 use crate::base::lua::{is_builtin, valid_module_name};
 use crate::base::target::{Store, StubChoice};
 use crate::cli::{Cli, GraphArgs};
-use crate::graph::resolve::SearchConfig;
 use crate::graph::assets::AssetSpec;
+use crate::graph::resolve::SearchConfig;
 use crate::graph::{ModuleSpec, Request};
 
 /// Everything the pipeline needs, checked, grouped by the stage that reads it.
@@ -84,6 +84,12 @@ pub enum PlanError {
         "-m {0}: '{1}' is not a valid module name (dot-separated, no spaces, no path separators)"
     )]
     ModuleName(String, String),
+    #[error("-m {spec}: {source}")]
+    ModuleFile {
+        spec: String,
+        #[source]
+        source: Box<PlanError>,
+    },
     #[error("-l {0}: not a valid module name")]
     PreloadName(String),
     #[error("module '{0}' is given twice with -m")]
@@ -205,7 +211,10 @@ fn module_spec(spec: &str) -> Result<ModuleSpec, PlanError> {
         if is_builtin(name) {
             return Err(PlanError::BuiltinModule(name.to_owned()));
         }
-        let path = input_file(Path::new(file))?;
+        let path = input_file(Path::new(file)).map_err(|source| PlanError::ModuleFile {
+            spec: spec.to_owned(),
+            source: Box::new(source),
+        })?;
         return Ok(ModuleSpec::File {
             name: name.to_owned(),
             input: Input { display: file.to_owned(), path },
