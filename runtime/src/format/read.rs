@@ -1,0 +1,559 @@
+//! Reading a payload: [`Payload::parse`] with the start-up checks (the runtime parses its
+//! payload on every run, so this is on the start-up path and kept to what docs/FORMAT.md,
+//! "Verification", lists for start-up), then lazy lookups of entries and what the records say.
+//! Each entry is checked when it is read ([`Payload::entry`]) and decoded only when loaded.
+
+use std::cmp::Ordering;
+
+use super::entry::is_main;
+use super::layout::{self, checksum, declared_len, entry_bytes, name_fields, slice, Header};
+use super::layout::{IndexEntry, ENTRY_LEN, FOOTER_LEN, HEADER_LEN, MAX_RAW_LEN};
+use super::record::{Record, Records};
+use super::{escaped, label, quoted, Codec, Entry, FormatError, Kind};
+
+/// A verified payload: header checked, checksum matched. Entries are decoded lazily.
+#[derive(Debug, Clone, Copy)]
+pub struct Payload<'a> {
+    pub(super) entry_count: usize,
+    index: &'a [u8],
+    strings: &'a [u8],
+    records: &'a [u8],
+    data: &'a [u8],
+    pub(super) checksum: u64,
+    pub(super) computed: u64,
+}
+
+impl<'a> Payload<'a> {
+    /// Parses and verifies a payload that spans exactly `bytes`: structure, checksum, and that
+    /// the index is strictly sorted by name. This is the only way the runtime reads a payload;
+    /// entries are checked when read ([`Payload::entry`]) and decoded when loaded, and
+    /// [`Payload::verify_all`] runs every check on everything at once.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, FormatError> {
+        let p = Self::parse_unverified(bytes)?;
+        if p.checksum != p.computed {
+            return Err(FormatError::ChecksumMismatch { stored: p.checksum, computed: p.computed });
+        }
+        p.check_order()?;
+        Ok(p)
+    }
+
+    /// Parses the structure without insisting on the checksum, for `bundle inspect` to show
+    /// what a damaged payload claims to hold ([`Payload::checksum_ok`] tells). Nothing read this
+    /// way may be loaded as code.
+    pub fn parse_unverified(bytes: &'a [u8]) -> Result<Self, FormatError> {
+        let header = Header::read(bytes)?;
+        let total_len = header.total_len;
+        if total_len != bytes.len() as u64 {
+            return Err(FormatError::Truncated {
+                what: "payload",
+                offset: 0,
+                needed: total_len,
+                available: bytes.len() as u64,
+            });
+        }
+        let declared = declared_len(bytes)?;
+        if declared != total_len {
+            return Err(FormatError::BadHeader("header and footer disagree on the length"));
+        }
+        let index_len = u64::from(header.entry_count) * ENTRY_LEN as u64;
+        let (strings_len, records_len) = (header.strings_len.into(), header.records_len.into());
+        let sum = [index_len, strings_len, records_len, header.data_len]
+            .into_iter()
+            .try_fold((HEADER_LEN + FOOTER_LEN) as u64, u64::checked_add);
+        if sum != Some(total_len) {
+            return Err(FormatError::BadHeader(
+                "section lengths do not add up to the total length",
+            ));
+        }
+        let body_len = total_len - FOOTER_LEN as u64;
+        let stored = layout::u64_at(bytes, body_len as usize, "checksum")?;
+        let computed = checksum(slice(bytes, 0, body_len, "checksummed bytes")?);
+        let mut at = HEADER_LEN as u64;
+        let mut take = |len: u64, what| {
+            let s = slice(bytes, at, len, what);
+            at += len;
+            s
+        };
+        Ok(Payload {
+            entry_count: header.entry_count as usize,
+            index: take(index_len, "index")?,
+            strings: take(strings_len, "strings")?,
+            records: take(records_len, "records")?,
+            data: take(header.data_len, "data")?,
+            checksum: stored,
+            computed,
+        })
+    }
+
+    /// Number of entries, main script included.
+    pub fn len(&self) -> usize {
+        self.entry_count
+    }
+
+    /// Whether the payload has no entries at all.
+    pub fn is_empty(&self) -> bool {
+        self.entry_count == 0
+    }
+
+    /// The stored checksum.
+    pub fn checksum(&self) -> u64 {
+        self.checksum
+    }
+
+    /// Whether the stored checksum matches the bytes (always true after [`Payload::parse`]).
+    pub fn checksum_ok(&self) -> bool {
+        self.checksum == self.computed
+    }
+
+    /// Total length of the payload in bytes.
+    pub fn total_len(&self) -> u64 {
+        (HEADER_LEN
+            + self.index.len()
+            + self.strings.len()
+            + self.records.len()
+            + self.data.len()
+            + FOOTER_LEN) as u64
+    }
+
+    /// Entry `i` of the sorted index, its fields checked: known kind, codec and flags, decoded
+    /// length within the limit (and equal to the stored length when stored as is), name, chunk
+    /// name and data inside their sections.
+    pub fn entry(&self, i: usize) -> Result<Entry<'a>, FormatError> {
+        let name = self.name_of(i)?;
+        let bad = |reason: String| FormatError::InvalidEntry { entry: label(name), reason };
+        let raw = IndexEntry::read(entry_bytes(self.index, i)?);
+        let kind =
+            Kind::try_from(raw.kind).map_err(|_| bad(format!("unknown kind {}", raw.kind)))?;
+        let codec =
+            Codec::try_from(raw.codec).map_err(|_| bad(format!("unknown codec {}", raw.codec)))?;
+        let flags = raw.flags;
+        if flags & !super::flags::KNOWN != 0 {
+            return Err(bad(format!(
+                "unknown flags are set ({:#06x})",
+                flags & !super::flags::KNOWN
+            )));
+        }
+        let IndexEntry { data_off, stored_len, raw_len, .. } = raw;
+        if raw_len > MAX_RAW_LEN {
+            return Err(bad(format!("its decoded length, {raw_len} bytes, exceeds 4 GiB")));
+        }
+        if codec == Codec::Stored && raw_len != stored_len {
+            return Err(bad(format!(
+                "it is stored as is, yet its decoded length ({raw_len} bytes) differs from its \
+                 stored length ({stored_len} bytes)"
+            )));
+        }
+        let (chunk_off, chunk_len) = (raw.chunkname_off, raw.chunkname_len);
+        let chunkname = slice(self.strings, chunk_off.into(), chunk_len.into(), "chunk name")
+            .map_err(|_| {
+                bad(format!(
+                    "its chunk name ({chunk_len} bytes at offset {chunk_off}) lies outside the \
+                     string table ({} bytes)",
+                    self.strings.len()
+                ))
+            })?;
+        let stored = slice(self.data, data_off, stored_len, "entry data").map_err(|_| {
+            bad(format!(
+                "its data ({stored_len} bytes at offset {data_off}) lies outside the data section \
+                 ({} bytes)",
+                self.data.len()
+            ))
+        })?;
+        let offset = (HEADER_LEN + self.index.len() + self.strings.len() + self.records.len())
+            as u64
+            + data_off;
+        Ok(Entry { name, chunkname, kind, codec, flags, stored, raw_len, offset })
+    }
+
+    /// The name of entry `i`, the one field that searches and the start-up check of the order
+    /// read; [`Payload::name_at`] says what is wrong with a name that does not read.
+    fn name_of(&self, i: usize) -> Result<&'a [u8], FormatError> {
+        let raw = i.checked_mul(ENTRY_LEN).and_then(|at| self.index.get(at..));
+        match raw.and_then(|raw| self.name_in(raw)) {
+            Some(name) => Ok(name),
+            None => self.name_at(i),
+        }
+    }
+
+    /// The name an index entry starting at `raw` refers to, if it lies in the string table: two
+    /// fields and a range, the fast path of [`Payload::name_of`].
+    fn name_in(&self, raw: &[u8]) -> Option<&'a [u8]> {
+        let (off, len) = name_fields(raw)?;
+        let off = usize::try_from(off).ok()?;
+        self.strings.get(off..off.checked_add(len.into())?)
+    }
+
+    /// The name of entry `i`, or why it cannot be read.
+    fn name_at(&self, i: usize) -> Result<&'a [u8], FormatError> {
+        let bad = |reason: String| FormatError::BadEntry { index: i, reason };
+        if i >= self.entry_count {
+            return Err(bad(format!("the index has {} entries", self.entry_count)));
+        }
+        let raw = IndexEntry::read(entry_bytes(self.index, i)?);
+        let (off, len) = (raw.name_off, raw.name_len);
+        slice(self.strings, off.into(), len.into(), "entry name").map_err(|_| {
+            bad(format!(
+                "its name ({len} bytes at offset {off}) lies outside the string table ({} bytes)",
+                self.strings.len()
+            ))
+        })
+    }
+
+    /// That the index is strictly sorted by name, which also rules out two entries of one name
+    /// (two main scripts among them): binary search depends on it. Run by [`Payload::parse`] at
+    /// every start, so kept to the minimum: per entry, two fields read and one comparison of
+    /// names.
+    pub(super) fn check_order(&self) -> Result<(), FormatError> {
+        let mut previous: Option<&[u8]> = None;
+        for (i, raw) in self.index.chunks_exact(ENTRY_LEN).enumerate() {
+            let name = match self.name_in(raw) {
+                Some(name) => name,
+                None => self.name_at(i)?,
+            };
+            if let Some(previous) = previous {
+                match previous.cmp(name) {
+                    Ordering::Less => {}
+                    Ordering::Equal => return Err(FormatError::DuplicateName(quoted(name))),
+                    Ordering::Greater => {
+                        return Err(FormatError::Unsorted {
+                            index: i,
+                            name: quoted(name),
+                            previous: quoted(previous),
+                        })
+                    }
+                }
+            }
+            previous = Some(name);
+        }
+        Ok(())
+    }
+
+    /// All entries in index order.
+    pub fn entries(&self) -> impl Iterator<Item = Result<Entry<'a>, FormatError>> + '_ {
+        (0..self.entry_count).map(|i| self.entry(i))
+    }
+
+    /// The main script: the entry with the empty name, which sorts first. `None` for an
+    /// interpreter build.
+    pub fn main(&self) -> Result<Option<Entry<'a>>, FormatError> {
+        if self.entry_count == 0 {
+            return Ok(None);
+        }
+        let first = self.entry(0)?;
+        Ok(first.is_main().then_some(first))
+    }
+
+    /// The module called `name`, by binary search of the sorted index. The main script, library
+    /// and asset entries are not modules ([`Entry::is_module`]): none is ever found here, so
+    /// `require` never loads an asset however it is named.
+    pub fn module(&self, name: &[u8]) -> Result<Option<Entry<'a>>, FormatError> {
+        Ok(self.lookup(name)?.filter(Entry::is_module))
+    }
+
+    /// Any entry called `name` but the main script.
+    pub(super) fn lookup(&self, name: &[u8]) -> Result<Option<Entry<'a>>, FormatError> {
+        if is_main(name) {
+            return Ok(None);
+        }
+        // Names only on the way; the entry found is the one read in full.
+        let (mut lo, mut hi) = (0, self.entry_count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.name_of(mid)?.cmp(name) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return self.entry(mid).map(Some),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The native module whose library serves the [`super::flags::SHARED`] entry `entry`: an
+    /// entry that holds code itself, never another shared one.
+    pub fn library_owner(&self, entry: &Entry<'a>) -> Result<Entry<'a>, FormatError> {
+        let bad = |reason| FormatError::BadShared { name: escaped(entry.name), reason };
+        if entry.kind != Kind::Native || entry.codec != Codec::Stored {
+            return Err(bad("is not a stored native entry"));
+        }
+        match self.module(entry.stored)? {
+            Some(owner) if owner.kind == Kind::Native && !owner.is_shared() => Ok(owner),
+            _ => Err(bad("names no native module holding a library")),
+        }
+    }
+
+    /// Whether any module's name starts with `prefix` (`a.b.` for the hint after "module 'a.b.c'
+    /// not found"): a binary search for the first name not below it, then a short walk past
+    /// entries that are not modules.
+    pub fn has_module_under(&self, prefix: &[u8]) -> Result<bool, FormatError> {
+        let (mut lo, mut hi) = (0, self.entry_count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.name_of(mid)? < prefix {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        for i in lo..self.entry_count {
+            let e = self.entry(i)?;
+            if !e.name.starts_with(prefix) {
+                break;
+            }
+            if e.is_module() && e.name.len() > prefix.len() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The packed shared library called `name` (an entry with the [`super::flags::LIBRARY`] bit).
+    pub fn library(&self, name: &[u8]) -> Result<Option<Entry<'a>>, FormatError> {
+        Ok(self.lookup(name)?.filter(Entry::is_library))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // What the records say.
+
+    /// The records section, in order, unknown optional records skipped; it ends after an error.
+    pub fn records(&self) -> Records<'a> {
+        Records::new(self.records)
+    }
+
+    /// What `pick` takes from the first record it takes something from.
+    fn first<T>(&self, pick: impl Fn(Record<'a>) -> Option<T>) -> Result<Option<T>, FormatError> {
+        for r in self.records() {
+            if let Some(found) = pick(r?) {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Module names to require before the main chunk, in order.
+    pub fn preloads(&self) -> Result<Vec<&'a [u8]>, FormatError> {
+        self.records()
+            .filter_map(|r| match r {
+                Ok(Record::Preload(name)) => Some(Ok(name)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect()
+    }
+
+    /// The libraries native entry `name` needs loaded first, in order.
+    pub fn needs(&self, name: &[u8]) -> Result<Vec<&'a [u8]>, FormatError> {
+        let needs = self.first(|r| match r {
+            Record::Needs(n) if n.entry() == name => Some(n),
+            _ => None,
+        })?;
+        Ok(needs.map(|n| n.libraries().filter(|l| !l.is_empty()).collect()).unwrap_or_default())
+    }
+
+    /// Whether the program asked for SIGPIPE to be ignored.
+    pub fn ignore_sigpipe(&self) -> Result<bool, FormatError> {
+        let ignore = self.first(|r| match r {
+            Record::Sigpipe { ignore } => Some(ignore),
+            _ => None,
+        })?;
+        Ok(ignore == Some(true))
+    }
+
+    /// The interpreter chunk, if the executable has one.
+    pub fn interpreter(&self) -> Result<Option<&'a [u8]>, FormatError> {
+        self.first(|r| match r {
+            Record::Interpreter(chunk) => Some(chunk),
+            _ => None,
+        })
+    }
+
+    /// The environment variable that selects the interpreter over the main script, if any.
+    pub fn interpreter_env(&self) -> Result<Option<&'a [u8]>, FormatError> {
+        self.first(|r| match r {
+            Record::InterpreterEnv(name) => Some(name),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::flags;
+    use crate::format::testing::{entry, field, reseal, sample};
+    use crate::format::{NewEntry, Writer};
+
+    #[test]
+    fn issue14_an_asset_is_never_a_module() {
+        let mut w = Writer::new(3);
+        w.add(NewEntry {
+            name: b"config".to_vec(),
+            chunkname: b"config.json".to_vec(),
+            kind: Kind::Asset,
+            flags: 0,
+            data: b"{}".to_vec(),
+        });
+        let (bytes, _) = w.finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        assert!(p.module(b"config").unwrap().is_none());
+    }
+
+    /// The hint for `require "conf.x"` is about modules: an asset under `conf.` is not one.
+    #[test]
+    fn issue14_an_asset_is_not_a_module_for_the_hint() {
+        let mut w = Writer::new(3);
+        w.add(entry("conf.json", "conf.json", Kind::Asset, b"{}"));
+        w.add(entry("util.str", "@./util/str.lua", Kind::LuaSource, b"return 1"));
+        let (bytes, _) = w.finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        assert!(!p.has_module_under(b"conf.").unwrap());
+        assert!(p.has_module_under(b"util.").unwrap());
+    }
+
+    #[test]
+    fn round_trip() {
+        let bytes = sample();
+        let p = Payload::parse(&bytes).unwrap();
+        assert_eq!(p.len(), 3);
+        let main = p.main().unwrap().unwrap();
+        assert!(main.is_main());
+        assert_eq!(main.chunkname, b"@main.lua");
+        assert_eq!(main.decode().unwrap(), b"print('hi')\n");
+        let a = p.module(b"a").unwrap().unwrap();
+        assert_eq!(a.codec, Codec::Zstd, "repetitive text compresses");
+        assert_eq!(a.decode().unwrap(), "return 'x'\n".repeat(200).as_bytes());
+        let bc = p.module(b"b.c").unwrap().unwrap();
+        assert_eq!(bc.kind, Kind::LuaBytecode);
+        assert_eq!(bc.codec, Codec::Stored, "tiny data is stored");
+        assert_eq!(bc.decode().unwrap(), [0x1b, b'L', b'J', 2, 0, 0, 0]);
+        assert_eq!(p.module(b"zz").unwrap(), None);
+        assert_eq!(p.module(b"").unwrap(), None, "the main script is not a module");
+        assert_eq!(p.preloads().unwrap(), vec![&b"b.c"[..], &b"a"[..]]);
+        assert_eq!(declared_len(&bytes).unwrap(), bytes.len() as u64);
+    }
+
+    #[test]
+    fn libraries_needs_and_sigpipe() {
+        let mut w = Writer::new(3);
+        w.add(entry("luv", "@luv.so", Kind::Native, b"\x7fELF module"));
+        w.add(NewEntry {
+            flags: flags::LIBRARY,
+            ..entry("libuv.so.1", "@libuv.so.1", Kind::Native, b"\x7fELF lib")
+        });
+        w.needs(b"luv", &[b"libuv.so.1"]);
+        w.ignore_sigpipe();
+        let (bytes, _) = w.finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        assert!(p.module(b"luv").unwrap().is_some());
+        assert_eq!(p.module(b"libuv.so.1").unwrap(), None, "a library is not a module");
+        assert_eq!(p.library(b"libuv.so.1").unwrap().unwrap().flags, flags::LIBRARY);
+        assert_eq!(p.library(b"luv").unwrap(), None);
+        assert_eq!(p.needs(b"luv").unwrap(), vec![&b"libuv.so.1"[..]]);
+        assert!(p.needs(b"other").unwrap().is_empty());
+        assert!(p.ignore_sigpipe().unwrap());
+    }
+
+    #[test]
+    fn empty_payload() {
+        let (bytes, totals) = Writer::new(3).finish().unwrap();
+        assert_eq!(bytes.len(), HEADER_LEN + FOOTER_LEN);
+        assert_eq!(totals.entries, 0);
+        let p = Payload::parse(&bytes).unwrap();
+        assert!(p.is_empty());
+        assert_eq!(p.main().unwrap(), None);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let bytes = sample();
+        for len in 0..bytes.len() {
+            assert!(Payload::parse(&bytes[..len]).is_err(), "prefix of {len} bytes parsed");
+            assert!(
+                Payload::parse(&bytes[bytes.len() - len..]).is_err(),
+                "suffix of {len} bytes parsed"
+            );
+        }
+    }
+
+    #[test]
+    fn every_bit_flip_is_detected() {
+        let bytes = sample();
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut damaged = bytes.clone();
+                damaged[i] ^= 1 << bit;
+                assert!(
+                    Payload::parse(&damaged).is_err(),
+                    "flip of bit {bit} in byte {i} went unnoticed"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn interpreter_records_round_trip() {
+        let mut w = Writer::new(3);
+        w.add(entry("", "@main.lua", Kind::LuaSource, b"print(1)"));
+        w.interpreter(b"-- interp".to_vec(), Some("APP_LUA"));
+        let (bytes, _) = w.finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        assert_eq!(p.interpreter().unwrap(), Some(&b"-- interp"[..]));
+        assert_eq!(p.interpreter_env().unwrap(), Some(&b"APP_LUA"[..]));
+        assert!(p.main().unwrap().is_some());
+        let (bytes, _) = Writer::new(3).finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        assert_eq!((p.interpreter().unwrap(), p.interpreter_env().unwrap()), (None, None));
+    }
+
+    // ---- Issue 13, item 17: what `parse` refuses.
+
+    #[test]
+    fn issue13_parse_refuses_an_unsorted_index() {
+        // sample(): (main), a, b.c. Swap the last two index entries.
+        let mut bytes = sample();
+        let (one, two) = (field(1, 0), field(2, 0));
+        let saved = bytes[one..two].to_vec();
+        bytes.copy_within(two..two + ENTRY_LEN, one);
+        bytes[two..two + ENTRY_LEN].copy_from_slice(&saved);
+        reseal(&mut bytes);
+        let err = Payload::parse(&bytes).unwrap_err();
+        assert_eq!(
+            err,
+            FormatError::Unsorted { index: 2, name: "'a'".into(), previous: "'b.c'".into() }
+        );
+        assert_eq!(
+            err.to_string(),
+            "payload index is not sorted by name: entry 2 ('a') comes after 'b.c'"
+        );
+        // What inspect reads without the checksum still shows it; verify_all refuses it too.
+        let p = Payload::parse_unverified(&bytes).unwrap();
+        assert_eq!(p.verify_all().unwrap_err(), err);
+    }
+
+    #[test]
+    fn issue13_parse_refuses_duplicate_names() {
+        // Entry 2 (b.c) renamed to entry 1's name (a).
+        let mut bytes = sample();
+        let name = bytes[field(1, 0)..field(1, 6)].to_vec();
+        bytes[field(2, 0)..field(2, 6)].copy_from_slice(&name);
+        reseal(&mut bytes);
+        assert_eq!(Payload::parse(&bytes).unwrap_err(), FormatError::DuplicateName("'a'".into()));
+        // Two main scripts: entry 1's name made empty.
+        let mut bytes = sample();
+        bytes[field(1, 4)..field(1, 6)].copy_from_slice(&0u16.to_le_bytes());
+        reseal(&mut bytes);
+        let err = Payload::parse(&bytes).unwrap_err();
+        assert_eq!(err.to_string(), "duplicate entry name '' (the main script)");
+    }
+
+    #[test]
+    fn issue13_a_name_outside_the_string_table_fails_parse() {
+        let mut bytes = sample();
+        bytes[field(2, 0)..field(2, 4)].copy_from_slice(&1000u32.to_le_bytes());
+        reseal(&mut bytes);
+        assert_eq!(
+            Payload::parse(&bytes).unwrap_err().to_string(),
+            "payload index entry 2 is invalid: its name (3 bytes at offset 1000) lies outside \
+             the string table (31 bytes)"
+        );
+    }
+}

@@ -1,0 +1,315 @@
+//! The records section (docs/FORMAT.md, "Records"): what a payload says besides its entries, as
+//! a sequence of `tag: u16, len: u32, value`.
+//!
+//! Every record is one variant of [`Record`], and everything about it is that variant's arm in
+//! the `match`es below: its tag ([`Record::tag`]), its name in messages, how its value reads
+//! ([`Record::decode`]) and is written ([`Record::value`]), whether it may repeat, and what
+//! `verify_all` checks of it alone ([`Record::check`]). Adding a record is a tag constant, a
+//! variant and its arms here, and its row in docs/FORMAT.md; `Writer::record` writes it and
+//! `Payload::records` reads it, so a dedicated writer method or accessor is a convenience.
+//!
+//! A tag with bit 15 set ([`OPTIONAL`]) is optional: readers that do not know it skip it. Any
+//! other unknown tag makes the payload unreadable (docs/FORMAT.md, "Versioning rules").
+
+use super::layout::{slice, u16_at, u32_at};
+use super::{escaped, quoted, FormatError};
+
+/// A module to `require` before the main chunk runs; repeatable, in order.
+pub const PRELOAD: u16 = 0x0001;
+/// The packed libraries a native entry needs loaded first: the entry's name, then each
+/// library entry's name, NUL-separated, in load order. One record per native entry.
+pub const NEEDS: u16 = 0x0002;
+/// SIGPIPE policy of the program, one byte: 0 default disposition (as luajit), 1 ignored
+/// (writes to a closed peer fail with EPIPE instead of ending the process).
+pub const SIGPIPE: u16 = 0x0003;
+/// The interpreter (runtime/lua/interp.lua, compiled): the chunk the stub runs instead of a
+/// main script, `luajit`'s command line. At most one.
+pub const INTERPRETER: u16 = 0x0004;
+/// With a main script: the environment variable that, when set, makes the executable run
+/// the [`INTERPRETER`] instead (`bundle --interpreter-env NAME`). At most one.
+pub const INTERPRETER_ENV: u16 = 0x0005;
+/// Bit marking a record that readers may ignore when they do not know it.
+pub const OPTIONAL: u16 = 0x8000;
+
+/// Bytes before a record's value: tag (u16) and length (u32).
+const RECORD_HEAD: usize = 6;
+
+/// One record, its value decoded (and borrowed from the payload, or from the writer's caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record<'a> {
+    /// [`PRELOAD`]: a module name.
+    Preload(&'a [u8]),
+    /// [`NEEDS`]: a native entry and the libraries it needs.
+    Needs(Needs<'a>),
+    /// [`SIGPIPE`]: whether the program ignores SIGPIPE (value `1`) or keeps the default
+    /// disposition (`0`).
+    Sigpipe { ignore: bool },
+    /// [`INTERPRETER`]: the interpreter chunk, stored as is.
+    Interpreter(&'a [u8]),
+    /// [`INTERPRETER_ENV`]: the name of the environment variable that selects the interpreter.
+    InterpreterEnv(&'a [u8]),
+}
+
+impl<'a> Record<'a> {
+    /// The record's tag.
+    pub fn tag(&self) -> u16 {
+        match self {
+            Record::Preload(_) => PRELOAD,
+            Record::Needs(_) => NEEDS,
+            Record::Sigpipe { .. } => SIGPIPE,
+            Record::Interpreter(_) => INTERPRETER,
+            Record::InterpreterEnv(_) => INTERPRETER_ENV,
+        }
+    }
+
+    /// The record's name in docs/FORMAT.md and in messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Record::Preload(_) => "PRELOAD",
+            Record::Needs(_) => "NEEDS",
+            Record::Sigpipe { .. } => "SIGPIPE",
+            Record::Interpreter(_) => "INTERPRETER",
+            Record::InterpreterEnv(_) => "INTERPRETER_ENV",
+        }
+    }
+
+    /// Whether a payload may hold at most one record of this kind (NEEDS: at most one per
+    /// entry, which `verify_all` checks with the entries).
+    pub fn at_most_once(&self) -> bool {
+        match self {
+            Record::Preload(_) | Record::Needs(_) => false,
+            Record::Sigpipe { .. } | Record::Interpreter(_) | Record::InterpreterEnv(_) => true,
+        }
+    }
+
+    /// The record tagged `tag` with value `value`; `None` for an unknown optional record, which
+    /// readers skip, and [`FormatError::UnknownRecord`] for an unknown required one. A value
+    /// that the record cannot hold is a [`FormatError::BadRecord`].
+    pub fn decode(tag: u16, value: &'a [u8]) -> Result<Option<Self>, FormatError> {
+        let bad = |reason: String| Err(FormatError::BadRecord(reason));
+        Ok(Some(match tag {
+            PRELOAD => Record::Preload(value),
+            NEEDS => Record::Needs(Needs(value)),
+            SIGPIPE => match value {
+                [0] => Record::Sigpipe { ignore: false },
+                [1] => Record::Sigpipe { ignore: true },
+                [other] => return bad(format!("the SIGPIPE record holds {other}, not 0 or 1")),
+                _ => {
+                    return bad(format!(
+                        "the SIGPIPE record holds {} bytes, not one byte 0 or 1",
+                        value.len()
+                    ))
+                }
+            },
+            INTERPRETER => Record::Interpreter(value),
+            INTERPRETER_ENV => Record::InterpreterEnv(value),
+            t if t & OPTIONAL != 0 => return Ok(None),
+            t => return Err(FormatError::UnknownRecord(t)),
+        }))
+    }
+
+    /// The record's value as stored, what [`Record::decode`] reads back.
+    pub fn value(&self) -> &'a [u8] {
+        match *self {
+            Record::Preload(v) | Record::Interpreter(v) | Record::InterpreterEnv(v) => v,
+            Record::Needs(Needs(v)) => v,
+            Record::Sigpipe { ignore: false } => &[0],
+            Record::Sigpipe { ignore: true } => &[1],
+        }
+    }
+
+    /// What `verify_all` checks of the record by itself (what it names is checked against the
+    /// entries there): a PRELOAD names a module, a NEEDS record an entry and non-empty library
+    /// names, an INTERPRETER_ENV a possible environment variable (non-empty, no `=`, no NUL).
+    pub fn check(&self) -> Result<(), FormatError> {
+        let bad = |reason: String| Err(FormatError::BadRecord(reason));
+        match *self {
+            Record::Preload([]) => bad("a PRELOAD record names no module".into()),
+            Record::Needs(needs) if needs.entry().is_empty() => {
+                bad("a NEEDS record names no entry".into())
+            }
+            Record::Needs(needs) if needs.libraries().any(|l| l.is_empty()) => bad(format!(
+                "the NEEDS record of {} holds an empty library name",
+                quoted(needs.entry())
+            )),
+            Record::InterpreterEnv(name)
+                if name.is_empty() || name.contains(&b'=') || name.contains(&0) =>
+            {
+                bad(format!(
+                    "the INTERPRETER_ENV record holds '{}', not an environment variable name",
+                    escaped(name)
+                ))
+            }
+            Record::Preload(_)
+            | Record::Needs(_)
+            | Record::Sigpipe { .. }
+            | Record::Interpreter(_)
+            | Record::InterpreterEnv(_) => Ok(()),
+        }
+    }
+}
+
+/// A NEEDS record's value as stored: the name of a native entry, then the names of the library
+/// entries it needs loaded first, in load order, each preceded by a NUL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs<'a>(pub &'a [u8]);
+
+impl<'a> Needs<'a> {
+    /// The value that says native entry `entry` needs `libraries`.
+    pub fn join(entry: &[u8], libraries: &[&[u8]]) -> Vec<u8> {
+        let mut value = entry.to_vec();
+        for l in libraries {
+            value.push(0);
+            value.extend_from_slice(l);
+        }
+        value
+    }
+
+    /// The native entry's name.
+    pub fn entry(&self) -> &'a [u8] {
+        self.0.split(|b| *b == 0).next().unwrap_or_default()
+    }
+
+    /// The libraries' names, in load order, as stored: an empty one is an error
+    /// ([`Record::check`]) that the runtime passes over.
+    pub fn libraries(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.0.split(|b| *b == 0).skip(1)
+    }
+}
+
+/// Appends one record, tag, length and value, to a records section.
+pub(super) fn write(out: &mut Vec<u8>, tag: u16, value: &[u8]) -> Result<(), FormatError> {
+    let len = u32::try_from(value.len()).map_err(|_| FormatError::TooLarge("a record"))?;
+    out.extend_from_slice(&tag.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(value);
+    Ok(())
+}
+
+/// The records of a records section, in order, unknown optional ones skipped
+/// ([`super::Payload::records`]). After an error (a record cut short, an unknown required one,
+/// a value its record cannot hold) it ends.
+#[derive(Debug, Clone)]
+pub struct Records<'a> {
+    section: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Records<'a> {
+    pub(super) fn new(section: &'a [u8]) -> Self {
+        Records { section, at: 0 }
+    }
+
+    /// The next record's tag and value, and where the one after it starts.
+    fn frame(&self) -> Result<(u16, &'a [u8], usize), FormatError> {
+        let tag = u16_at(self.section, self.at, "record tag")?;
+        let len = u32_at(self.section, self.at + 2, "record length")?;
+        let start = self.at + RECORD_HEAD;
+        let value = slice(self.section, start as u64, len.into(), "record value")?;
+        Ok((tag, value, start + value.len()))
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<Record<'a>, FormatError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.at < self.section.len() {
+            let decoded = self.frame().and_then(|(tag, value, next)| {
+                self.at = next;
+                Record::decode(tag, value)
+            });
+            match decoded {
+                Ok(Some(record)) => return Some(Ok(record)),
+                Ok(None) => continue,
+                Err(e) => {
+                    self.at = usize::MAX;
+                    return Some(Err(e));
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::testing::entry;
+    use crate::format::{checksum, Kind, Payload, Writer, END_MAGIC, FOOTER_LEN, HEADER_LEN};
+
+    #[test]
+    fn unknown_required_record_is_an_error_and_optional_is_skipped() {
+        // Hand-build records: one optional unknown (skipped), then one required unknown.
+        let mut bytes = Writer::new(3).finish().unwrap().0;
+        let mut records = Vec::new();
+        for tag in [0x8123u16, 0x0042] {
+            records.extend_from_slice(&tag.to_le_bytes());
+            records.extend_from_slice(&1u32.to_le_bytes());
+            records.push(7);
+        }
+        bytes.truncate(HEADER_LEN);
+        bytes[24..28].copy_from_slice(&(records.len() as u32).to_le_bytes());
+        let total = (HEADER_LEN + records.len() + FOOTER_LEN) as u64;
+        bytes[40..48].copy_from_slice(&total.to_le_bytes());
+        bytes.extend_from_slice(&records);
+        let sum = checksum(&bytes);
+        bytes.extend_from_slice(&sum.to_le_bytes());
+        bytes.extend_from_slice(&total.to_le_bytes());
+        bytes.extend_from_slice(&END_MAGIC);
+        let p = Payload::parse(&bytes).unwrap();
+        assert_eq!(p.preloads(), Err(FormatError::UnknownRecord(0x0042)));
+    }
+
+    /// Every record, written through the enum and read back through it, is what it was: the
+    /// tag and value arms of each variant agree with its decode arm.
+    #[test]
+    fn issue14_records_round_trip_through_the_enum() {
+        let needs = Needs::join(b"luv", &[b"libuv.so.1", b"libssl.so.3"]);
+        let records = [
+            Record::Preload(b"a.b"),
+            Record::Needs(Needs(&needs)),
+            Record::Needs(Needs(b"lonely")),
+            Record::Sigpipe { ignore: true },
+            Record::Sigpipe { ignore: false },
+            Record::Interpreter(b"\x1bLJ\x02interp"),
+            Record::InterpreterEnv(b"APP_LUA"),
+        ];
+        for r in &records {
+            assert_eq!(Record::decode(r.tag(), r.value()), Ok(Some(*r)), "{}", r.name());
+            assert_eq!(r.tag() & OPTIONAL, 0, "{} is required", r.name());
+        }
+        let mut w = Writer::new(3);
+        w.add(entry("", "@main.lua", Kind::LuaSource, b"print(1)"));
+        for r in &records {
+            w.record(*r);
+        }
+        let (bytes, _) = w.finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        let read: Vec<Record> = p.records().collect::<Result<_, _>>().unwrap();
+        assert_eq!(read, records);
+        // The fields a NEEDS value holds.
+        let Record::Needs(n) = read[1] else { unreachable!() };
+        assert_eq!(n.entry(), b"luv");
+        assert_eq!(n.libraries().collect::<Vec<_>>(), [&b"libuv.so.1"[..], b"libssl.so.3"]);
+        assert_eq!(Needs(b"lonely").libraries().count(), 0);
+        // Distinct tags, and a name for each.
+        let mut tags: Vec<u16> = records.iter().map(Record::tag).collect();
+        tags.dedup();
+        assert_eq!(tags, [PRELOAD, NEEDS, SIGPIPE, INTERPRETER, INTERPRETER_ENV]);
+    }
+
+    #[test]
+    fn issue14_a_record_its_variant_cannot_hold_is_refused_when_read() {
+        assert_eq!(
+            Record::decode(SIGPIPE, &[2]).unwrap_err().to_string(),
+            "invalid payload record: the SIGPIPE record holds 2, not 0 or 1"
+        );
+        assert_eq!(
+            Record::decode(SIGPIPE, &[]).unwrap_err().to_string(),
+            "invalid payload record: the SIGPIPE record holds 0 bytes, not one byte 0 or 1"
+        );
+        assert_eq!(Record::decode(0x8042, b"x"), Ok(None));
+        assert_eq!(Record::decode(0x0042, b"x"), Err(FormatError::UnknownRecord(0x0042)));
+    }
+}
