@@ -117,11 +117,10 @@ fn assert_same(section: &str, overlaid: &Run, on_disk: &Run) {
 
 #[test]
 fn overlay_reads_like_the_disk() {
-    let (overlaid, on_disk) =
-        std::thread::scope(|s| {
-            let f = s.spawn(|| fake("main", &[]));
-            (f.join().unwrap(), disk("main", "diskcwd", "abs-real"))
-        });
+    let (overlaid, on_disk) = std::thread::scope(|s| {
+        let f = s.spawn(|| fake("main", &[]));
+        (f.join().unwrap(), disk("main", "diskcwd", "abs-real"))
+    });
     assert_same("main", &overlaid, &on_disk);
 }
 
@@ -136,7 +135,7 @@ fn override_directory_reads_like_the_disk() {
 
 #[test]
 fn writes_refused_api_module_and_raw_calls() {
-    for (section, extra, cases) in [("expect", &[][..], 4), ("expect_noabs", &["noabs"][..], 1)] {
+    for (section, extra, cases) in [("expect", &[][..], 5), ("expect_noabs", &["noabs"][..], 1)] {
         let r = fake(section, extra);
         assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{section}: {r:?}");
         assert!(r.stdout.ends_with("expect: 0 failure(s)\n"), "{section}:\n{}", r.stdout);

@@ -46,11 +46,12 @@
 --   (package.loaders is wrapped for those names), never loaded from here.
 local raw = ...
 
-local type, select, tostring, tonumber, error, pcall = type, select, tostring, tonumber, error, pcall
+local type, select, tostring, tonumber = type, select, tostring, tonumber
+local error, pcall = error, pcall
 local pairs, ipairs, setmetatable, getmetatable = pairs, ipairs, setmetatable, getmetatable
 local newproxy, load, unpack = newproxy, load, unpack
-local byte, char, sub, find, match, gmatch = string.byte, string.char, string.sub, string.find,
-  string.match, string.gmatch
+local byte, char, sub, find, match, gmatch, gsub = string.byte, string.char, string.sub,
+  string.find, string.match, string.gmatch, string.gsub
 local lower, format = string.lower, string.format
 local concat, sort = table.concat, table.sort
 local floor, huge = math.floor, math.huge
@@ -62,7 +63,8 @@ local override = raw.override
 local MTIME = tonumber(raw.mtime) or 0
 
 local SLASH = 47
-local CHUNK = 65536 -- bytes fetched at a time for line and number reads
+local WHOLE = 1048576 -- a file up to this size is fetched whole, at its first read
+local CHUNK = 65536 -- bytes a larger one is fetched by, for line and number reads
 local DIR_MODE = 493 -- 0755
 local S_IFREG, S_IFDIR = 32768, 16384
 local FD_BASE = 0x40000000
@@ -331,23 +333,26 @@ local function tofile(u, n)
   return st
 end
 
--- The buffered chunk holding offset `pos`: chunk string and the offset of its first byte.
+-- The buffered bytes holding offset `pos` (< size): the buffer and the offset of its first
+-- byte. A small file is fetched whole once; a large one a chunk at a time, so that reading it
+-- by lines never holds more than a chunk (raw.read slices what the host holds).
 local function chunk(st, pos)
   local buf = st.buf
   if buf and pos >= st.boff and pos < st.boff + #buf then return buf, st.boff end
+  if st.size <= WHOLE then
+    buf = raw_read(st.key) or ""
+    st.buf, st.boff = buf, 0
+    return buf, 0
+  end
   buf = raw_read(st.key, pos, CHUNK) or ""
   st.buf, st.boff = buf, pos
   return buf, pos
 end
 
--- Bytes [pos, pos + n) of the file, clipped at its end.
+-- Bytes [pos, pos + n) of the file (pos < size), clipped at its end.
 local function bytes(st, pos, n)
-  local buf, boff = st.buf, st.boff
-  if buf and pos >= boff and pos + n <= boff + #buf then
-    return sub(buf, pos - boff + 1, pos - boff + n)
-  end
-  if n <= CHUNK then
-    buf, boff = chunk(st, pos)
+  if n <= CHUNK or st.size <= WHOLE then
+    local buf, boff = chunk(st, pos)
     if pos + n <= boff + #buf or boff + #buf >= st.size then
       return sub(buf, pos - boff + 1, pos - boff + n)
     end
@@ -1283,10 +1288,11 @@ local function patch_lfs(lfs)
   local DIR = getmetatable(dproto)
 
   local function dir_iter(...)
-    local d = dirs[(...)]
+    local u = ...
+    local d = dirs[u]
     if not d then
-      return error(argmsg(1, "directory metatable expected, got " .. got((...), 1, select("#", ...))),
-        1)
+      local msg = "directory metatable expected, got " .. got(u, 1, select("#", ...))
+      return error(argmsg(1, msg), 1)
     end
     if d.closed then return error(argmsg(1, "closed directory"), 1) end
     local i = d.i + 1
@@ -1335,6 +1341,51 @@ local function patch_lfs(lfs)
 end
 
 ---------------------------------------------------------------------------------------------------
+-- require of a Lua module that is an asset along package.path (a plugin directory shipped as
+-- assets, a module name computed at run time). LuaJIT's Lua-file searcher is the third from the
+-- end of package.loaders (before the C and all-in-one searchers; the bundle's own comes before
+-- it). Its search (lib_package.c: searchpath) is done over the assets first; any miss, or a
+-- readable file on disk along an earlier template, goes to it unchanged, messages included.
+
+local loaders = package.loaders
+if type(loaders) == "table" and #loaders >= 3 then
+  local at = #loaders - 2
+  local search_lua, pkg = loaders[at], package
+  local function filename_of(template, fname)
+    return (gsub(template, "%?", function() return fname end))
+  end
+  loaders[at] = function(...)
+    local name = ...
+    local path = pkg.path
+    if type(name) ~= "string" or type(path) ~= "string" then return search_lua(...) end
+    local fname = gsub(name, "%.", "/")
+    local k = 0
+    for template in gmatch(path, "[^;]+") do
+      k = k + 1
+      local filename = filename_of(template, fname)
+      local key, kind, _, _, ovr = lookup(filename)
+      if kind == "file" then
+        local j = 0
+        for earlier in gmatch(path, "[^;]+") do
+          j = j + 1
+          if j == k then break end
+          local f = o_open(filename_of(earlier, fname), "r")
+          if f then
+            f:close()
+            return search_lua(...)
+          end
+        end
+        local f, err = load_asset(filename, key, kind, ovr)
+        if f then return f end
+        err = format("error loading module '%s' from file '%s':\n\t%s", name, filename, err)
+        return error(err, 1)
+      end
+    end
+    return search_lua(...)
+  end
+end
+
+---------------------------------------------------------------------------------------------------
 -- Patch luv and lfs in the table their loader returns, wherever they load from (the bundle's
 -- searcher, package.preload, package.cpath): each searcher is wrapped so that the loader it finds
 -- for those names patches the module before require caches it. Other names go through untouched.
@@ -1346,7 +1397,6 @@ for name, patch in pairs(patchers) do
   if type(m) == "table" then patch(m) end
 end
 
-local loaders = package.loaders
 if type(loaders) == "table" then
   for i = 1, #loaders do
     local searcher = loaders[i]

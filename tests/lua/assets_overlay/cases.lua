@@ -143,6 +143,21 @@ local main = {
     c.show(lines)
     f:close()
   end },
+  { "huge file", function(c)
+    local f = io.open("huge.txt")
+    local lines, bytes, longest = 0, 0, 0
+    for l in f:lines() do
+      lines, bytes, longest = lines + 1, bytes + #l, math.max(longest, #l)
+    end
+    c.show(lines, bytes, longest, f:seek())
+    for _, at in ipairs({ 65530, 65536, 131071, 1048570, 1300000 }) do
+      f:seek("set", at)
+      c.show(at, f:read("*l"), f:read(3), f:read("*n"), f:seek(), #f:read(70000), f:seek())
+    end
+    f:seek("set", 100)
+    c.show(#f:read("*a"), f:read(1), f:seek())
+    f:close()
+  end },
   { "closed files", function(c)
     local f = io.open("hello.txt")
     f:close()
@@ -253,6 +268,18 @@ local main = {
     c.show(select(2, xpcall(function() loadfile("lua/err.lua")() end, debug.traceback)))
     c.show(select(2, xpcall(function() local f = io.open("hello.txt"); f:close(); f:read() end,
       debug.traceback)))
+  end },
+  { "require along package.path", function(c)
+    local saved = package.path
+    package.path = "./?.lua;./lua/?.lua;./?/init.lua;;"
+    c.show(require("mod"))
+    c.show(require("lua.env"), package.loaded["lua.env"])
+    c.show(require("shebang"))
+    c.show(select(2, pcall(require, "syntax")))
+    c.show(select(2, pcall(require, "lua.nope")))
+    c.show(select(2, xpcall(function() require("err") end, debug.traceback)))
+    package.path = saved
+    for _, m in ipairs({ "mod", "lua.env", "shebang", "err" }) do package.loaded[m] = nil end
   end },
   { "luv sync: open, read, fstat, close", function(c)
     local uv = c.uv
@@ -573,7 +600,8 @@ local expect = {
     c.expect("list", table.concat(api.list("lua"), " "),
       "bc.luac env.lua err.lua level2.lua mod.lua shebang.lua syntax.lua")
     c.expect("list dot", table.concat(api.list("."), " "),
-      "big.txt bin bin.dat config empty.txt hello.txt lines.txt lua num nums.txt public shadow.txt")
+      "big.txt bin bin.dat config empty.txt hello.txt huge.txt lines.txt lua num nums.txt public "
+        .. "shadow.txt")
     c.expect("list public", table.concat(api.list("public/"), " "), "css index.html js")
     c.expect("list abs", table.concat(api.list(c.abs .. "/etc"), " "), "sub x.conf")
     c.expect("list file", select(2, api.list("hello.txt")), "hello.txt: Not a directory")
@@ -587,10 +615,26 @@ local expect = {
     c.expect("path is real", io.open(p):read("*a"), "body { color: red }\n")
     c.expect("path under mat", p:sub(1, #c.root + 5), c.root .. "/mat/")
     c.expect("path dir", select(2, api.path("public")), "public: Is a directory")
-    c.expect("bad argument", select(2, pcall(function() local x = api.read(5) end))
-      :match("^.-cases%.lua:%d+: (.*)$"), "bad argument #1 to 'read' (string expected, got number)")
-    c.expect("bad argument, method style", select(2, pcall(function() local x = api.list() end))
-      :match("^.-cases%.lua:%d+: (.*)$"), "bad argument #1 to 'list' (string expected, got no value)")
+    local function message(f) return select(2, pcall(f)):match("^.-cases%.lua:%d+: (.*)$") end
+    c.expect("bad argument", message(function() local x = api.read(5) end),
+      "bad argument #1 to 'read' (string expected, got number)")
+    c.expect("no argument", message(function() local x = api.list() end),
+      "bad argument #1 to 'list' (string expected, got no value)")
+  end },
+  { "luv and lfs are patched wherever they load from", function(c)
+    c.expect("loaded before", package.loaded.uv.fs_stat("hello.txt").size, 12)
+    local so = assert(package.searchpath("luv", package.cpath))
+    local saved = package.loaded.luv
+    package.loaded.luv = nil
+    package.preload.luv = function() return assert(package.loadlib(so, "luaopen_luv"))() end
+    local m = require("luv")
+    c.expect("from package.preload", m ~= saved and m.fs_stat("hello.txt").size, 12)
+    c.expect("cached patched", require("luv"), m)
+    package.loaded.luv, package.preload.luv = saved, nil
+    c.expect("required after", saved.fs_stat("lua/mod.lua").type, "file")
+    c.expect("lfs", c.lfs.attributes("lua/mod.lua", "mode"), "file")
+    c.expect("other modules untouched", select(2, pcall(require, "no.such.module")):match(
+      "^module 'no.such.module' not found:") ~= nil, true)
   end },
   { "raw is asked little", function(c)
     local counts = c.counts
@@ -610,7 +654,15 @@ local expect = {
     local f = io.open("big.txt")
     local r = counts.read
     for _ in f:lines() do end
-    c.expect("chunked reads", counts.read - r, 3)
+    c.expect("small file read whole", counts.read - r, 1)
+    f:close()
+    f = io.open("huge.txt")
+    local size = f:seek("end")
+    f:seek("set", 0)
+    r = counts.read
+    for _ in f:lines() do end
+    c.expect("large file read by chunks", counts.read - r, math.ceil(size / 65536))
+    f:close()
   end },
 }
 

@@ -7,6 +7,11 @@ return function(abs)
     big[#big + 1] = ("line %04d %s\n"):format(i, ("x"):rep(i % 50))
   end
   big[#big + 1] = ("y"):rep(70000) .. "\nlast line without newline"
+  -- Larger than what assets.lua fetches whole (1 MiB): read by chunks.
+  local huge = {}
+  for i = 1, 40000 do
+    huge[#huge + 1] = ("%05d %s\n"):format(i, ("z"):rep(i % 61))
+  end
   local bin = {}
   for i = 0, 255 do bin[#bin + 1] = string.char(i) end
   local numbers = {
@@ -21,6 +26,7 @@ return function(abs)
     { "nums.txt", "  12 -3.5e2 0x1F inf\n nan 1e x 0x zz 7" },
     { "bin.dat", table.concat(bin) .. table.concat(bin) },
     { "big.txt", table.concat(big) },
+    { "huge.txt", table.concat(huge) },
     { "empty.txt", "" },
     { "shadow.txt", "embedded version\n" },
     { "public/index.html", "<h1>hi</h1>\n" },
