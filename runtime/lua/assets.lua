@@ -40,10 +40,20 @@
 --   opening a read-only file does: nil, "<path>: Permission denied", 13), io.lines, io.type,
 --   io.close, loadfile and dofile (chunk name "@" .. path, as luajit names a file); when required,
 --   luv's fs_open, fs_read, fs_close, fs_fstat, fs_stat, fs_lstat, fs_access, fs_scandir,
---   fs_scandir_next and fs_realpath (sync and callback forms; embedded files get descriptors from
---   0x40000000 up, which the kernel never hands out), and LuaFileSystem's attributes,
---   symlinkattributes and dir. luv and lfs are patched in the module table their loader returns
---   (package.loaders is wrapped for those names), never loaded from here.
+--   fs_scandir_next, fs_realpath and fs_sendfile (sync and callback forms, the callbacks always
+--   from the loop; embedded files get descriptors from 0x40000000 up, which the kernel never
+--   hands out), and LuaFileSystem's attributes, symlinkattributes and dir. luv and lfs are
+--   patched in the module table their loader returns (package.loaders is wrapped for those
+--   names), never loaded from here. require finds Lua files among the assets along package.path,
+--   as it finds them on disk.
+--
+-- Errors read as luajit's: same messages, same error numbers, and a function given a bad
+-- argument raises from its own frame (see argmsg), so messages carry the caller's position and
+-- tracebacks show the wrapper where the C function stood.
+--
+-- Not overlaid: io.input/io.output with a path, os.rename/os.remove, luv's fs_opendir/readdir
+-- and its other path functions, lfs's other functions; paths under an embedded file ("f.txt/x")
+-- are left to the disk.
 local raw = ...
 
 local type, select, tostring, tonumber = type, select, tostring, tonumber
@@ -1007,8 +1017,12 @@ local function patch_luv(uv)
 
   local function stat_table(key, kind, size, mode)
     local dir = kind == "directory"
-    local u, g = ids()
-    if type(uv.getuid) == "function" then u, g = uv.getuid(), uv.getgid() end
+    local u, g
+    if type(uv.getuid) == "function" and type(uv.getgid) == "function" then
+      u, g = uv.getuid(), uv.getgid()
+    else
+      u, g = ids()
+    end
     return {
       dev = 0, mode = (dir and S_IFDIR or S_IFREG) + mode, nlink = dir and 2 or 1, uid = u,
       gid = g, rdev = 0, ino = ino_of(key), size = size, blksize = 4096,
@@ -1093,6 +1107,28 @@ local function patch_luv(uv)
     if err then return error(err, 1) end
     fds[fd] = nil
     return deliver(cb, true)
+  end
+
+  -- sendfile(2) from an asset: its bytes written to out_fd (fs_write's result is sendfile's).
+  if type(uv.fs_sendfile) == "function" and type(uv.fs_write) == "function" then
+    local o_sendfile, o_write = uv.fs_sendfile, uv.fs_write
+    uv.fs_sendfile = function(...)
+      local n = select("#", ...)
+      local out_fd, in_fd, in_offset, length, cb = ...
+      local f = fds[in_fd]
+      if not f then return o_sendfile(...) end
+      local ofs, len, err
+      ofs, err = checkint(in_offset, 3, n)
+      if err then return error(err, 1) end
+      len, err = checkint(length, 4, n)
+      if err then return error(err, 1) end
+      cb, err = continuation(cb, 5, n)
+      if err then return error(err, 1) end
+      if f.kind == "directory" then return deliver(cb, uv_error("EISDIR")) end
+      local data = ""
+      if len > 0 and ofs < f.size then data = raw_read(f.key, ofs, len) or "" end
+      return o_write(out_fd, data, -1, cb)
+    end
   end
 
   uv.fs_fstat = function(...)

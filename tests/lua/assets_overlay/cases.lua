@@ -303,6 +303,13 @@ local main = {
     uv.fs_close(fd)
     c.show(uv.fs_open("missing.txt", "r", 438))
     c.show(uv.fs_open("hello.txt/", "r", 438))
+    local out_path = c.root .. "/mat/sendfile-" .. c.side
+    local out = uv.fs_open(out_path, "w", 420)
+    fd = uv.fs_open("bin.dat", "r", 438)
+    c.show(uv.fs_sendfile(out, fd, 10, 5), uv.fs_sendfile(out, fd, 500, 100))
+    uv.fs_close(fd)
+    uv.fs_close(out)
+    c.show(io.open(out_path, "rb"):read("*a"))
     c.show(raised(function() local x = uv.fs_open("hello.txt", "zz", 438) end))
     c.show(raised(function() local x = uv.fs_open({}, "r", 438) end))
   end },

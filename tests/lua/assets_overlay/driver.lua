@@ -176,7 +176,7 @@ end
 
 local ctx = {
   show = show, q = q, uv = uv, lfs = lfs, api = api, fake = fake, abs = abs, cwd = cwd,
-  counts = counts, root = root, numbers = data(abs).numbers,
+  counts = counts, root = root, numbers = data(abs).numbers, side = side,
 }
 local failures = 0
 function ctx.expect(what, got, want)
