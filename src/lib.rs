@@ -54,6 +54,8 @@ pub enum Error {
     EmitC(#[from] emit_c::EmitCError),
     #[error(transparent)]
     Trace(#[from] trace::TraceError),
+    #[error(transparent)]
+    Asset(#[from] graph::assets::AssetError),
     #[error("cannot write the trace file {}: {source}", path.display())]
     SaveTrace {
         path: PathBuf,
@@ -179,6 +181,7 @@ fn discover_ok(request: &graph::Request, target: &target::Target) -> Result<grap
 fn trace_rounds(
     plan: &plan::BuildPlan,
     request: &mut graph::Request,
+    files: &program::Files,
     spec: &plan::TracePlan,
     target: &target::Target,
 ) -> Result<TraceReport, Error> {
@@ -214,7 +217,8 @@ fn trace_rounds(
             interpreter: None,
             ignore_sigpipe: plan.output.as_ref().is_some_and(|o| o.ignore_sigpipe),
         };
-        let (payload, _) = pack::pack(&program::Program::new(&graph, compiled, start))?;
+        let program = program::Program::new(&graph, compiled, files.clone(), start);
+        let (payload, _) = pack::pack(&program)?;
         emit::write_atomically(
             &exe,
             &emit::attach(&target.stub, &payload)?,
@@ -259,12 +263,14 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         None => Vec::new(),
     };
     request.provided.extend(clibs.iter().map(|c| c.name.clone()));
+    // The static files, checked and read before anything is compiled or written.
+    let files = files(plan)?;
     let trace = match &plan.trace {
-        Some(spec) => Some(trace_rounds(plan, &mut request, spec, &target)?),
+        Some(spec) => Some(trace_rounds(plan, &mut request, &files, spec, &target)?),
         None => None,
     };
     let graph = discover_ok(&request, &target)?;
-    let inputs = inputs(plan, &graph, &clibs);
+    let inputs = inputs(plan, &graph, &clibs, &files);
     // Checked before any work, so that nothing is compiled for an output that cannot be written.
     inputs.check(&output.path)?;
     if let Some(d) = &output.depfile {
@@ -276,7 +282,7 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
     // The depfile's text is made before anything is written, so that a path Make cannot
     // express fails the build with nothing written.
     let depfile_text = match &output.depfile {
-        Some(depfile) => Some(depfile_rule(plan, &graph, &clibs, &output.path, depfile)?),
+        Some(depfile) => Some(depfile_rule(plan, &graph, &clibs, &files, &output.path, depfile)?),
         None => None,
     };
     let compiled = compile::compile_all(&graph.units, plan.store, !request.strict)?;
@@ -291,11 +297,11 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         Some(c) => {
             let (compiled, left) = c_back_end_units(&graph, compiled);
             warnings.extend(left);
-            let program = program::Program::new(&graph, compiled, start);
+            let program = program::Program::new(&graph, compiled, files, start);
             build_c(&request, &program, c, &clibs, &output.path, &inputs)?
         }
         None => {
-            let program = program::Program::new(&graph, compiled, start);
+            let program = program::Program::new(&graph, compiled, files, start);
             let (payload, totals) = pack::pack(&program)?;
             let exe = emit::attach(&target.stub, &payload)?;
             emit::write_atomically(&output.path, &exe, &inputs)?;
@@ -332,7 +338,12 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
 
 /// Every file the build reads: the main script, each module and library packed, the stub, the
 /// `--c-lib` archives and the `--modules-from` list. No output may replace one of them.
-fn inputs(plan: &plan::BuildPlan, graph: &graph::Graph, clibs: &[emit_c::CLib]) -> emit::Inputs {
+fn inputs(
+    plan: &plan::BuildPlan,
+    graph: &graph::Graph,
+    clibs: &[emit_c::CLib],
+    files: &program::Files,
+) -> emit::Inputs {
     let mut inputs = emit::Inputs::default();
     for u in graph.units.iter().filter(|u| !u.runtime) {
         inputs.add(&u.path);
@@ -349,7 +360,36 @@ fn inputs(plan: &plan::BuildPlan, graph: &graph::Graph, clibs: &[emit_c::CLib]) 
     for lib in clibs {
         inputs.add(&lib.file);
     }
+    for a in &files.assets {
+        inputs.add(&a.file);
+    }
     inputs
+}
+
+/// The `--asset` files, and the overlay that reads them (compiled like the interpreter).
+fn files(plan: &plan::BuildPlan) -> Result<program::Files, Error> {
+    let assets = graph::assets::collect(&plan.assets, &plan.asset_excludes)?;
+    if assets.is_empty() {
+        return Ok(program::Files::default());
+    }
+    let unit = graph::Unit::shipped(
+        None,
+        "runtime/lua/assets.lua (runtime)",
+        "=assets",
+        runtime_lua::assets_source(),
+    );
+    let overlay = compile::Compiler::new()?.compile(&unit, runtime_store(plan.store))?;
+    Ok(program::Files { assets, overlay: Some(overlay) })
+}
+
+/// How the runtime's own Lua (interpreter, asset overlay) is stored: stripped bytecode whatever
+/// the program's setting (it is loaded at every start, and debug info would make that load a
+/// fifth slower), or source with `--source`.
+fn runtime_store(store: target::Store) -> target::Store {
+    match store {
+        target::Store::Bytecode { .. } => target::Store::Bytecode { strip: true },
+        source => source,
+    }
 }
 
 /// The interpreter (runtime/lua/interp.lua), if the plan has one, stored like the modules.
@@ -363,13 +403,7 @@ fn interpreter(plan: &plan::BuildPlan) -> Result<Option<program::Interpreter>, E
         "=interpreter",
         runtime_lua::interpreter_source(),
     );
-    // Stripped whatever the program's setting: it is the runtime's code, loaded at every start
-    // of the interpreter, and debug info would make that load a fifth slower.
-    let store = match plan.store {
-        target::Store::Bytecode { .. } => target::Store::Bytecode { strip: true },
-        source => source,
-    };
-    let chunk = compile::Compiler::new()?.compile(&unit, store)?;
+    let chunk = compile::Compiler::new()?.compile(&unit, runtime_store(plan.store))?;
     Ok(Some(program::Interpreter { chunk, env: plan.interpreter_env.clone() }))
 }
 
@@ -448,17 +482,19 @@ fn depfile_rule(
     plan: &plan::BuildPlan,
     graph: &graph::Graph,
     clibs: &[emit_c::CLib],
+    files: &program::Files,
     output: &Path,
     depfile: &Path,
 ) -> Result<Vec<u8>, Error> {
-    let files = graph.units.iter().filter(|u| !u.runtime);
-    let mut deps: Vec<&Path> = files.map(|u| u.path.as_path()).collect();
+    let units = graph.units.iter().filter(|u| !u.runtime);
+    let mut deps: Vec<&Path> = units.map(|u| u.path.as_path()).collect();
     deps.extend(graph.libraries.values().map(|l| l.path.as_path()));
     if let target::StubChoice::File(p) = &plan.stub {
         deps.push(p);
     }
     deps.extend(clibs.iter().map(|c| c.file.as_path()));
     deps.extend(plan.extra_inputs.iter().map(PathBuf::as_path));
+    deps.extend(files.assets.iter().map(|a| a.file.as_path()));
     deps.dedup();
     // Make has no way to write a newline in a file name.
     if let Some(bad) =

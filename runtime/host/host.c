@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+
 #if defined(_XOPEN_SOURCE)
+#include <sys/stat.h>
 #include <unistd.h>
 #define BUNDLE_POSIX 1
 #endif
@@ -136,7 +139,7 @@ typedef struct {
  * working and the filesystem searchers still serve what the bundle does not hold (Lua 5.1
  * manual, 5.3 `require`); the hint last, after every searcher has failed. */
 static void open_runtime(lua_State *L, const bundle_host *h, int noenv) {
-  int n, i;
+  int n, i, status;
   if (noenv) {
     lua_pushboolean(L, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
@@ -158,6 +161,13 @@ static void open_runtime(lua_State *L, const bundle_host *h, int noenv) {
   lua_pushcclosure(L, h->hint, 1);
   lua_rawseti(L, -2, n + 2);
   lua_pop(L, 2);
+  /* The embedded files' overlay, before any user code (the -l modules included) runs. */
+  status = h->push_assets(L, h->ud);
+  if (status == 0) {
+    lua_call(L, 1, 0);
+  } else if (status > 0) {
+    lua_error(L);
+  }
 }
 
 /* luajit.c's createargtable for a bundled program: arg[0] the executable as invoked,

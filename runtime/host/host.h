@@ -29,6 +29,9 @@ typedef struct bundle_host {
   bundle_push_fn load_main;        /* the main chunk */
   bundle_push_fn load_interpreter; /* the interpreter chunk */
   bundle_push_fn push_preloads;    /* a table of module names to require first (-l) */
+  /* The embedded files: pushes the overlay chunk (runtime/lua/assets.lua) and the table of
+   * primitives it takes, or returns -1 when the program has no assets. */
+  int (*push_assets)(lua_State *L, void *ud);
   lua_CFunction searcher;          /* the bundle's searcher, upvalue 1 = ud */
   lua_CFunction hint;              /* the last searcher, upvalue 1 = ud */
   void *ud;

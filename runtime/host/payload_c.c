@@ -3,9 +3,11 @@
  * the program's tables where the DATA marker is: `bundle_modules` (sorted by name) and
  * `bundle_nmodules`, `bundle_main` (NULL without a main script), `bundle_preloads` and
  * `bundle_npreloads`, `bundle_clibs` and `bundle_nclibs` (static C modules, sorted by name),
- * `bundle_ignore_sigpipe`, and `bundle_interpreter` (runtime/lua/interp.lua, luajit's command
+ * `bundle_ignore_sigpipe`, `bundle_interpreter` (runtime/lua/interp.lua, luajit's command
  * line; NULL when the program has none) with `bundle_interpreter_env` (the --interpreter-env
- * variable; "" for none). */
+ * variable; "" for none), and the embedded files: `bundle_assets` (sorted by key) and
+ * `bundle_nassets`, with `bundle_assets_overlay` (runtime/lua/assets.lua; NULL without
+ * assets). */
 
 /* Module contents as a sequence of string literals, each within C99's 4095-character limit. */
 typedef struct {
@@ -25,6 +27,13 @@ typedef struct {
   const char *name;
   lua_CFunction open;
 } bundle_clib;
+
+typedef struct {
+  const char *key; /* the mount: "public/style.css", "/etc/app.conf" */
+  unsigned mode;   /* permission bits */
+  size_t size;
+  bundle_blob blob;
+} bundle_asset;
 
 /* @@DATA@@ */
 
@@ -70,10 +79,10 @@ static size_t lower_bound(const char *const *first, size_t stride, size_t n, con
   return lo;
 }
 
-#define MODULE_AT(name, len) \
-  lower_bound(&bundle_modules[0].name, sizeof(bundle_module), bundle_nmodules, name, len)
-#define CLIB_AT(name, len) \
-  lower_bound(&bundle_clibs[0].name, sizeof(bundle_clib), bundle_nclibs, name, len)
+#define MODULE_AT(s_, n_) \
+  lower_bound(&bundle_modules[0].name, sizeof(bundle_module), bundle_nmodules, s_, n_)
+#define CLIB_AT(s_, n_) \
+  lower_bound(&bundle_clibs[0].name, sizeof(bundle_clib), bundle_nclibs, s_, n_)
 
 /* host.h's searcher: the bundled Lua modules, then the static C modules. */
 static int searcher(lua_State *L) {
@@ -111,6 +120,263 @@ static int hint(lua_State *L) {
   return 1;
 }
 
+/* The embedded files' primitives (docs/ASSETS.md; the stub's are runtime/src/assets.rs). */
+
+#define ASSET_AT(s_, n_) \
+  lower_bound(&bundle_assets[0].key, sizeof(bundle_asset), bundle_nassets, s_, n_)
+
+static const bundle_asset *find_asset(const char *key) {
+  size_t k = ASSET_AT(key, strlen(key) + 1);
+  return k < bundle_nassets && strcmp(bundle_assets[k].key, key) == 0 ? &bundle_assets[k] : NULL;
+}
+
+/* The child of directory `prefix` (which ends in "/", or is "" for the top of the relative
+ * mounts) that `key` lies under, and whether it is a directory; 0 if none. */
+static size_t child_of(const char *key, const char *prefix, size_t plen, int *is_dir) {
+  const char *rest = key + plen, *slash;
+  if (strncmp(key, prefix, plen) != 0 || rest[0] == '\0') return 0;
+  if (plen == 0 && rest[0] == '/') return 0; /* an absolute mount is not under "" */
+  slash = strchr(rest, '/');
+  *is_dir = slash != NULL;
+  return slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+}
+
+/* "dir/" for "dir", "/" for "/", "" for "". */
+static void dir_prefix(luaL_Buffer *b, const char *key, size_t len) {
+  luaL_addlstring(b, key, len);
+  if (len > 0 && key[len - 1] != '/') luaL_addchar(b, '/');
+}
+
+static int has_children(lua_State *L, const char *key, size_t len) {
+  const char *prefix;
+  size_t plen, k;
+  int is_dir;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  dir_prefix(&b, key, len);
+  luaL_pushresult(&b);
+  prefix = lua_tolstring(L, -1, &plen);
+  for (k = ASSET_AT(prefix, plen); k < bundle_nassets; k++) {
+    if (strncmp(bundle_assets[k].key, prefix, plen) != 0) break;
+    if (child_of(bundle_assets[k].key, prefix, plen, &is_dir) > 0) {
+      lua_pop(L, 1);
+      return 1;
+    }
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+static int asset_stat(lua_State *L) {
+  size_t len;
+  const char *key = luaL_checklstring(L, 1, &len);
+  const bundle_asset *a = find_asset(key);
+  if (a != NULL) {
+    lua_pushliteral(L, "file");
+    lua_pushnumber(L, (lua_Number)a->size);
+    lua_pushinteger(L, (lua_Integer)a->mode);
+    return 3;
+  }
+  if (!has_children(L, key, len)) return 0;
+  lua_pushliteral(L, "directory");
+  lua_pushinteger(L, 0);
+  lua_pushinteger(L, 0755);
+  return 3;
+}
+
+static int asset_read(lua_State *L) {
+  const bundle_asset *a = find_asset(luaL_checkstring(L, 1));
+  lua_Integer off = luaL_optinteger(L, 2, 0), want;
+  size_t from, to, at = 0, i;
+  luaL_Buffer b;
+  if (a == NULL) {
+    lua_pushnil(L);
+    return 1;
+  }
+  want = lua_isnoneornil(L, 3) ? (lua_Integer)a->size : luaL_checkinteger(L, 3);
+  from = off < 0 ? 0 : (size_t)off;
+  if (from > a->size) from = a->size;
+  to = want < 0 ? from : (want > (lua_Integer)(a->size - from) ? a->size : from + (size_t)want);
+  luaL_buffinit(L, &b);
+  for (i = 0; i < a->blob.nparts; i++) {
+    size_t plen = a->blob.lens[i], lo, hi;
+    lo = from > at ? from - at : 0;
+    hi = to > at ? to - at : 0;
+    if (hi > plen) hi = plen;
+    if (lo < hi) luaL_addlstring(&b, a->blob.parts[i] + lo, hi - lo);
+    at += plen;
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+typedef struct {
+  const char *name;
+  size_t len;
+  int is_dir;
+} asset_child;
+
+static int child_cmp(const void *x, const void *y) {
+  const asset_child *a = (const asset_child *)x, *b = (const asset_child *)y;
+  size_t n = a->len < b->len ? a->len : b->len;
+  int c = memcmp(a->name, b->name, n);
+  if (c != 0) return c;
+  if (a->len != b->len) return a->len < b->len ? -1 : 1;
+  return b->is_dir - a->is_dir;
+}
+
+static int asset_list(lua_State *L) {
+  size_t len, plen, k, n = 0, i, out;
+  const char *key = luaL_checklstring(L, 1, &len), *prefix;
+  asset_child *children;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  dir_prefix(&b, key, len);
+  luaL_pushresult(&b);
+  prefix = lua_tolstring(L, -1, &plen);
+  k = ASSET_AT(prefix, plen);
+  children = (asset_child *)lua_newuserdata(L, (bundle_nassets - k + 1) * sizeof(asset_child));
+  for (; k < bundle_nassets && strncmp(bundle_assets[k].key, prefix, plen) == 0; k++) {
+    int is_dir = 0;
+    size_t clen = child_of(bundle_assets[k].key, prefix, plen, &is_dir);
+    if (clen == 0) continue;
+    children[n].name = bundle_assets[k].key + plen;
+    children[n].len = clen;
+    children[n].is_dir = is_dir;
+    n++;
+  }
+  if (n == 0) return 0;
+  qsort(children, n, sizeof(asset_child), child_cmp);
+  lua_createtable(L, (int)n, 0);
+  lua_createtable(L, (int)n, 0);
+  for (i = 0, out = 0; i < n; i++) {
+    if (i > 0 && children[i].len == children[i - 1].len &&
+        memcmp(children[i].name, children[i - 1].name, children[i].len) == 0)
+      continue;
+    out++;
+    lua_pushlstring(L, children[i].name, children[i].len);
+    lua_rawseti(L, -3, (int)out);
+    lua_pushstring(L, children[i].is_dir ? "directory" : "file");
+    lua_rawseti(L, -2, (int)out);
+  }
+  return 2;
+}
+
+static int asset_cwd(lua_State *L) {
+#ifdef BUNDLE_POSIX
+  char buf[4096];
+  if (getcwd(buf, sizeof(buf)) != NULL) {
+    lua_pushstring(L, buf);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_pushstring(L, strerror(errno));
+  return 2;
+#else
+  lua_pushnil(L);
+  lua_pushliteral(L, "getcwd is not available on this system");
+  return 2;
+#endif
+}
+
+/* A real file with the asset's bytes, in the private directory the stub uses for the same
+ * purpose ($XDG_RUNTIME_DIR/bundle-UID, else /tmp/bundle-UID, mode 0700, owned by this user),
+ * named by a hash of the contents and the key; written once through a temporary file. */
+static int asset_materialize(lua_State *L) {
+#ifdef BUNDLE_POSIX
+  const char *key = luaL_checkstring(L, 1), *base = getenv("XDG_RUNTIME_DIR"), *dir, *path,
+             *bytes;
+  const bundle_asset *a = find_asset(key);
+  unsigned long h = 5381;
+  size_t i, n;
+  struct stat st;
+  FILE *f;
+  if (a == NULL) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "not an embedded file");
+    return 2;
+  }
+  lua_settop(L, 1);
+  lua_pushcfunction(L, asset_read);
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 1); /* 2: the bytes */
+  bytes = lua_tolstring(L, 2, &n);
+  for (i = 0; i < n; i++) h = h * 33u + (unsigned char)bytes[i];
+  if (base == NULL || base[0] != '/' || stat(base, &st) != 0 || !S_ISDIR(st.st_mode)) base = "/tmp";
+  dir = lua_pushfstring(L, "%s/bundle-%d", base, (int)getuid()); /* 3 */
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) goto fail;
+  if (lstat(dir, &st) != 0) goto fail;
+  if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s is not a private directory of this user", dir);
+    return 2;
+  }
+  {
+    char hash[24];
+    luaL_Buffer b;
+    sprintf(hash, "%08x%08x-", (unsigned)(h >> 16 >> 16), (unsigned)(h & 0xffffffffu));
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, dir);
+    luaL_addchar(&b, '/');
+    luaL_addstring(&b, hash);
+    for (i = 0; key[i] != '\0'; i++) { /* the key as a file name */
+      char c = key[i];
+      int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '-' || c == '_';
+      luaL_addchar(&b, keep ? c : '_');
+    }
+    luaL_pushresult(&b); /* 4 */
+  }
+  path = lua_tostring(L, 4);
+  if (stat(path, &st) == 0 && (size_t)st.st_size == n) return 1; /* written before */
+  {
+    const char *tmp = lua_pushfstring(L, "%s.tmp-%d", path, (int)getpid()); /* 5 */
+    f = fopen(tmp, "wb");
+    if (f == NULL) goto fail;
+    if (fwrite(bytes, 1, n, f) != n || fclose(f) != 0 || rename(tmp, path) != 0) {
+      remove(tmp);
+      goto fail;
+    }
+    lua_pop(L, 1);
+  }
+  return 1;
+fail:
+  lua_pushnil(L);
+  lua_pushstring(L, strerror(errno));
+  return 2;
+#else
+  lua_pushnil(L);
+  lua_pushliteral(L, "materialising an asset is not available on this system");
+  return 2;
+#endif
+}
+
+static int push_assets(lua_State *L, void *ud) {
+  static const luaL_Reg raw[] = {{"stat", asset_stat},
+                                 {"read", asset_read},
+                                 {"list", asset_list},
+                                 {"cwd", asset_cwd},
+                                 {"materialize", asset_materialize},
+                                 {NULL, NULL}};
+  const luaL_Reg *r;
+  const char *dir = getenv("BUNDLE_ASSETS_OVERRIDE");
+  int status;
+  (void)ud;
+  if (bundle_assets_overlay == NULL) return -1;
+  status = load_blob(L, bundle_assets_overlay, "=assets", NULL);
+  if (status != 0) return status;
+  lua_createtable(L, 0, 6);
+  for (r = raw; r->name != NULL; r++) {
+    lua_pushcfunction(L, r->func);
+    lua_setfield(L, -2, r->name);
+  }
+  if (dir != NULL && dir[0] != '\0') {
+    lua_pushstring(L, dir);
+    lua_setfield(L, -2, "override");
+  }
+  return 0;
+}
+
 static int load_main(lua_State *L, void *ud) {
   (void)ud;
   return load_module(L, bundle_main);
@@ -143,6 +409,7 @@ int main(int argc, char **argv) {
   host.load_main = load_main;
   host.load_interpreter = load_interpreter;
   host.push_preloads = push_preloads;
+  host.push_assets = push_assets;
   host.searcher = searcher;
   host.hint = hint;
   host.ud = NULL;

@@ -24,6 +24,7 @@ use std::ffi::{c_char, c_int, c_void, CString};
 use std::fs::File;
 use std::ptr;
 
+mod assets;
 mod native;
 
 use bundle_runtime::carrier::{self, LocateError};
@@ -73,6 +74,7 @@ struct Host {
     load_main: PushFn,
     load_interpreter: PushFn,
     push_preloads: PushFn,
+    push_assets: PushFn,
     searcher: ffi::lua_CFunction,
     hint: ffi::lua_CFunction,
     ud: *mut c_void,
@@ -154,6 +156,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         load_main,
         load_interpreter,
         push_preloads,
+        push_assets: assets::push,
         searcher,
         hint,
         // Only shared references to `ctx` exist from here on: every callback reaches it

@@ -120,14 +120,21 @@ fn private_dir() -> Result<PathBuf, String> {
 }
 
 fn open_from_dir(name: &[u8], bytes: &[u8], hash: u64) -> Result<Handle, String> {
+    let path = materialize(name, bytes, hash)?;
+    let c = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+    dlopen(&c)
+}
+
+/// A real file holding `bytes` (whose checksum is `hash`) in the private directory, named by
+/// the checksum and `name`'s base name; written once, rewritten only if it differs.
+pub fn materialize(name: &[u8], bytes: &[u8], hash: u64) -> Result<PathBuf, String> {
     let dir = private_dir()?;
     let path = dir.join(format!("{hash:016x}-{}", label(name)));
     let current = std::fs::read(&path).ok();
     if current.as_deref() != Some(bytes) {
         write_new(&dir, &path, bytes)?;
     }
-    let c = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
-    dlopen(&c)
+    Ok(path)
 }
 
 /// Writes `bytes` to `path` through a temporary file in `dir` and a rename, so that a

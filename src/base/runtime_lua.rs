@@ -16,6 +16,15 @@ const BANNER: &str = include_str!(concat!(env!("OUT_DIR"), "/luajit/banner.txt")
 
 const INTERPRETER: &str = include_str!("../../runtime/lua/interp.lua");
 
+/// The overlay that makes embedded files readable (docs/ASSETS.md), run at start-up by the
+/// host of a program with assets.
+const ASSETS: &str = include_str!("../../runtime/lua/assets.lua");
+
+/// The asset overlay's source.
+pub fn assets_source() -> Vec<u8> {
+    ASSETS.as_bytes().to_vec()
+}
+
 /// The version part of [`BANNER`] (`LuaJIT 2.1.1788856981`): what a stub's `.bundle_luajit`
 /// marker must say for the embedded tools to be its VM's. Empty without a LuaJIT build.
 pub fn luajit_version() -> &'static str {

@@ -131,7 +131,8 @@ pub fn collect(specs: &[AssetSpec], excludes: &[String]) -> Result<Vec<Asset>, A
         }
         for (mount, file) in found {
             let excluded = excludes.iter().any(|g| {
-                glob_match(g, &mount) || glob_match(g, &shown(&file))
+                glob_match(g, &mount)
+                    || glob_match(g, &shown(&file))
                     || file.file_name().is_some_and(|n| glob_match(g, &n.to_string_lossy()))
             });
             if excluded {
@@ -162,8 +163,8 @@ fn walk(
         .map_err(|e| AssetError::Unreadable { path: shown(dir), reason: e.to_string() })?;
     let mut children: Vec<PathBuf> = Vec::new();
     for entry in entries {
-        let entry =
-            entry.map_err(|e| AssetError::Unreadable { path: shown(dir), reason: e.to_string() })?;
+        let entry = entry
+            .map_err(|e| AssetError::Unreadable { path: shown(dir), reason: e.to_string() })?;
         children.push(entry.path());
     }
     // The order of the tree, not of the directory: the same output on every machine.
@@ -231,7 +232,8 @@ fn check_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), AssetError> {
 }
 
 fn read(file: &Path, mount: String) -> Result<Asset, AssetError> {
-    let unreadable = |e: std::io::Error| AssetError::Unreadable { path: shown(file), reason: e.to_string() };
+    let unreadable =
+        |e: std::io::Error| AssetError::Unreadable { path: shown(file), reason: e.to_string() };
     let meta = std::fs::metadata(file).map_err(unreadable)?;
     let bytes = std::fs::read(file).map_err(unreadable)?;
     if bytes.len() as u64 > MAX_ASSET {

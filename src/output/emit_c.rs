@@ -262,6 +262,37 @@ pub fn generate(program: &Program, clibs: &[CLib], header: &str) -> Result<Strin
             "static const bundle_blob *const bundle_interpreter = NULL;\nstatic const char bundle_interpreter_env[] = \"\";\n",
         ),
     }
+    let assets = &program.files.assets;
+    let mut asset_inits = Vec::new();
+    for (i, a) in assets.iter().enumerate() {
+        let init = blob(&mut data, &format!("bundle_a{i}"), &a.bytes);
+        asset_inits.push(format!(
+            "{{ {}, {:#o}u, {}u, {init} }}",
+            c_string(&a.mount),
+            a.mode & 0o7777,
+            a.bytes.len()
+        ));
+    }
+    let _ = writeln!(
+        data,
+        "static const bundle_asset bundle_assets[] = {{ {} }};\nstatic const size_t bundle_nassets = {}u;",
+        if asset_inits.is_empty() {
+            "{ \"\", 0u, 0u, { NULL, NULL, 0u } }".to_owned()
+        } else {
+            asset_inits.join(",\n  ")
+        },
+        assets.len()
+    );
+    match &program.files.overlay {
+        Some(overlay) => {
+            let init = blob(&mut data, "bundle_assets_overlay_blob", &overlay.data);
+            let _ = writeln!(
+                data,
+                "static const bundle_blob bundle_assets_overlay_chunk = {init};\nstatic const bundle_blob *const bundle_assets_overlay = &bundle_assets_overlay_chunk;"
+            );
+        }
+        None => data.push_str("static const bundle_blob *const bundle_assets_overlay = NULL;\n"),
+    }
     let host = HOST_C.replacen("#include \"host.h\"\n", HOST_H, 1);
     let payload = PAYLOAD_C.replacen("/* @@DATA@@ */", &data, 1);
     Ok(format!("{header}{host}\n{payload}"))

@@ -44,6 +44,12 @@ pub fn pack(program: &Program) -> Result<(Vec<u8>, Totals), FormatError> {
             data,
         });
     }
+    for a in &program.files.assets {
+        writer.asset(a.mount.as_bytes(), a.mode, a.bytes.clone());
+    }
+    if let Some(overlay) = &program.files.overlay {
+        writer.assets_overlay(&overlay.data);
+    }
     for p in &start.preloads {
         writer.preload(p.as_bytes());
     }

@@ -37,11 +37,22 @@ pub struct Start {
     pub ignore_sigpipe: bool,
 }
 
+/// The program's embedded files and the overlay that lets it read them.
+#[derive(Debug, Clone, Default)]
+pub struct Files {
+    /// Sorted by mount.
+    pub assets: Vec<crate::graph::assets::Asset>,
+    /// runtime/lua/assets.lua, compiled; `None` exactly when there are no assets.
+    pub overlay: Option<Compiled>,
+}
+
 /// One program, ready for a back end.
 #[derive(Debug, Clone)]
 pub struct Program {
     /// The main chunk (no name) and the modules, in the graph's order.
     pub units: Vec<Compiled>,
+    /// The static files (`--asset`).
+    pub files: Files,
     pub libraries: Vec<Library>,
     /// Who needs which libraries: a library or C module name, and the library names, in the
     /// order they must be opened.
@@ -51,7 +62,7 @@ pub struct Program {
 
 impl Program {
     /// The program made of `graph`'s units, compiled (`units`, in the graph's order).
-    pub fn new(graph: &Graph, units: Vec<Compiled>, start: Start) -> Self {
+    pub fn new(graph: &Graph, units: Vec<Compiled>, files: Files, start: Start) -> Self {
         let mut needs = BTreeMap::new();
         let libraries = graph
             .libraries
@@ -66,7 +77,7 @@ impl Program {
         for u in graph.units.iter().filter(|u| !u.needs.is_empty()) {
             needs.insert(u.label().to_owned(), u.needs.clone());
         }
-        Program { units, libraries, needs, start }
+        Program { units, files, libraries, needs, start }
     }
 
     /// The main chunk, if the program has a main script.

@@ -119,8 +119,34 @@ pub mod flags {
     /// entry that holds the library; its `luaopen_*` function is looked up in that library, which
     /// is opened once for all the modules it serves.
     pub const SHARED: u16 = 0x0002;
-    /// Every bit version 1 defines.
+    /// Every bit version 1 defines for code entries.
     pub const KNOWN: u16 = LIBRARY | SHARED;
+    /// In an asset entry: the file's permission bits (`mode & 0o7777`), shifted left by
+    /// [`MODE_SHIFT`]. An asset has no other flag.
+    pub const MODE: u16 = 0xFFF0;
+    /// Where the permission bits start in an asset entry's flags.
+    pub const MODE_SHIFT: u16 = 4;
+
+    /// The bits an entry of `kind` may have.
+    pub const fn known(kind: super::Kind) -> u16 {
+        match kind {
+            super::Kind::Asset => MODE,
+            _ => KNOWN,
+        }
+    }
+}
+
+/// The first byte of an asset entry's name, followed by its mount key (`?public/style.css`,
+/// `?/etc/app.conf`): module names cannot contain `?`, so assets and modules never share a
+/// name, and the assets sort together.
+pub const ASSET_PREFIX: u8 = b'?';
+
+/// The entry name of the asset mounted at `key`.
+pub fn asset_name(key: &[u8]) -> Vec<u8> {
+    let mut name = Vec::with_capacity(key.len() + 1);
+    name.push(ASSET_PREFIX);
+    name.extend_from_slice(key);
+    name
 }
 
 /// One index entry, borrowed from the payload.
@@ -162,6 +188,20 @@ impl Entry<'_> {
     /// that is a module (an asset never is, however it is named).
     pub fn is_module(&self) -> bool {
         !self.is_main() && !self.is_library() && self.kind.is_module()
+    }
+
+    /// For an asset, its mount key (the name without [`ASSET_PREFIX`]).
+    pub fn asset_key(&self) -> Option<&[u8]> {
+        match self.kind {
+            Kind::Asset => self.name.strip_prefix(&[ASSET_PREFIX]),
+            _ => None,
+        }
+    }
+
+    /// For an asset, its permission bits.
+    pub fn mode(&self) -> Option<u32> {
+        (self.kind == Kind::Asset)
+            .then_some(u32::from((self.flags & flags::MODE) >> flags::MODE_SHIFT))
     }
 
     /// The name for messages: the module name, escaped ([`super::escaped`]), or `(main)`.

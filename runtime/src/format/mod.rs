@@ -98,7 +98,7 @@ mod write;
 mod testing;
 
 pub use decode::{Codec, Decoder};
-pub use entry::{flags, ChunkMode, Entry, Kind};
+pub use entry::{asset_name, flags, ChunkMode, Entry, Kind, ASSET_PREFIX};
 pub use error::{escaped, label, quoted, FormatError};
 pub use layout::{
     checksum, declared_len, END_MAGIC, ENTRY_LEN, FOOTER_LEN, HEADER_LEN, MAGIC, MAX_RAW_LEN,

@@ -23,6 +23,9 @@ pub struct Payload<'a> {
     pub(super) computed: u64,
 }
 
+/// An entry of an asset directory: its name and whether it is a directory itself.
+pub type Child<'a> = (&'a [u8], bool);
+
 impl<'a> Payload<'a> {
     /// Parses and verifies a payload that spans exactly `bytes`: structure, checksum, and that
     /// the index is strictly sorted by name. This is the only way the runtime reads a payload;
@@ -127,11 +130,12 @@ impl<'a> Payload<'a> {
         let codec =
             Codec::try_from(raw.codec).map_err(|_| bad(format!("unknown codec {}", raw.codec)))?;
         let flags = raw.flags;
-        if flags & !super::flags::KNOWN != 0 {
-            return Err(bad(format!(
-                "unknown flags are set ({:#06x})",
-                flags & !super::flags::KNOWN
-            )));
+        let known = super::flags::known(kind);
+        if flags & !known != 0 {
+            return Err(bad(format!("unknown flags are set ({:#06x})", flags & !known)));
+        }
+        if kind == Kind::Asset && name.first() != Some(&super::ASSET_PREFIX) {
+            return Err(bad("an asset's name must start with '?'".into()));
         }
         let IndexEntry { data_off, stored_len, raw_len, .. } = raw;
         if raw_len > MAX_RAW_LEN {
@@ -306,6 +310,62 @@ impl<'a> Payload<'a> {
         Ok(false)
     }
 
+    /// The asset mounted at `key` (a normalised mount: `public/style.css`, `/etc/app.conf`).
+    pub fn asset(&self, key: &[u8]) -> Result<Option<Entry<'a>>, FormatError> {
+        Ok(self.lookup(&super::asset_name(key))?.filter(|e| e.kind == Kind::Asset))
+    }
+
+    /// The index of the first entry whose name is not below `name`.
+    fn lower_bound(&self, name: &[u8]) -> Result<usize, FormatError> {
+        let (mut lo, mut hi) = (0, self.entry_count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.name_of(mid)? < name {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// The immediate children of the asset directory `dir` (`public`; `""` for the top of the
+    /// relative mounts, `/` for that of the absolute ones), sorted by name, each with whether
+    /// it is a directory; `None` when no asset lies under `dir`. Costs a binary search and a
+    /// walk over the assets under `dir`, not over all of them.
+    pub fn asset_children(&self, dir: &[u8]) -> Result<Option<Vec<Child<'a>>>, FormatError> {
+        let mut prefix = super::asset_name(dir);
+        if !dir.is_empty() && !dir.ends_with(b"/") {
+            prefix.push(b'/');
+        }
+        let mut out: Vec<Child<'a>> = Vec::new();
+        let mut i = self.lower_bound(&prefix)?;
+        while i < self.entry_count {
+            let name = self.name_of(i)?;
+            let Some(rest) = name.strip_prefix(prefix.as_slice()) else { break };
+            i += 1;
+            // The top of the relative mounts excludes the absolute ones, and the other way round.
+            if rest.is_empty() || (dir.is_empty() && rest.starts_with(b"/")) {
+                continue;
+            }
+            let (child, is_dir) = match rest.iter().position(|b| *b == b'/') {
+                Some(slash) => (&rest[..slash], true),
+                None => (rest, false),
+            };
+            if child.is_empty() {
+                continue;
+            }
+            match out.last_mut() {
+                Some((last, last_dir)) if *last == child => *last_dir |= is_dir,
+                _ => out.push((child, is_dir)),
+            }
+        }
+        // `a/b-x` sorts before `a/b/c`: the children come out by key, not by name.
+        out.sort_by(|a, b| a.0.cmp(b.0).then(b.1.cmp(&a.1)));
+        out.dedup_by(|later, first| later.0 == first.0);
+        Ok((!out.is_empty()).then_some(out))
+    }
+
     /// The packed shared library called `name` (an entry with the [`super::flags::LIBRARY`] bit).
     pub fn library(&self, name: &[u8]) -> Result<Option<Entry<'a>>, FormatError> {
         Ok(self.lookup(name)?.filter(Entry::is_library))
@@ -366,6 +426,15 @@ impl<'a> Payload<'a> {
         })
     }
 
+    /// The asset overlay chunk (runtime/lua/assets.lua, compiled), present when the program has
+    /// assets.
+    pub fn assets_overlay(&self) -> Result<Option<&'a [u8]>, FormatError> {
+        self.first(|r| match r {
+            Record::Assets(chunk) => Some(chunk),
+            _ => None,
+        })
+    }
+
     /// The environment variable that selects the interpreter over the main script, if any.
     pub fn interpreter_env(&self) -> Result<Option<&'a [u8]>, FormatError> {
         self.first(|r| match r {
@@ -385,28 +454,51 @@ mod tests {
     #[test]
     fn issue14_an_asset_is_never_a_module() {
         let mut w = Writer::new(3);
-        w.add(NewEntry {
-            name: b"config".to_vec(),
-            chunkname: b"config.json".to_vec(),
-            kind: Kind::Asset,
-            flags: 0,
-            data: b"{}".to_vec(),
-        });
+        w.asset(b"config", 0o640, b"{}".to_vec());
+        w.assets_overlay(b"overlay");
         let (bytes, _) = w.finish().unwrap();
         let p = Payload::parse(&bytes).unwrap();
         assert!(p.module(b"config").unwrap().is_none());
+        let asset = p.asset(b"config").unwrap().expect("the asset");
+        assert_eq!((asset.asset_key(), asset.mode()), (Some(b"config".as_slice()), Some(0o640)));
+        assert_eq!(p.assets_overlay().unwrap(), Some(b"overlay".as_slice()));
     }
 
     /// The hint for `require "conf.x"` is about modules: an asset under `conf.` is not one.
     #[test]
     fn issue14_an_asset_is_not_a_module_for_the_hint() {
         let mut w = Writer::new(3);
-        w.add(entry("conf.json", "conf.json", Kind::Asset, b"{}"));
+        w.asset(b"conf.json", 0o644, b"{}".to_vec());
         w.add(entry("util.str", "@./util/str.lua", Kind::LuaSource, b"return 1"));
         let (bytes, _) = w.finish().unwrap();
         let p = Payload::parse(&bytes).unwrap();
         assert!(!p.has_module_under(b"conf.").unwrap());
         assert!(p.has_module_under(b"util.").unwrap());
+    }
+
+    /// Issue 15: an asset directory lists its immediate children, sorted by name, directories
+    /// once; the relative and absolute mounts are separate trees.
+    #[test]
+    fn issue15_asset_directories_list_their_children() {
+        let mut w = Writer::new(3);
+        for key in ["a/b/c", "a/b-x", "a/b/d", "a/e", "/etc/x.conf", "top"] {
+            w.asset(key.as_bytes(), 0o644, key.as_bytes().to_vec());
+        }
+        w.assets_overlay(b"overlay");
+        w.interpreter(b"-- interp".to_vec(), None);
+        let (bytes, _) = w.finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        p.verify_all().unwrap();
+        let names = |dir: &[u8]| p.asset_children(dir).unwrap();
+        let a: Vec<(&[u8], bool)> = vec![(b"b", true), (b"b-x", false), (b"e", false)];
+        assert_eq!(names(b"a"), Some(a));
+        let top: Vec<(&[u8], bool)> = vec![(b"a", true), (b"top", false)];
+        assert_eq!(names(b""), Some(top));
+        let abs: Vec<(&[u8], bool)> = vec![(b"etc", true)];
+        assert_eq!(names(b"/"), Some(abs));
+        assert_eq!(names(b"a/e"), None, "a file has no children");
+        assert_eq!(names(b"nothing"), None);
+        assert!(p.asset(b"a/b").unwrap().is_none(), "a directory is not a file");
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub const INTERPRETER: u16 = 0x0004;
 /// With a main script: the environment variable that, when set, makes the executable run
 /// the [`INTERPRETER`] instead (`bundle --interpreter-env NAME`). At most one.
 pub const INTERPRETER_ENV: u16 = 0x0005;
+/// The asset overlay (runtime/lua/assets.lua, compiled): the chunk the host runs before any
+/// user code when the program has assets. At most one; present exactly when some entry is an
+/// asset.
+pub const ASSETS: u16 = 0x0006;
 /// Bit marking a record that readers may ignore when they do not know it.
 pub const OPTIONAL: u16 = 0x8000;
 
@@ -48,6 +52,8 @@ pub enum Record<'a> {
     Interpreter(&'a [u8]),
     /// [`INTERPRETER_ENV`]: the name of the environment variable that selects the interpreter.
     InterpreterEnv(&'a [u8]),
+    /// [`ASSETS`]: the asset overlay chunk, stored as is.
+    Assets(&'a [u8]),
 }
 
 impl<'a> Record<'a> {
@@ -59,6 +65,7 @@ impl<'a> Record<'a> {
             Record::Sigpipe { .. } => SIGPIPE,
             Record::Interpreter(_) => INTERPRETER,
             Record::InterpreterEnv(_) => INTERPRETER_ENV,
+            Record::Assets(_) => ASSETS,
         }
     }
 
@@ -70,6 +77,7 @@ impl<'a> Record<'a> {
             Record::Sigpipe { .. } => "SIGPIPE",
             Record::Interpreter(_) => "INTERPRETER",
             Record::InterpreterEnv(_) => "INTERPRETER_ENV",
+            Record::Assets(_) => "ASSETS",
         }
     }
 
@@ -78,7 +86,10 @@ impl<'a> Record<'a> {
     pub fn at_most_once(&self) -> bool {
         match self {
             Record::Preload(_) | Record::Needs(_) => false,
-            Record::Sigpipe { .. } | Record::Interpreter(_) | Record::InterpreterEnv(_) => true,
+            Record::Sigpipe { .. }
+            | Record::Interpreter(_)
+            | Record::InterpreterEnv(_)
+            | Record::Assets(_) => true,
         }
     }
 
@@ -103,6 +114,7 @@ impl<'a> Record<'a> {
             },
             INTERPRETER => Record::Interpreter(value),
             INTERPRETER_ENV => Record::InterpreterEnv(value),
+            ASSETS => Record::Assets(value),
             t if t & OPTIONAL != 0 => return Ok(None),
             t => return Err(FormatError::UnknownRecord(t)),
         }))
@@ -111,7 +123,10 @@ impl<'a> Record<'a> {
     /// The record's value as stored, what [`Record::decode`] reads back.
     pub fn value(&self) -> &'a [u8] {
         match *self {
-            Record::Preload(v) | Record::Interpreter(v) | Record::InterpreterEnv(v) => v,
+            Record::Preload(v)
+            | Record::Interpreter(v)
+            | Record::InterpreterEnv(v)
+            | Record::Assets(v) => v,
             Record::Needs(Needs(v)) => v,
             Record::Sigpipe { ignore: false } => &[0],
             Record::Sigpipe { ignore: true } => &[1],
@@ -144,7 +159,8 @@ impl<'a> Record<'a> {
             | Record::Needs(_)
             | Record::Sigpipe { .. }
             | Record::Interpreter(_)
-            | Record::InterpreterEnv(_) => Ok(()),
+            | Record::InterpreterEnv(_)
+            | Record::Assets(_) => Ok(()),
         }
     }
 }

@@ -57,6 +57,18 @@ impl<'a> Payload<'a> {
         if e.kind.is_lua() && e.chunkname.contains(&0) {
             return bad("its chunk name contains a NUL byte".into());
         }
+        if let Some(key) = e.asset_key() {
+            let normal = !key.is_empty()
+                && key != b"/"
+                && !key.ends_with(b"/")
+                && key
+                    .split(|b| *b == b'/')
+                    .enumerate()
+                    .all(|(i, p)| !matches!(p, b"." | b"..") && (i == 0 || !p.is_empty()));
+            if !normal {
+                return bad("its mount is not a normalised path".into());
+            }
+        }
         if shared {
             self.library_owner(e)?;
         }
@@ -127,6 +139,15 @@ impl<'a> Payload<'a> {
         }
         if !main && !interpreter {
             return Err(FormatError::NothingToRun);
+        }
+        let has_assets =
+            self.asset_children(b"")?.is_some() || self.asset_children(b"/")?.is_some();
+        if has_assets != has(record::ASSETS) {
+            return bad(if has_assets {
+                "the payload has assets but no ASSETS record to read them".into()
+            } else {
+                "an ASSETS record comes without assets".into()
+            });
         }
         let mut heights = BTreeMap::new();
         let mut chain = Vec::new();
@@ -400,7 +421,7 @@ mod tests {
                 Box::new(|w| {
                     w.add(NewEntry { flags: flags::LIBRARY, ..entry("d", "@d", Kind::Asset, b"") })
                 }),
-                "entry 'd' is invalid: it has the LIBRARY flag but is of kind asset, not native",
+                "entry 'd' is invalid: unknown flags are set (0x0001)",
             ),
             (
                 "bytecode without the signature",
@@ -478,11 +499,11 @@ mod tests {
         assert_eq!(Payload::parse(&empty).unwrap().verify_all(), Err(FormatError::NothingToRun));
         // A main script that is not Lua.
         let mut w = Writer::new(3);
-        w.add(entry("", "@main", Kind::Asset, b"data"));
+        w.add(entry("", "@main", Kind::Native, b"data"));
         let err = Payload::parse(&w.finish().unwrap().0).unwrap().verify_all().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the main script is invalid: it is of kind asset, not Lua source or bytecode"
+            "the main script is invalid: it is of kind native, not Lua source or bytecode"
         );
     }
 }

@@ -81,6 +81,24 @@ impl Writer {
         }
     }
 
+    /// Adds the file mounted at `key` with permission bits `mode`, and the overlay that lets the
+    /// program read it (once, with the first asset; see [`record::ASSETS`]).
+    pub fn asset(&mut self, key: &[u8], mode: u32, data: Vec<u8>) {
+        let mode_bits = u16::try_from(mode & 0o7777).unwrap_or(0) << super::flags::MODE_SHIFT;
+        self.entries.push(NewEntry {
+            name: super::asset_name(key),
+            chunkname: Vec::new(),
+            kind: super::Kind::Asset,
+            flags: mode_bits,
+            data,
+        });
+    }
+
+    /// Adds the asset overlay chunk ([`record::ASSETS`]).
+    pub fn assets_overlay(&mut self, chunk: &[u8]) {
+        self.record(Record::Assets(chunk));
+    }
+
     /// Makes the program ignore SIGPIPE (see [`record::SIGPIPE`]).
     pub fn ignore_sigpipe(&mut self) {
         self.record(Record::Sigpipe { ignore: true });
