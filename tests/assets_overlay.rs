@@ -1,16 +1,18 @@
 //! The asset overlay (runtime/lua/assets.lua, issue 15) against the disk, before any host loads
-//! it: Debian's `luajit` runs tests/lua/assets_overlay/driver.lua once with the overlay installed
-//! over a fake `raw` (the host's primitives over the data set in memory, as the contract at the
-//! top of assets.lua says) and once on a real copy of the same files with no overlay. Every case
-//! of tests/lua/assets_overlay/cases.lua must print the same through both: io, loadfile and
-//! dofile (tracebacks included), luv in sync and callback forms, LuaFileSystem, error strings for
-//! missing paths, the development override. A last run checks what the disk cannot show: refused
-//! writes, the `bundle/assets` module, and how little `raw` is asked.
+//! it: `luajit` runs tests/lua/assets_overlay/driver.lua once with the overlay installed over a
+//! fake `raw` (the host's primitives over the data set in memory, as the contract at the top of
+//! assets.lua says) and once on a real copy of the same files with no overlay. Every case of
+//! tests/lua/assets_overlay/cases.lua must print the same through both: io, loadfile and dofile
+//! (tracebacks included), require, luv in sync and callback forms, LuaFileSystem, error strings
+//! for missing paths, the development override. Both Debian's luajit (the C host's library) and
+//! the stub's own LuaJIT run it, as their io libraries differ in details. A last run checks what
+//! the disk cannot show: refused writes, the `bundle/assets` module, how little `raw` is asked.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use common::*;
@@ -34,7 +36,7 @@ fn trees() -> &'static Trees {
     TREES.get_or_init(|| {
         let dir = tempdir();
         let root = std::fs::canonicalize(dir.path()).expect("canonical temporary directory");
-        let r = driver(&root, &["setup", utf8(&root)]);
+        let r = driver(&luajit(), &root, &["setup", utf8(&root)]);
         assert_eq!((r.code, r.stderr.as_str()), (0, ""), "driver.lua setup: {r:?}");
         Trees { _dir: dir, root }
     })
@@ -44,10 +46,9 @@ fn utf8(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 temporary path")
 }
 
-/// `luajit driver.lua ARGS` in `cwd`, with luv and lfs reachable and nothing else on the paths.
-fn driver(cwd: &Path, args: &[&str]) -> Run {
-    let luajit = luajit();
-    let mut cmd = Command::new(&luajit);
+/// `LUAJIT driver.lua ARGS` in `cwd`, with luv and lfs reachable and nothing else on the paths.
+fn driver(luajit: &Path, cwd: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(luajit);
     cmd.current_dir(cwd)
         .arg(repo("tests/lua/assets_overlay/driver.lua"))
         .args(args)
@@ -58,8 +59,11 @@ fn driver(cwd: &Path, args: &[&str]) -> Run {
         cmd.env_remove(var);
     }
     cmd.env_remove("BUNDLE_ASSETS_OVERRIDE");
+    // A name of its own for what a run writes (the runs of the tests share the trees).
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    cmd.env("RUN_ID", RUNS.fetch_add(1, Ordering::Relaxed).to_string());
     let mut r = run(&mut cmd);
-    let prog = utf8(&luajit);
+    let prog = utf8(luajit);
     r.stdout = normalize(&r.stdout, prog);
     r.stderr = normalize(&r.stderr, prog);
     r
@@ -67,19 +71,28 @@ fn driver(cwd: &Path, args: &[&str]) -> Run {
 
 /// Runs `section` over the assets (working directory fakecwd, absolute mounts under abs-fake,
 /// which does not exist on disk).
-fn fake(section: &str, extra: &[&str]) -> Run {
+fn fake(luajit: &Path, section: &str, extra: &[&str]) -> Run {
     let root = &trees().root;
     let (cwd, abs) = (root.join("fakecwd"), root.join("abs-fake"));
     let mut args = vec!["run", "fake", section, utf8(root), utf8(&cwd), utf8(&abs)];
     args.extend(extra);
-    driver(&cwd, &args)
+    driver(luajit, &cwd, &args)
 }
 
 /// Runs `section` on the disk copy in `cwd`, absolute files under `abs`.
-fn disk(section: &str, cwd: &str, abs: &str) -> Run {
+fn disk(luajit: &Path, section: &str, cwd: &str, abs: &str) -> Run {
     let root = &trees().root;
     let (cwd, abs) = (root.join(cwd), root.join(abs));
-    driver(&cwd, &["run", "disk", section, utf8(root), utf8(&cwd), utf8(&abs)])
+    driver(luajit, &cwd, &["run", "disk", section, utf8(root), utf8(&cwd), utf8(&abs)])
+}
+
+/// Runs `section` both ways (in parallel) and compares.
+fn compare(luajit: &Path, section: &str, disk_cwd: &str, disk_abs: &str) {
+    let (overlaid, on_disk) = std::thread::scope(|s| {
+        let f = s.spawn(|| fake(luajit, section, &[]));
+        (f.join().unwrap(), disk(luajit, section, disk_cwd, disk_abs))
+    });
+    assert_same(&format!("{section} [{}]", luajit.display()), &overlaid, &on_disk);
 }
 
 /// The output of each case, by the name its "== " line gives.
@@ -117,26 +130,23 @@ fn assert_same(section: &str, overlaid: &Run, on_disk: &Run) {
 
 #[test]
 fn overlay_reads_like_the_disk() {
-    let (overlaid, on_disk) = std::thread::scope(|s| {
-        let f = s.spawn(|| fake("main", &[]));
-        (f.join().unwrap(), disk("main", "diskcwd", "abs-real"))
-    });
-    assert_same("main", &overlaid, &on_disk);
+    compare(&luajit(), "main", "diskcwd", "abs-real");
+}
+
+#[test]
+fn overlay_reads_like_the_disk_on_the_stubs_luajit() {
+    compare(&reference_luajit(), "main", "diskcwd", "abs-real");
 }
 
 #[test]
 fn override_directory_reads_like_the_disk() {
-    let (overlaid, on_disk) = std::thread::scope(|s| {
-        let f = s.spawn(|| fake("override", &[]));
-        (f.join().unwrap(), disk("override", "diskovr", "abs-real-ovr"))
-    });
-    assert_same("override", &overlaid, &on_disk);
+    compare(&luajit(), "override", "diskovr", "abs-real-ovr");
 }
 
 #[test]
 fn writes_refused_api_module_and_raw_calls() {
     for (section, extra, cases) in [("expect", &[][..], 5), ("expect_noabs", &["noabs"][..], 1)] {
-        let r = fake(section, extra);
+        let r = fake(&luajit(), section, extra);
         assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{section}: {r:?}");
         assert!(r.stdout.ends_with("expect: 0 failure(s)\n"), "{section}:\n{}", r.stdout);
         assert_eq!(r.stdout.matches("\n== ").count() + 1, cases, "{section}:\n{}", r.stdout);

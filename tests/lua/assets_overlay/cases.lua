@@ -303,7 +303,7 @@ local main = {
     uv.fs_close(fd)
     c.show(uv.fs_open("missing.txt", "r", 438))
     c.show(uv.fs_open("hello.txt/", "r", 438))
-    local out_path = c.root .. "/mat/sendfile-" .. c.side
+    local out_path = c.root .. "/mat/sendfile-" .. os.getenv("RUN_ID")
     local out = uv.fs_open(out_path, "w", 420)
     fd = uv.fs_open("bin.dat", "r", 438)
     c.show(uv.fs_sendfile(out, fd, 10, 5), uv.fs_sendfile(out, fd, 500, 100))

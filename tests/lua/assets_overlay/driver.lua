@@ -5,7 +5,8 @@
 -- working directory CWD with absolute mounts under ABS: SIDE "fake" installs
 -- runtime/lua/assets.lua over a fake `raw` holding the data set in memory (ROOT/ovr as the
 -- override in the "override" section), SIDE "disk" runs the same cases on a real copy of the
--- files with no overlay. The two outputs must be the same.
+-- files with no overlay. The two outputs must be the same. The environment gives ASSETS_LUA (the
+-- file under test) and RUN_ID (a name for what this run writes).
 local here = arg[0]:match("^(.*)/[^/]*$")
 local mode = arg[1]
 
@@ -176,7 +177,7 @@ end
 
 local ctx = {
   show = show, q = q, uv = uv, lfs = lfs, api = api, fake = fake, abs = abs, cwd = cwd,
-  counts = counts, root = root, numbers = data(abs).numbers, side = side,
+  counts = counts, root = root, numbers = data(abs).numbers,
 }
 local failures = 0
 function ctx.expect(what, got, want)
