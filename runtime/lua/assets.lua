@@ -70,6 +70,7 @@ local io, package = io, package
 
 local raw_stat, raw_read, raw_list, raw_cwd = raw.stat, raw.read, raw.list, raw.cwd
 local override = raw.override
+if override == "" then override = nil end
 local MTIME = tonumber(raw.mtime) or 0
 
 local SLASH = 47

@@ -1,4 +1,4 @@
--- Driver of tests/assets_overlay.rs. Run by Debian's luajit as
+-- Driver of tests/assets_overlay.rs. Run by luajit (Debian's, or the stub's own) as
 --   luajit driver.lua setup ROOT
 --   luajit driver.lua run SIDE SECTION ROOT CWD ABS [noabs]
 -- `setup` writes the on-disk trees under ROOT. `run` runs the cases of SECTION (cases.lua) in the
