@@ -41,7 +41,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 /// README: "`extract` decodes every entry and writes every file to a temporary name before the
 /// first rename: a refusal or a bad entry leaves the directory as it was". With `--force`, a
 /// target that is a FIFO (or a directory) is refused only in the rename loop, after earlier
-/// entries were already renamed over existing files (src/extract.rs, `inputs.check` in the
+/// entries were already renamed over existing files (src/inspect/extract.rs, `inputs.check` in the
 /// second phase).
 #[test]
 fn extract_force_refusal_leaves_the_directory_as_it_was() {
@@ -60,7 +60,7 @@ fn extract_force_refusal_leaves_the_directory_as_it_was() {
     assert!(!out.join("m1.luac").exists(), "m1.luac written although extract failed: {r:?}");
 }
 
-/// The signal handler's table has 16 slots (src/cleanup.rs `SLOTS`), and `extract` registers one
+/// The signal handler's table has 16 slots (src/base/cleanup.rs `SLOTS`), and `extract` registers one
 /// per staged file: with more entries, an interrupted extract leaves `.bundle-*` files behind.
 /// strace injects SIGINT at the first rename, when every file is staged.
 #[test]
@@ -166,7 +166,7 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
 }
 
 /// A `--stub` whose program header has p_vaddr + p_memsz past 2^64 makes `emit::attach`
-/// overflow (src/emit.rs, the fold over segments): a panic, and since `main` is an
+/// overflow (src/output/emit.rs, the fold over segments): a panic, and since `main` is an
 /// `extern "C"` function, an abort (SIGABRT) rather than an error. The stub is made from a
 /// bundled executable: its payload's PT_LOAD turned back into the PT_NOTE it was, its `.bundle`
 /// section renamed, and GNU_STACK given an address near the top.

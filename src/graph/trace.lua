@@ -1,5 +1,5 @@
 -- The recorder of `bundle --trace`, run as the first preload of the executable that a traced
--- build runs (never shipped). A template: src/trace.rs replaces the values mark below with the
+-- build runs (never shipped). A template: src/graph/trace.rs replaces the values mark below with the
 -- log file's path and the build's Lua and C search paths, as Lua string literals.
 --
 -- It records, one tab-separated line each, flushed at once so that an os.exit or a crash keeps

@@ -57,7 +57,7 @@ pub struct Unit {
     pub sites: Vec<Site>,
     /// For an explicit `-m NAME=FILE`: the file discovery would have chosen instead, if different.
     pub overrides: Option<String>,
-    /// Shipped by the runtime (src/runtime_lua.rs), not read from a file: `path` is empty.
+    /// Shipped by the runtime (src/base/runtime_lua.rs), not read from a file: `path` is empty.
     pub runtime: bool,
     /// For a C module whose code is in a library another unit packs (Lua's all-in-one loader:
     /// `_cqueues.socket` from `_cqueues.so`): that unit's module name. `source` is then empty.
