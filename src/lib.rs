@@ -375,7 +375,7 @@ fn files(plan: &plan::BuildPlan) -> Result<program::Files, Error> {
     let unit = graph::Unit::shipped(
         None,
         "runtime/lua/assets.lua (runtime)",
-        "=assets",
+        "=[C]",
         runtime_lua::assets_source(),
     );
     let overlay = compile::Compiler::new()?.compile(&unit, runtime_store(plan.store))?;

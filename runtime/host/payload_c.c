@@ -363,7 +363,9 @@ static int push_assets(lua_State *L, void *ud) {
   int status;
   (void)ud;
   if (bundle_assets_overlay == NULL) return -1;
-  status = load_blob(L, bundle_assets_overlay, "=assets", NULL);
+  /* "=[C]": the overlay's wrappers stand where C functions stood, and tracebacks name them as
+   * luajit names those. */
+  status = load_blob(L, bundle_assets_overlay, "=[C]", NULL);
   if (status != 0) return status;
   lua_createtable(L, 0, 6);
   for (r = raw; r->name != NULL; r++) {

@@ -7,6 +7,7 @@
 //! answers "none" from the payload's records without building anything.
 
 use std::ffi::{c_int, c_void};
+use std::ptr;
 
 use mlua_sys::{self as ffi, lua_State};
 
@@ -136,10 +137,27 @@ unsafe extern "C-unwind" fn read(l: *mut lua_State) -> c_int {
         } else {
             ffi::luaL_checkinteger(l, 3).max(0) as usize
         };
-        let bytes = match decode(c, &entry) {
-            Ok(b) => b,
-            Err(msg) => return raise(l, format!("asset {}: {msg}", String::from_utf8_lossy(key))),
-        };
+        if entry.codec == bundle_runtime::format::Codec::Stored {
+            // Straight from the mapped payload into the Lua string.
+            let bytes = entry.stored;
+            let start = offset.min(bytes.len());
+            let end = start.saturating_add(length).min(bytes.len());
+            push_bytes(l, &bytes[start..end]);
+            return 1;
+        }
+        // A compressed asset read by slices (luv, large files read in chunks) is decoded once:
+        // the last one decoded is kept.
+        let mut cache = c.last_asset.borrow_mut();
+        if cache.as_ref().is_none_or(|(k, _)| k.as_slice() != key) {
+            match decode(c, &entry) {
+                Ok(b) => *cache = Some((key.to_vec(), b.into_owned())),
+                Err(msg) => {
+                    drop(cache);
+                    return raise(l, format!("asset {}: {msg}", String::from_utf8_lossy(key)));
+                }
+            }
+        }
+        let bytes = cache.as_ref().map_or(&[][..], |(_, b)| b.as_slice());
         let start = offset.min(bytes.len());
         let end = start.saturating_add(length).min(bytes.len());
         push_bytes(l, &bytes[start..end]);

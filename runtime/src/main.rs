@@ -103,6 +103,8 @@ struct Ctx {
     libraries: RefCell<HashMap<Vec<u8>, native::Handle>>,
     /// Native modules opened so far, by module name.
     modules: RefCell<HashMap<Vec<u8>, native::Handle>>,
+    /// The compressed asset decoded last (key, bytes), for reads by slices.
+    last_asset: RefCell<Option<(Vec<u8>, Vec<u8>)>>,
 }
 
 /// The C entry point. `#![no_main]` skips Rust's runtime set-up: arguments arrive as the raw
@@ -145,6 +147,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         decoder: RefCell::new(None),
         libraries: RefCell::new(HashMap::new()),
         modules: RefCell::new(HashMap::new()),
+        last_asset: RefCell::new(None),
     };
     let host = Host {
         argc,
