@@ -29,13 +29,10 @@ pub unsafe extern "C-unwind" fn push(l: *mut lua_State, ud: *mut c_void) -> c_in
                 return ffi::LUA_ERRRUN;
             }
         };
-        let status = luaL_loadbufferx(
-            l,
-            chunk.as_ptr().cast(),
-            chunk.len(),
-            c"=assets".as_ptr(),
-            c"b".as_ptr(),
-        );
+        // Named "=[C]": the overlay's wrappers stand where C functions stood (io.open,
+        // dofile...), and tracebacks name them as luajit names those.
+        let status =
+            luaL_loadbufferx(l, chunk.as_ptr().cast(), chunk.len(), c"=[C]".as_ptr(), ptr::null());
         if status != 0 {
             return status;
         }
