@@ -376,6 +376,16 @@ static int push_assets(lua_State *L, void *ud) {
     lua_pushstring(L, dir);
     lua_setfield(L, -2, "override");
   }
+  { /* Which trees exist, without listing them (keys sort '.' < '/' < '0'). */
+    size_t abs = ASSET_AT("/", 1), first = ASSET_AT("", 0), after = ASSET_AT("0", 1);
+    int has_abs = abs < bundle_nassets && bundle_assets[abs].key[0] == '/';
+    int has_rel = (first < bundle_nassets && bundle_assets[first].key[0] != '/') ||
+                  after < bundle_nassets;
+    lua_pushboolean(L, has_rel);
+    lua_setfield(L, -2, "relative");
+    lua_pushboolean(L, has_abs);
+    lua_setfield(L, -2, "absolute");
+  }
   return 0;
 }
 

@@ -22,6 +22,9 @@
 --   raw.override         -> BUNDLE_ASSETS_OVERRIDE at start, or nil
 --   raw.mtime            -> (optional) the time stat reports for embedded files, in seconds since
 --                           the epoch; 0 when absent
+--   raw.relative, raw.absolute -> (optional) whether any relative / absolute mount exists,
+--                           answered without listing (start-up must not grow with the assets);
+--                           when absent, raw.list("") and raw.list("/") tell
 --
 -- Paths. A user path is resolved as open(2) resolves it: relative mounts lie in the working
 -- directory of the moment, absolute mounts at their absolute path. ".." is resolved lexically.
@@ -81,7 +84,10 @@ local S_IFREG, S_IFDIR = 32768, 16384
 local FD_BASE = 0x40000000
 
 local function nonempty(t) return type(t) == "table" and t[1] ~= nil end
-local has_rel, has_abs = nonempty(raw_list("")), nonempty(raw_list("/"))
+-- Which trees exist: the host's answer (two binary searches), else a listing of each top.
+local has_rel, has_abs = raw.relative, raw.absolute
+if has_rel == nil then has_rel = nonempty(raw_list("")) end
+if has_abs == nil then has_abs = nonempty(raw_list("/")) end
 
 -- The original functions, before anything below replaces them.
 local o_open, o_lines, o_type, o_close = io.open, io.lines, io.type, io.close

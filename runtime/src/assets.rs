@@ -49,6 +49,12 @@ pub unsafe extern "C-unwind" fn push(l: *mut lua_State, ud: *mut c_void) -> c_in
             ffi::lua_pushcclosure(l, f, 1);
             ffi::lua_setfield(l, -2, name.as_ptr());
         }
+        // Which trees exist, without listing them: start-up does not grow with the assets.
+        let (relative, absolute) = c.payload.asset_roots().unwrap_or((true, true));
+        ffi::lua_pushboolean(l, c_int::from(relative));
+        ffi::lua_setfield(l, -2, c"relative".as_ptr());
+        ffi::lua_pushboolean(l, c_int::from(absolute));
+        ffi::lua_setfield(l, -2, c"absolute".as_ptr());
         if let Some(dir) = std::env::var_os("BUNDLE_ASSETS_OVERRIDE").filter(|d| !d.is_empty()) {
             push_bytes(l, dir.as_encoded_bytes());
             ffi::lua_setfield(l, -2, c"override".as_ptr());

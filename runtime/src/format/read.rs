@@ -329,6 +329,23 @@ impl<'a> Payload<'a> {
         Ok(lo)
     }
 
+    /// Whether any asset has a relative mount, and whether any has an absolute one: two binary
+    /// searches, whatever the number of assets (the host answers this at start-up).
+    pub fn asset_roots(&self) -> Result<(bool, bool), FormatError> {
+        let asset_at = |i: usize| -> Result<Option<&'a [u8]>, FormatError> {
+            if i >= self.entry_count {
+                return Ok(None);
+            }
+            let name = self.name_of(i)?;
+            Ok(name.strip_prefix(&[super::ASSET_PREFIX]))
+        };
+        let absolute = asset_at(self.lower_bound(b"?/")?)?.is_some_and(|k| k.starts_with(b"/"));
+        // Relative keys sort on both sides of the absolute ones ('.' < '/' < '0').
+        let before = asset_at(self.lower_bound(b"?")?)?.is_some_and(|k| !k.starts_with(b"/"));
+        let after = asset_at(self.lower_bound(b"?0")?)?.is_some();
+        Ok((before || after, absolute))
+    }
+
     /// The immediate children of the asset directory `dir` (`public`; `""` for the top of the
     /// relative mounts, `/` for that of the absolute ones), sorted by name, each with whether
     /// it is a directory; `None` when no asset lies under `dir`. Costs a binary search and a
@@ -498,6 +515,7 @@ mod tests {
         assert_eq!(names(b"/"), Some(abs));
         assert_eq!(names(b"a/e"), None, "a file has no children");
         assert_eq!(names(b"nothing"), None);
+        assert_eq!(p.asset_roots().unwrap(), (true, true));
         assert!(p.asset(b"a/b").unwrap().is_none(), "a directory is not a file");
     }
 
