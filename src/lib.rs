@@ -156,6 +156,10 @@ impl TraceReport {
     }
 }
 
+/// The module of the asset read API (runtime/lua/assets.lua): a name with `/`, which no
+/// module of the program can have.
+pub const ASSETS_MODULE: &str = "bundle/assets";
+
 /// Rounds of `--trace` before giving up on a program whose every run loads something new.
 const TRACE_ROUNDS: usize = 5;
 
@@ -263,8 +267,12 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         None => Vec::new(),
     };
     request.provided.extend(clibs.iter().map(|c| c.name.clone()));
-    // The static files, checked and read before anything is compiled or written.
+    // The static files, checked and read before anything is compiled or written; with them,
+    // the runtime provides their read API.
     let files = files(plan)?;
+    if files.overlay.is_some() {
+        request.provided.push(ASSETS_MODULE.to_owned());
+    }
     let trace = match &plan.trace {
         Some(spec) => Some(trace_rounds(plan, &mut request, &files, spec, &target)?),
         None => None,

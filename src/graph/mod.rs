@@ -704,6 +704,8 @@ impl Builder<'_> {
                     Ok(name) if crate::base::lua::valid_module_name(name) => {
                         self.require(name, by, Some((i, s, kind)))?
                     }
+                    // A name the runtime provides, which no file could (`bundle/assets`).
+                    Ok(name) if self.request.provided.iter().any(|p| p == name) => {}
                     _ => {
                         let d = self.strict_or_warning(format!(
                             "{}: '{}' is not a module name this bundler can look up",

@@ -267,7 +267,7 @@ pub fn generate(program: &Program, clibs: &[CLib], header: &str) -> Result<Strin
     for (i, a) in assets.iter().enumerate() {
         let init = blob(&mut data, &format!("bundle_a{i}"), &a.bytes);
         asset_inits.push(format!(
-            "{{ {}, {:#o}u, {}u, {init} }}",
+            "{{ {}, 0{:o}u, {}u, {init} }}",
             c_string(&a.mount),
             a.mode & 0o7777,
             a.bytes.len()
