@@ -147,6 +147,12 @@ impl TraceReport {
                 "bundle: --trace: files the program read (asset candidates, not bundled): {}",
                 self.files.join(", ")
             ));
+            // Traced runs start in bundle's own working directory.
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let flags = trace::asset_flags(&self.files, &cwd);
+            if !flags.is_empty() {
+                out.push(format!("bundle: --trace: to embed them, add: {}", flags.join(" ")));
+            }
         }
         out.push(
             "bundle: --trace: child processes the program started, if any, were not traced"
@@ -202,6 +208,9 @@ fn trace_rounds(
     ];
     let compiler = compile::Compiler::new()?;
     let mut report = TraceReport::default();
+    let mounts: Vec<&str> = files.assets.iter().map(|a| a.mount.as_str()).collect();
+    // The traced run's working directory, against which it opens relative paths.
+    let cwd = std::env::current_dir().unwrap_or_default();
     for _ in 0..TRACE_ROUNDS {
         let graph = discover_ok(request, target)?;
         let mut compiled = compile::compile_all(&graph.units, plan.store, !request.strict)?;
@@ -241,7 +250,10 @@ fn trace_rounds(
             .filter(|m| !request.excludes.iter().any(|p| graph::glob_match(p, &m.name)))
             .cloned()
             .collect();
-        report.files.extend(outcome.files.iter().cloned());
+        // The traced executable carries the assets: a read of one is already embedded.
+        report
+            .files
+            .extend(outcome.files.iter().filter(|f| !trace::is_asset(f, &mounts, &cwd)).cloned());
         let done = added.is_empty();
         request.traced.extend(added.iter().cloned());
         report.rounds.push((outcome, added));

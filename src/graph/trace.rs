@@ -1,5 +1,6 @@
 //! The run-time audit of `bundle MAIN --trace -- ARGS`: what a real run of the program loads
-//! that static discovery missed, and the module lists of `--save-trace` / `--modules-from`.
+//! that static discovery missed, the files it reads that are not assets (with the `--asset`
+//! flags that would embed them), and the module lists of `--save-trace` / `--modules-from`.
 //!
 //! This module runs one traced executable and reads back its log; [`crate::build`] drives the
 //! rounds (build with the recorder as the first preload, run, add what was recorded, repeat until
@@ -282,6 +283,99 @@ pub fn read_module_list(path: &Path) -> Result<Vec<Traced>, TraceError> {
     Ok(out)
 }
 
+/// Where a path the program opened lies, resolved lexically as the asset overlay resolves it
+/// (runtime/lua/assets.lua, `find_key`: `.` and empty parts dropped, `..` applied): the path
+/// relative to the working directory `cwd` when it lies in it (`""` for `cwd` itself), and
+/// the absolute path.
+fn place(path: &str, cwd: &Path) -> (Option<String>, String) {
+    let cwd = cwd.to_string_lossy();
+    let full = if path.starts_with('/') { path.to_owned() } else { format!("{cwd}/{path}") };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in full.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    let abs = format!("/{}", parts.join("/"));
+    let rel = if cwd == "/" {
+        Some(abs[1..].to_owned())
+    } else if abs == cwd {
+        Some(String::new())
+    } else {
+        abs.strip_prefix(&format!("{cwd}/")).map(str::to_owned)
+    };
+    (rel, abs)
+}
+
+/// Whether `path`, as the program opened it in the working directory `cwd`, is one of the
+/// assets mounted at `mounts` (or a directory of them): the traced executable carries the
+/// build's assets, so such a read was served from the executable, not the disk.
+pub fn is_asset(path: &str, mounts: &[&str], cwd: &Path) -> bool {
+    let (rel, abs) = place(path, cwd);
+    let under = |key: &str, m: &str| {
+        m == key || (m.starts_with(key) && m.as_bytes().get(key.len()) == Some(&b'/'))
+    };
+    mounts.iter().any(|m| rel.as_deref().is_some_and(|r| !r.is_empty() && under(r, m)))
+        || mounts.iter().any(|m| under(&abs, m))
+}
+
+/// `text` as one shell word: quoted when it holds anything but plain path characters.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The `--asset` flags that would embed `files` (paths as the program opened them, in the
+/// working directory `cwd`): a file in `cwd` by its path relative to it, and by its top
+/// directory when other files read share that directory (`--asset public`, which embeds the
+/// whole directory, rather than one flag per file); a file outside `cwd` by its absolute path,
+/// which is then its mount too. Only files that are regular files now: not what the program
+/// could not open, and never the kernel's `/proc`, `/sys` or `/dev`. A path with `=` cannot be
+/// a mount (the last `=` of `--asset` separates the mount), so it gets no flag.
+pub fn asset_flags(files: &[String], cwd: &Path) -> Vec<String> {
+    let kernel = |abs: &str| {
+        ["/proc", "/sys", "/dev"]
+            .iter()
+            .any(|k| abs == *k || abs.strip_prefix(k).is_some_and(|r| r.starts_with('/')))
+    };
+    let mut inside: Vec<String> = Vec::new();
+    let mut outside: Vec<String> = Vec::new();
+    for f in files {
+        let (rel, abs) = place(f, cwd);
+        if kernel(&abs) || !Path::new(&abs).is_file() {
+            continue;
+        }
+        match rel {
+            Some(r) if !r.is_empty() => inside.push(r),
+            _ => outside.push(abs),
+        }
+    }
+    let top = |r: &str| r.split_once('/').map(|(t, _)| t.to_owned());
+    let shared = |t: &str| inside.iter().filter(|o| top(o).as_deref() == Some(t)).count() > 1;
+    let mut flags: Vec<String> = inside
+        .iter()
+        .map(|r| match top(r) {
+            Some(t) if shared(&t) => t,
+            _ => r.clone(),
+        })
+        .collect();
+    // The working directory's files first, then the others; each sorted.
+    flags.sort();
+    outside.sort();
+    flags.extend(outside);
+    flags.dedup();
+    flags.retain(|p| !p.contains('='));
+    flags.into_iter().map(|p| format!("--asset {}", shell_word(&p))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,5 +418,80 @@ mod tests {
         );
         let err = read_module_list(&dir.path().join("none")).unwrap_err().to_string();
         assert!(err.starts_with("--modules-from "), "{err}");
+    }
+
+    #[test]
+    fn opened_paths_are_placed_as_the_overlay_resolves_them() {
+        let cwd = Path::new("/srv/app");
+        let p = |path: &str| place(path, cwd);
+        assert_eq!(
+            p("public/x.css"),
+            (Some("public/x.css".into()), "/srv/app/public/x.css".into())
+        );
+        assert_eq!(p("./public//x.css").0.as_deref(), Some("public/x.css"));
+        assert_eq!(p("/srv/app/public/x.css").0.as_deref(), Some("public/x.css"));
+        assert_eq!(p("a/../b").0.as_deref(), Some("b"));
+        assert_eq!(p("../other/y"), (None, "/srv/other/y".into()));
+        assert_eq!(p("/srv/app"), (Some(String::new()), "/srv/app".into()));
+        assert_eq!(p("/srv/application/z"), (None, "/srv/application/z".into()));
+        assert_eq!(place("etc/x", Path::new("/")).0.as_deref(), Some("etc/x"));
+    }
+
+    #[test]
+    fn reads_of_assets_are_recognised_by_relative_or_absolute_path() {
+        let cwd = Path::new("/srv/app");
+        let mounts = ["public/x.css", "/etc/app.conf"];
+        for yes in [
+            "public/x.css",
+            "./public/x.css",
+            "/srv/app/public/x.css",
+            "public",
+            "/etc/app.conf",
+            "/etc/../etc/app.conf",
+        ] {
+            assert!(is_asset(yes, &mounts, cwd), "{yes}");
+        }
+        for no in ["public/y.css", "publi", "/srv/app", ".", "etc/app.conf", "/etc/app", "x.css"] {
+            assert!(!is_asset(no, &mounts, cwd), "{no}");
+        }
+    }
+
+    #[test]
+    fn asset_flags_group_by_top_directory() {
+        let t = tempfile::tempdir().unwrap();
+        let cwd = t.path().join("app");
+        for f in
+            ["public/css/a.css", "public/b.js", "views/i.html", "conf.json", "my file.txt", "a=b"]
+        {
+            let p = cwd.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "x").unwrap();
+        }
+        std::fs::write(t.path().join("shared.txt"), "x").unwrap();
+        let files: Vec<String> = [
+            "public/css/a.css",
+            "./public/b.js",
+            "views/i.html",
+            "conf.json",
+            "my file.txt",
+            "a=b",
+            "missing.txt",
+            "public",
+            "../shared.txt",
+            "/proc/self/status",
+            "/dev/null",
+        ]
+        .map(String::from)
+        .to_vec();
+        let shared = t.path().join("shared.txt").display().to_string();
+        let want = [
+            "--asset conf.json".to_owned(),
+            "--asset 'my file.txt'".to_owned(),
+            "--asset public".to_owned(),
+            "--asset views/i.html".to_owned(),
+            format!("--asset {shared}"),
+        ];
+        assert_eq!(asset_flags(&files, &cwd), want);
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
     }
 }

@@ -1,5 +1,6 @@
 //! `bundle extract FILE -d DIR`: writes the entries of a verified payload back to files: Lua
-//! source as `.lua`, bytecode as `.luac` (loadable by `luajit`), native libraries as they were.
+//! source as `.lua`, bytecode as `.luac` (loadable by `luajit`), native libraries as they were,
+//! assets (`--asset`) at their mounts with their permission bits.
 //!
 //! The file names come from the payload, which may have been crafted: every path is checked to
 //! stay inside DIR (no absolute path, no `..`, no symlink on the way), and existing files are
@@ -69,14 +70,26 @@ pub fn entry_path(e: &Entry) -> String {
     }
 }
 
+/// The relative path an asset is written to: its mount key, an absolute mount without its
+/// leading `/` (`public/style.css` → `public/style.css`, `/etc/app.conf` → `etc/app.conf`).
+/// `None` unless every part is a plain name: verification refuses other keys already, and they
+/// are refused here again because this is what decides where a file lands.
+pub fn asset_path(key: &[u8]) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let rel = key.strip_prefix(b"/").unwrap_or(key);
+    let plain = !rel.is_empty()
+        && rel.split(|b| *b == b'/').all(|p| !matches!(p, b"" | b"." | b"..") && !p.contains(&0));
+    plain.then(|| PathBuf::from(std::ffi::OsStr::from_bytes(rel)))
+}
+
 /// Checks that `rel` is a plain relative path and joins it to `dir`.
-fn safe_join(dir: &Path, rel: &str, entry: &str) -> Result<PathBuf, ExtractError> {
-    let escapes = || ExtractError::Escapes { entry: entry.to_owned(), path: rel.to_owned() };
-    let p = Path::new(rel);
-    if rel.is_empty() || !p.components().all(|c| matches!(c, Component::Normal(_))) {
+fn safe_join(dir: &Path, rel: &Path, entry: &str) -> Result<PathBuf, ExtractError> {
+    let escapes =
+        || ExtractError::Escapes { entry: entry.to_owned(), path: rel.display().to_string() };
+    if rel.as_os_str().is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
         return Err(escapes());
     }
-    Ok(dir.join(p))
+    Ok(dir.join(rel))
 }
 
 /// Refuses a symlink anywhere between `dir` (exclusive) and `target` (inclusive).
@@ -109,24 +122,34 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
     if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(ExtractError::Symlink(dir.to_path_buf()));
     }
-    // Plan every write first: a refusal leaves the directory as it was.
+    // Plan every write first: a refusal leaves the directory as it was. Each planned file:
+    // where, what, and its permission bits.
     let inputs = crate::output::emit::Inputs::of([file]);
-    let mut plan: Vec<(PathBuf, Entry)> = Vec::new();
+    let mut plan: Vec<(PathBuf, Entry, u32)> = Vec::new();
+    // Entries that land where an earlier one does (`--asset lib` with module `lib.util`
+    // stored as source): allowed only with the same bytes, checked once decoded.
+    let mut again: Vec<(usize, Entry)> = Vec::new();
     for e in payload.entries() {
         let e = e.map_err(damaged)?;
-        // A module served by another entry's library has no bytes of its own to write.
-        if e.flags & bundle_runtime::format::flags::SHARED != 0 {
-            continue;
-        }
-        let label = if e.name.is_empty() {
-            "(main)".to_owned()
-        } else {
-            String::from_utf8_lossy(e.name).into_owned()
+        let (rel, mode) = match e.asset_key() {
+            // setuid, setgid and sticky bits are not restored: a payload is not trusted to
+            // hand them out.
+            Some(key) => {
+                let rel = asset_path(key).ok_or_else(|| ExtractError::Escapes {
+                    entry: e.display_name(),
+                    path: String::from_utf8_lossy(key).into_owned(),
+                })?;
+                (rel, e.mode().unwrap_or(0o644) & 0o777)
+            }
+            // A module served by another entry's library has no bytes of its own to write.
+            None if e.is_shared() => continue,
+            None => (PathBuf::from(entry_path(&e)), 0o644),
         };
-        let target = safe_join(dir, &entry_path(&e), &label)?;
+        let target = safe_join(dir, &rel, &e.display_name())?;
         check_no_symlink(dir, &target)?;
-        if plan.iter().any(|(t, _)| *t == target) {
-            return Err(ExtractError::Collision(target));
+        if let Some(first) = plan.iter().position(|(t, _, _)| *t == target) {
+            again.push((first, e));
+            continue;
         }
         if !force && std::fs::symlink_metadata(&target).is_ok() {
             return Err(ExtractError::Exists(target));
@@ -134,12 +157,18 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
         // With --force too, every target is checked before anything is written: not the
         // executable itself (through a link), not a directory, FIFO or device.
         inputs.check(&target).map_err(|e| ExtractError::Refused { reason: e.to_string() })?;
-        plan.push((target, e));
+        plan.push((target, e, mode));
     }
     // Decode everything before the first write: an undecodable entry leaves nothing behind.
     let mut decoded = Vec::with_capacity(plan.len());
-    for (target, e) in plan {
-        decoded.push((target, e.decode().map_err(damaged)?));
+    for (target, e, mode) in plan {
+        decoded.push((target, e.decode().map_err(damaged)?, mode));
+    }
+    for (first, e) in again {
+        let (target, data, _) = &decoded[first];
+        if e.decode().map_err(damaged)? != *data {
+            return Err(ExtractError::Collision(target.clone()));
+        }
     }
     // Two phases: every file is first written to a temporary file beside its target; only when
     // all are written are they renamed into place (a rename never writes through an existing
@@ -148,7 +177,7 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
     let mut registered = Vec::new();
     let mut staged = Vec::with_capacity(decoded.len());
     let staging = (|| {
-        for (target, data) in &decoded {
+        for (target, data, mode) in &decoded {
             let parent = target.parent().unwrap_or(dir);
             let mut missing = Vec::new();
             let mut at = parent;
@@ -168,7 +197,7 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
                 .map_err(io(parent))?;
             let _registered = crate::base::cleanup::register(tmp.path(), false);
             std::io::Write::write_all(&mut tmp, data).map_err(io(target))?;
-            staged.push((tmp, target.clone(), _registered));
+            staged.push((tmp, target.clone(), *mode, _registered));
         }
         Ok(())
     })();
@@ -180,12 +209,12 @@ pub fn extract(file: &Path, dir: &Path, force: bool) -> Result<Vec<PathBuf>, Ext
         return Err(e);
     }
     let mut written = Vec::new();
-    for (tmp, target, _registered) in staged {
+    for (tmp, target, mode, _registered) in staged {
         // Checked again right before the rename: the directory may have changed meanwhile.
         check_no_symlink(dir, &target)?;
         inputs.check(&target).map_err(|e| ExtractError::Refused { reason: e.to_string() })?;
         use std::os::unix::fs::PermissionsExt;
-        let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+        let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode));
         tmp.persist(&target)
             .map_err(|e| ExtractError::Io { path: target.clone(), source: e.error })?;
         written.push(target);
@@ -233,8 +262,59 @@ mod tests {
     fn escaping_paths_are_refused() {
         let dir = Path::new("/out");
         for bad in ["../x.lua", "a/../../x", "/etc/passwd", "", "./x"] {
-            assert!(safe_join(dir, bad, "m").is_err(), "{bad:?}");
+            assert!(safe_join(dir, Path::new(bad), "m").is_err(), "{bad:?}");
         }
-        assert_eq!(safe_join(dir, "a/b.lua", "m").unwrap(), Path::new("/out/a/b.lua"));
+        assert_eq!(safe_join(dir, Path::new("a/b.lua"), "m").unwrap(), Path::new("/out/a/b.lua"));
+    }
+
+    #[test]
+    fn assets_land_at_their_mounts_inside_the_directory() {
+        let p = |k: &[u8]| asset_path(k).map(|p| p.display().to_string());
+        assert_eq!(p(b"public/style.css").as_deref(), Some("public/style.css"));
+        assert_eq!(p(b"/etc/app.conf").as_deref(), Some("etc/app.conf"));
+        for bad in [
+            &b""[..],
+            b"/",
+            b"//etc/x",
+            b"../x",
+            b"a/../../x",
+            b"/..",
+            b"a/./b",
+            b"a//b",
+            b"a/",
+            b".",
+            b"a\0b",
+        ] {
+            assert_eq!(p(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    /// A payload whose asset key climbs out (which verification would refuse, but extract
+    /// reads only what start-up checks) is refused by extract itself, with nothing written.
+    #[test]
+    fn a_crafted_asset_key_with_dot_dot_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        for key in [&b"../escaped"[..], b"/../../escaped", b"ok/../../escaped"] {
+            let mut w = bundle_runtime::format::Writer::new(1);
+            w.add(bundle_runtime::format::NewEntry {
+                name: Vec::new(),
+                chunkname: b"@main.lua".to_vec(),
+                kind: Kind::LuaSource,
+                flags: 0,
+                data: b"print(1)".to_vec(),
+            });
+            w.asset(key, 0o644, b"x".to_vec());
+            w.assets_overlay(b"return");
+            let (payload, _) = w.finish().unwrap();
+            let exe = t.path().join("app");
+            let bytes = crate::output::emit::attach(b"not an ELF stub", &payload).unwrap();
+            std::fs::write(&exe, bytes).unwrap();
+            let out = t.path().join("out/deeper");
+            let err = extract(&exe, &out, true).unwrap_err();
+            assert!(matches!(err, ExtractError::Escapes { .. }), "{err}");
+            assert!(err.to_string().contains("escaped"), "{err}");
+            assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+            assert!(!t.path().join("escaped").exists() && !t.path().join("out/escaped").exists());
+        }
     }
 }

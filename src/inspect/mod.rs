@@ -66,8 +66,9 @@ pub struct Executable {
     pub min_glibc: Option<String>,
 }
 
-/// The payload.
-#[derive(Debug, Clone, Serialize)]
+/// The payload. Its JSON form adds `assets`, the asset entries described by mount
+/// ([`PayloadInfo::assets`]), after the fields below.
+#[derive(Debug, Clone)]
 pub struct PayloadInfo {
     pub format_version: u16,
     /// `section` (ELF section `.bundle`) or `trailer` (end of file).
@@ -113,6 +114,78 @@ pub struct EntryInfo {
     /// For a C module served by another module's library: that module's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shares: Option<String>,
+    /// For an asset: its permission bits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+}
+
+impl EntryInfo {
+    /// For an asset, its mount: the name without the `?` that marks asset names
+    /// (docs/FORMAT.md, "Assets").
+    pub fn mount(&self) -> Option<&str> {
+        if self.kind == Kind::Asset.to_string() {
+            self.name.strip_prefix(char::from(bundle_runtime::format::ASSET_PREFIX))
+        } else {
+            None
+        }
+    }
+}
+
+/// A file the program carries (`--asset`), by the path the program opens it by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AssetInfo {
+    /// Relative (`public/style.css`, resolved against the working directory at run time) or
+    /// absolute (`/etc/app.conf`).
+    pub mount: String,
+    /// Size of the file.
+    pub size: u64,
+    /// Size in the executable.
+    pub stored: u64,
+    /// `stored` or `zstd`.
+    pub codec: String,
+    /// Permission bits (`0o644` is 420).
+    pub mode: u32,
+}
+
+impl PayloadInfo {
+    /// The asset entries, in index order (by mount).
+    pub fn assets(&self) -> Vec<AssetInfo> {
+        self.entries
+            .iter()
+            .filter_map(|e| {
+                Some(AssetInfo {
+                    mount: e.mount()?.to_owned(),
+                    size: e.raw,
+                    stored: e.stored,
+                    codec: e.codec.clone(),
+                    mode: e.mode.unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The JSON form: the fields in declaration order, then `assets`. Written by hand because
+/// `assets` is a view of `entries`, not a field: there is one list of entries to keep right.
+impl Serialize for PayloadInfo {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("PayloadInfo", 13)?;
+        out.serialize_field("format_version", &self.format_version)?;
+        out.serialize_field("carrier", &self.carrier)?;
+        out.serialize_field("offset", &self.offset)?;
+        out.serialize_field("size", &self.size)?;
+        out.serialize_field("checksum", &self.checksum)?;
+        out.serialize_field("checksum_ok", &self.checksum_ok)?;
+        out.serialize_field("main", &self.main)?;
+        out.serialize_field("interpreter", &self.interpreter)?;
+        out.serialize_field("preloads", &self.preloads)?;
+        out.serialize_field("entries", &self.entries)?;
+        out.serialize_field("totals", &self.totals)?;
+        out.serialize_field("external_libraries", &self.external_libraries)?;
+        out.serialize_field("assets", &self.assets())?;
+        out.end()
+    }
 }
 
 /// Sums over the entries.
@@ -233,6 +306,7 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
             raw: e.raw_len,
             stored: e.stored.len() as u64,
             shares: shared.then(|| lossy(e.stored)),
+            mode: e.mode(),
         });
     }
     let main = p.main().map_err(damaged)?.map(|m| lossy(m.chunkname));
@@ -389,8 +463,11 @@ pub fn render(r: &Report) -> String {
             writeln!(out, "not packed   {} (the target must provide them)", external.join(", "));
     }
     out.push('\n');
+    // Assets have a table of their own, by mount: their entry names (`?` + mount) and empty
+    // chunk names would only be noise among the modules.
+    let code: Vec<&EntryInfo> = p.entries.iter().filter(|e| e.mount().is_none()).collect();
     let mut rows = vec![["NAME", "KIND", "CHUNK NAME", "RAW", "STORED", "RATIO"].map(String::from)];
-    for e in &p.entries {
+    for e in &code {
         rows.push([
             if e.name.is_empty() { "(main)".to_owned() } else { shown(&e.name) },
             match &e.shares {
@@ -403,16 +480,53 @@ pub fn render(r: &Report) -> String {
             ratio(e.raw, e.stored),
         ]);
     }
+    let (raw, stored) = sums(code.iter().map(|e| (e.raw, e.stored)));
     rows.push([
-        format!("total: {} entries", p.totals.entries),
+        format!("total: {}", plural(code.len(), "entry", "entries")),
         String::new(),
         String::new(),
-        p.totals.raw.to_string(),
-        p.totals.stored.to_string(),
-        ratio(p.totals.raw, p.totals.stored),
+        raw.to_string(),
+        stored.to_string(),
+        ratio(raw, stored),
     ]);
     out.push_str(&crate::base::table::render(&rows, &[3, 4, 5]));
+    let assets = p.assets();
+    if !assets.is_empty() {
+        out.push('\n');
+        let mut rows =
+            vec![["ASSET", "MODE", "CODEC", "SIZE", "STORED", "RATIO"].map(String::from)];
+        for a in &assets {
+            rows.push([
+                shown(&a.mount),
+                format!("{:04o}", a.mode),
+                a.codec.clone(),
+                a.size.to_string(),
+                a.stored.to_string(),
+                ratio(a.size, a.stored),
+            ]);
+        }
+        let (size, stored) = sums(assets.iter().map(|a| (a.size, a.stored)));
+        rows.push([
+            format!("total: {}", plural(assets.len(), "asset", "assets")),
+            String::new(),
+            String::new(),
+            size.to_string(),
+            stored.to_string(),
+            ratio(size, stored),
+        ]);
+        out.push_str(&crate::base::table::render(&rows, &[1, 3, 4, 5]));
+    }
     out
+}
+
+/// `1 entry`, `3 entries`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Sums of (raw, stored) pairs.
+fn sums(pairs: impl Iterator<Item = (u64, u64)>) -> (u64, u64) {
+    pairs.fold((0, 0), |(r, s), (a, b)| (r.saturating_add(a), s.saturating_add(b)))
 }
 
 #[cfg(test)]
@@ -445,6 +559,7 @@ mod tests {
             raw: 1,
             stored: 1,
             shares: Some(evil.into()),
+            mode: None,
         };
         let report = Report {
             schema: SCHEMA,
@@ -461,8 +576,19 @@ mod tests {
                 main: Some(format!("@{evil}")),
                 interpreter: Some(InterpreterInfo { size: 1, env: Some(evil.into()) }),
                 preloads: vec![evil.into()],
-                entries: vec![entry(""), entry(evil)],
-                totals: Totals { entries: 2, raw: 2, stored: 2 },
+                entries: vec![
+                    entry(""),
+                    entry(evil),
+                    EntryInfo {
+                        name: format!("?{evil}"),
+                        kind: "asset".into(),
+                        chunkname: String::new(),
+                        mode: Some(0o644),
+                        shares: None,
+                        ..entry("")
+                    },
+                ],
+                totals: Totals { entries: 3, raw: 3, stored: 3 },
                 external_libraries: vec![evil.into()],
             },
         };
@@ -470,6 +596,8 @@ mod tests {
         assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
         assert!(!out.contains('\u{202e}'), "{out:?}");
         assert!(out.contains("x\\u{1b}]0;title\\u{7}\\ny\\r\\u{202e}"), "{out}");
+        let asset_row = out.lines().find(|l| l.contains("0644")).expect("an asset row");
+        assert!(asset_row.starts_with("x\\u{1b}]0;title"), "{out}");
         assert_eq!(shown("it's \"a\\b\""), "it's \"a\\b\"", "printable text is kept as is");
     }
 }
