@@ -296,7 +296,8 @@ pub struct ExtractCli {
     /// The executable to extract from.
     pub file: PathBuf,
 
-    /// The directory to write into (created if missing).
+    /// The directory to write into (created if missing); assets go at their mounts under it,
+    /// absolute ones with the leading / dropped.
     #[arg(short = 'd', long = "dir", value_name = "DIR")]
     pub dir: PathBuf,
 
