@@ -116,6 +116,8 @@ pub enum PlanError {
     CcNeedsDotC(String),
     #[error("--interpreter-env {0}: not a usable environment variable name")]
     InterpreterEnv(String),
+    #[error("output {display} is inside the asset directory {dir}: the next build would embed it; write it elsewhere, or leave it out with --asset-exclude")]
+    OutputInAssets { display: String, dir: String },
     #[error("output {display} is also an input ({what}); choose another output path")]
     OutputIsInput { display: String, what: String },
     #[error("{display}: {what} would be the same file as {other}; give each output its own path")]
@@ -394,6 +396,20 @@ fn output_plan(
     for (path, what) in inputs {
         if path == output {
             return Err(PlanError::OutputIsInput { display: display(out), what });
+        }
+    }
+    // An output inside an asset directory would be embedded by the next build with the same
+    // flags (an executable inside itself, growing each time), unless an exclude leaves it out.
+    // (One that exists already is an asset of this build: the input check refuses it.)
+    let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let excluded = cli.asset_excludes.iter().any(|g| crate::graph::glob_match(g, &name));
+    for spec in cli.assets.iter().map(|a| AssetSpec::parse(a)) {
+        let Ok(dir) = spec.source.canonicalize() else { continue };
+        if dir.is_dir() && output.starts_with(&dir) && !excluded && !output.exists() {
+            return Err(PlanError::OutputInAssets {
+                display: display(out),
+                dir: display(&spec.source),
+            });
         }
     }
     let emit_c = if cli.emit_c {

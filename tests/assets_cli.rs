@@ -458,6 +458,19 @@ fn no_input_is_overwritten_by_the_output() {
         &["main.lua", "-o", "app", "--asset", "app"],
         &["app is also an input (app); refusing to overwrite it"],
     );
+    // An output that does not exist yet, inside an asset directory: the next build would embed
+    // it.
+    refused(
+        p,
+        &["main.lua", "-o", "public/app", "--asset", "public"],
+        &["output public/app is inside the asset directory public: the next build would embed it"],
+    );
+    let excluded = bundle(
+        p,
+        &["main.lua", "-o", "public/app", "--asset", "public", "--asset-exclude", "app", "-q"],
+    );
+    assert_eq!(excluded.code, 0, "{}", excluded.stderr);
+    std::fs::remove_file(p.join("public/app")).unwrap();
     // Through a symlink to an asset too.
     std::os::unix::fs::symlink("public/sub/y.js", p.join("out.js")).unwrap();
     refused(
