@@ -10,6 +10,12 @@
 //! LuaJIT's build, and tied to that exact VM), and the `-v` banner of its `luajit.h`. They are
 //! copied to `$OUT_DIR/luajit/`; with `BUNDLE_STUB`, `BUNDLE_LUAJIT_DIR` may name such a
 //! directory (`jit/` and `luajit.h`), else the interpreter goes without them.
+//!
+//! LuaJIT's C API headers (`lua.h`, `lauxlib.h`, `lualib.h`, `luaconf.h`, `luajit.h`,
+//! `lua.hpp`) go to `$OUT_DIR/luajit/include/`: the bundler compiles a rockspec's C modules
+//! against the very API the stub exports (src/project/cbuild.rs). With `BUNDLE_STUB` they are
+//! taken from beside `BUNDLE_LUAJIT_DIR`'s `luajit.h`, else that directory stays empty and the
+//! bundler says it cannot compile C modules.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -24,6 +30,7 @@ fn main() {
         println!("cargo:rustc-env=BUNDLE_EMBEDDED_STUB={}", Path::new(&stub).display());
         let luajit = env::var_os("BUNDLE_LUAJIT_DIR").map(PathBuf::from);
         copy_luajit_files(luajit.as_ref().map(|d| (d.join("jit"), d.join("luajit.h"))), &out_dir);
+        copy_luajit_headers(luajit.as_deref(), false, &out_dir);
         // No LuaJIT of the stub's own version to compare with.
         println!("cargo:rustc-env=BUNDLE_REFERENCE_LUAJIT=");
         return;
@@ -112,6 +119,7 @@ fn main() {
         Some((luajit_out.join("luajit-build/src/jit"), luajit_out.join("include/luajit.h"))),
         &out_dir,
     );
+    copy_luajit_headers(Some(&luajit_out.join("include")), true, &out_dir);
     // The plain `luajit` that LuaJIT's make built beside the library: the same VM and version as
     // the stub, the tests' second oracle after Debian's.
     let reference = luajit_out.join("luajit-build/src/luajit");
@@ -160,4 +168,27 @@ fn copy_luajit_files(from: Option<(PathBuf, PathBuf)>, out_dir: &Path) {
         );
     }
     std::fs::write(dest.join("banner.txt"), banner).expect("writing the banner");
+}
+
+/// LuaJIT's C API headers, as its `make install` installs them.
+const LUAJIT_HEADERS: &[&str] =
+    &["lua.h", "lauxlib.h", "lualib.h", "luaconf.h", "luajit.h", "lua.hpp"];
+
+/// Copies those of [`LUAJIT_HEADERS`] that `from` holds to `$OUT_DIR/luajit/include/` (created
+/// empty without `from`); `required` when they come from the LuaJIT build itself, which must
+/// have `lua.h`. Runs after [`copy_luajit_files`], which clears `$OUT_DIR/luajit/`.
+fn copy_luajit_headers(from: Option<&Path>, required: bool, out_dir: &Path) {
+    let dest = out_dir.join("luajit").join("include");
+    std::fs::create_dir_all(&dest).expect("creating $OUT_DIR/luajit/include");
+    let Some(from) = from else { return };
+    if required {
+        assert!(from.join("lua.h").is_file(), "LuaJIT's lua.h not found in {}", from.display());
+    }
+    for name in LUAJIT_HEADERS {
+        let header = from.join(name);
+        if header.is_file() {
+            std::fs::copy(&header, dest.join(name))
+                .unwrap_or_else(|e| panic!("copying {}: {e}", header.display()));
+        }
+    }
 }
