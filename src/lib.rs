@@ -18,6 +18,7 @@ pub mod graph;
 pub mod inspect;
 pub mod output;
 pub mod plan;
+pub mod project;
 
 use std::path::{Path, PathBuf};
 

@@ -125,6 +125,8 @@ const LAYERS: &[&[&str]] = &[
     &["output"],
     &["inspect"],
     &["deploy"],
+    // LuaRocks projects: rockspecs, trees, generated rockspecs (base and graph only).
+    &["project"],
     // The parsed flags (low-level arguments), then the plan checked from them.
     &["cli"],
     &["plan"],
