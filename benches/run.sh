@@ -8,6 +8,8 @@
 # the same tree with 10 modules required). Modules are found by bundle's own discovery; the
 # main10 bundle is also built with all 300 modules (-m 'prefix.*' for every top-level package),
 # to measure lazy loading: start-up must not grow with the modules a program does not use.
+# Embedded files (start-up with 10,000 assets, reading a 1 MiB asset) are benches/assets.sh,
+# run at the end.
 # Prints a Markdown table of medians and ratios.
 set -euo pipefail
 
@@ -96,3 +98,7 @@ if command -v wrk >/dev/null; then
 else
   echo "(wrk not installed: server throughput not measured)"
 fi
+
+# --- Embedded files (--asset) -------------------------------------------------------------
+echo
+BUNDLE=$bundle RUNS=$runs "$here/benches/assets.sh"
