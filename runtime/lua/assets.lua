@@ -383,34 +383,41 @@ local function byte_at(st, pos)
   return byte(buf, pos - boff + 1)
 end
 
--- fgets-style line: the line (with its "\n" when `keep`), or nil at the end.
+-- A line as LuaJIT reads it (lib_io.c, io_file_readline): fgets segments, each up to and
+-- including a "\n", of which only the part before the first NUL counts (strlen); the line ends
+-- with the first segment whose counted part ends in "\n", or at the end of the file. So a NUL
+-- hides the rest of its segment, "\n" included: "ab\0cd\nef\n" is the one line "abef".
+-- Returns the line (with its "\n" when `keep`), or nil at the end.
 local function readline(st, keep)
   local pos, size = st.pos, st.size
   if pos >= size then return nil end
-  local parts, n = nil, 0
-  while true do
+  local parts, n = {}, 0
+  while pos < size do
     local buf, boff = chunk(st, pos)
+    if #buf == 0 then break end
     local i = pos - boff + 1
     local j = find(buf, "\n", i, true)
-    if j then
-      st.pos = boff + j
-      local s = sub(buf, i, keep and j or j - 1)
-      if parts then
-        parts[n + 1] = s
-        return concat(parts, "", 1, n + 1)
+    local seg = sub(buf, i, j or #buf)
+    pos = boff + (j or #buf)
+    local nul = find(seg, "\0", 1, true)
+    if nul then
+      n = n + 1
+      parts[n] = sub(seg, 1, nul - 1)
+    else
+      n = n + 1
+      parts[n] = seg
+      if j then
+        st.pos = pos
+        local line = concat(parts, "", 1, n)
+        return keep and line or sub(line, 1, -2)
       end
-      return s
-    end
-    local s = sub(buf, i)
-    parts = parts or {}
-    n = n + 1
-    parts[n] = s
-    pos = boff + #buf
-    if pos >= size or #buf == 0 then
-      st.pos = pos
-      return concat(parts, "", 1, n)
     end
   end
+  st.pos = pos
+  -- At the end, nothing counted is no line at all (LuaJIT's `ok` stays 0).
+  local line = concat(parts, "", 1, n)
+  if line == "" then return nil end
+  return line
 end
 
 local SPACE = { [32] = true, [9] = true, [10] = true, [11] = true, [12] = true, [13] = true }

@@ -70,6 +70,8 @@ pub enum AssetError {
     DotDot { spec: String, mount: String },
     #[error("--asset {spec}: empty mount; give a path after '='")]
     EmptyMount { spec: String },
+    #[error("the asset {file} is mounted at {mount}, where {other} (at {inner}) needs a directory; mount one of them elsewhere")]
+    FileIsDirectory { mount: String, file: String, inner: String, other: String },
     #[error("two assets claim the path {mount}: {first} and {second}")]
     Duplicate { mount: String, first: String, second: String },
 }
@@ -147,6 +149,21 @@ pub fn collect(specs: &[AssetSpec], excludes: &[String]) -> Result<Vec<Asset>, A
             }
             let asset = read(&file, mount.clone())?;
             by_mount.insert(mount, asset);
+        }
+    }
+    // A file cannot also be a directory: `m` and `m/x` would make the program see a file under
+    // a file.
+    for mount in by_mount.keys() {
+        let under = format!("{mount}/");
+        if let Some((inner, asset)) = by_mount.range(under.clone()..).next() {
+            if inner.starts_with(&under) {
+                return Err(AssetError::FileIsDirectory {
+                    mount: mount.clone(),
+                    file: shown(&by_mount[mount].file),
+                    inner: inner.clone(),
+                    other: shown(&asset.file),
+                });
+            }
         }
     }
     Ok(by_mount.into_values().collect())
