@@ -82,6 +82,17 @@ pub struct Cli {
     #[arg(long = "asset-exclude", value_name = "GLOB")]
     pub asset_excludes: Vec<String>,
 
+    /// Install the rockspec's dependencies first, with the real luarocks:
+    /// `luarocks install --only-deps --tree TREE ROCKSPEC` (TREE: lua_modules/ beside the
+    /// rockspec, or the first --tree).
+    #[arg(long)]
+    pub install_deps: bool,
+
+    /// With --install-deps: the only rocks server to use (a URL or a directory), given to
+    /// luarocks as --only-server.
+    #[arg(long, value_name = "URL|DIR", requires = "install_deps")]
+    pub rocks_server: Option<String>,
+
     /// Print the resolved module table and exit without writing anything.
     #[arg(long)]
     pub list: bool,
@@ -184,6 +195,22 @@ pub struct GraphArgs {
     /// needs: the target machine must provide it (repeatable).
     #[arg(long = "no-lib", value_name = "NAME")]
     pub no_libs: Vec<String>,
+
+    /// Build the program a LuaRocks rockspec describes: its builtin modules (C ones compiled
+    /// with this machine's C compiler), build.install.bin as the main script when none is
+    /// given, its dependencies from lua_modules/ beside it and --tree. A single *.rockspec
+    /// beside the main script is used without this flag.
+    #[arg(long, value_name = "FILE")]
+    pub rockspec: Option<PathBuf>,
+
+    /// Ignore a rockspec beside the main script.
+    #[arg(long, conflicts_with = "rockspec")]
+    pub no_rockspec: bool,
+
+    /// Set a rockspec variable, as `luarocks NAME=VALUE` does: ZLIB_DIR=/opt/zlib,
+    /// ZLIB_INCDIR=..., ZLIB_LIBDIR=... (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
 }
 
 /// What the program does on SIGPIPE.

@@ -57,6 +57,16 @@ pub enum Error {
     Trace(#[from] trace::TraceError),
     #[error(transparent)]
     Asset(#[from] graph::assets::AssetError),
+    #[error(transparent)]
+    Graph(graph::GraphError),
+    #[error(transparent)]
+    Luarocks(#[from] project::luarocks::LuarocksError),
+    #[error(transparent)]
+    Manifest(#[from] project::manifest::ManifestError),
+    #[error("{source}{hint}")]
+    Dependencies { source: Box<project::manifest::DependencyError>, hint: String },
+    #[error(transparent)]
+    CBuild(#[from] project::cbuild::CBuildError),
     #[error("cannot write the trace file {}: {source}", path.display())]
     SaveTrace {
         path: PathBuf,
@@ -78,6 +88,7 @@ impl From<graph::GraphError> for Error {
         match e {
             graph::GraphError::Read { path, source } => Error::Read { path, source },
             graph::GraphError::Diagnostics(d) => Error::Diagnostics(d),
+            other => Error::Graph(other),
         }
     }
 }
@@ -275,9 +286,22 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
     let target = stub::target(&plan.stub, plan.store)?;
     let mut request = plan.graph.clone();
     // The C back end's static C modules provide their modules: never looked up.
-    let clibs = match &output.emit_c {
+    let mut clibs = match &output.emit_c {
         Some(c) => emit_c::read_clibs(&c.c_libs)?,
         None => Vec::new(),
+    };
+    // A LuaRocks project: its dependencies installed and checked, its C modules compiled.
+    let mut warnings = Vec::new();
+    let _built = match &plan.project {
+        Some(project) => Some(prepare_project(
+            project,
+            &mut request,
+            &target,
+            output,
+            &mut clibs,
+            &mut warnings,
+        )?),
+        None => None,
     };
     request.provided.extend(clibs.iter().map(|c| c.name.clone()));
     // The static files, checked and read before anything is compiled or written; with them,
@@ -307,7 +331,7 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         None => None,
     };
     let compiled = compile::compile_all(&graph.units, plan.store, !request.strict)?;
-    let mut warnings = graph.diagnostics.clone();
+    warnings.splice(0..0, graph.diagnostics.iter().cloned());
     warnings.extend(compile::fallbacks(&graph.units, &compiled));
     let start = program::Start {
         preloads: request.preloads.clone(),
@@ -355,6 +379,88 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
     report.warnings = warnings;
     report.trace = trace;
     Ok(report)
+}
+
+/// The project's part of the build, before the graph: `--install-deps` runs luarocks into the
+/// project tree; the dependencies are checked against the trees (a missing one is an error
+/// that suggests `--install-deps`); the C modules are compiled, for the executable as shared
+/// objects added to the request (in the returned directory, which must outlive the build),
+/// for `--emit-c` as static archives written beside the C file and linked like `--c-lib`.
+fn prepare_project(
+    project: &plan::ProjectPlan,
+    request: &mut graph::Request,
+    target: &target::Target,
+    output: &plan::OutputPlan,
+    clibs: &mut Vec<emit_c::CLib>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<tempfile::TempDir, Error> {
+    use project::{cbuild, luarocks, manifest};
+    let rockspec = &project.rockspec;
+    if project.install_deps {
+        luarocks::install_deps(&rockspec.path, &project.tree, project.rocks_server.as_deref())?;
+        if !request.search.trees.contains(&project.tree) {
+            request.search.trees.insert(0, project.tree.clone());
+        }
+    }
+    let mut trees = Vec::new();
+    for t in project.trees.iter().chain(std::iter::once(&project.tree)) {
+        if t.is_dir() && !trees.iter().any(|x: &manifest::Tree| x.root == *t) {
+            trees.push(manifest::Tree::open(t)?);
+        }
+    }
+    let runtime = manifest::Runtime::new(Some(&target.luajit));
+    manifest::check(rockspec, &trees, &runtime).map_err(|source| Error::Dependencies {
+        source: Box::new(source),
+        hint: if project.install_deps {
+            String::new()
+        } else {
+            "; install them with --install-deps (and --rocks-server URL|DIR), or give their tree with --tree DIR".into()
+        },
+    })?;
+    let dir =
+        tempfile::Builder::new().prefix("bundle-cbuild").tempdir().map_err(Error::TraceSetup)?;
+    for m in &project.c_modules {
+        if output.emit_c.is_some() {
+            let built = cbuild::compile_static(m)?;
+            push_compiler_warnings(warnings, &built.name, &built.warnings);
+            // Beside the C file, where its link line names it: `app.c` → `app.c.clibs/`.
+            let mut libs_dir = output.path.clone().into_os_string();
+            libs_dir.push(".clibs");
+            let libs_dir = PathBuf::from(libs_dir);
+            std::fs::create_dir_all(&libs_dir)
+                .map_err(|source| Error::Read { path: libs_dir.clone(), source })?;
+            let file = libs_dir.join(&built.file_name);
+            emit::write_atomically_with_mode(
+                &file,
+                &built.archive,
+                0o644,
+                &emit::Inputs::default(),
+            )?;
+            let spec = format!("{}={}", m.name, file.display());
+            clibs.extend(emit_c::read_clib(&spec)?);
+        } else {
+            let built = cbuild::compile_shared(m, target.machine)?;
+            push_compiler_warnings(warnings, &built.name, &built.warnings);
+            let file = dir.path().join(format!("{}.so", built.name));
+            std::fs::write(&file, &built.bytes)
+                .map_err(|source| Error::Read { path: file.clone(), source })?;
+            request.modules.push(graph::ModuleSpec::Native {
+                name: built.name.clone(),
+                input: base::input::Input { display: built.display.clone(), path: file },
+            });
+        }
+    }
+    Ok(dir)
+}
+
+/// What a compiler printed although it succeeded, as a warning naming the module.
+fn push_compiler_warnings(warnings: &mut Vec<Diagnostic>, module: &str, text: &str) {
+    if !text.trim().is_empty() {
+        warnings.push(Diagnostic::warning(format!(
+            "C module '{module}': the compiler warned:\n{}",
+            text.trim_end()
+        )));
+    }
 }
 
 /// Every file the build reads: the main script, each module and library packed, the stub, the
@@ -507,7 +613,16 @@ fn depfile_rule(
     output: &Path,
     depfile: &Path,
 ) -> Result<Vec<u8>, Error> {
-    let units = graph.units.iter().filter(|u| !u.runtime);
+    // C modules built from source appear by their sources (the project's extra inputs), not by
+    // the temporary shared object.
+    let built = |u: &&graph::Unit| {
+        u.kind == graph::UnitKind::Native
+            && plan
+                .project
+                .as_ref()
+                .is_some_and(|p| p.c_modules.iter().any(|m| Some(&m.name) == u.name.as_ref()))
+    };
+    let units = graph.units.iter().filter(|u| !u.runtime).filter(|u| !built(u));
     let mut deps: Vec<&Path> = units.map(|u| u.path.as_path()).collect();
     deps.extend(graph.libraries.values().map(|l| l.path.as_path()));
     if let target::StubChoice::File(p) = &plan.stub {

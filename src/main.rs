@@ -85,6 +85,9 @@ fn print_stdout(text: &str) {
 
 fn build(cli: &Cli) -> Result<(), Error> {
     let plan = BuildPlan::from_cli(cli)?;
+    if !cli.quiet {
+        plan.notes.iter().for_each(|n| say(format_args!("{n}")));
+    }
     if cli.list {
         let target = bundle::base::stub::target(&plan.stub, plan.store)?;
         let graph = bundle::discover(&plan.graph, &target)?;

@@ -11,6 +11,8 @@ use crate::cli::{Cli, GraphArgs};
 use crate::graph::assets::AssetSpec;
 use crate::graph::resolve::SearchConfig;
 use crate::graph::{ModuleSpec, Request};
+use crate::project::cbuild::CModule;
+use crate::project::rockspec::{Rockspec, Vars};
 
 /// Everything the pipeline needs, checked, grouped by the stage that reads it.
 #[derive(Debug, Clone)]
@@ -31,6 +33,25 @@ pub struct BuildPlan {
     /// `--asset`, `--asset-exclude`: the static files the program carries.
     pub assets: Vec<AssetSpec>,
     pub asset_excludes: Vec<String>,
+    /// The LuaRocks project the program is, if any.
+    pub project: Option<ProjectPlan>,
+    /// What the user should know about how the plan was read (a rockspec picked up).
+    pub notes: Vec<String>,
+}
+
+/// A LuaRocks project: `--rockspec FILE`, or the one rockspec beside the main script.
+#[derive(Debug, Clone)]
+pub struct ProjectPlan {
+    pub rockspec: Rockspec,
+    /// Its `builtin` C modules, compiled before the graph is built.
+    pub c_modules: Vec<CModule>,
+    /// The tree `--install-deps` installs into: `lua_modules/` beside the rockspec (LuaRocks'
+    /// project tree), or the first `--tree`.
+    pub tree: PathBuf,
+    /// The trees its dependencies are checked in (those that exist at build time).
+    pub trees: Vec<PathBuf>,
+    pub install_deps: bool,
+    pub rocks_server: Option<String>,
 }
 
 /// What is written, and how.
@@ -116,6 +137,16 @@ pub enum PlanError {
     CcNeedsDotC(String),
     #[error("--interpreter-env {0}: not a usable environment variable name")]
     InterpreterEnv(String),
+    #[error(transparent)]
+    Rockspec(Box<crate::project::rockspec::RockspecError>),
+    #[error("{0}: no main script: the rockspec has no build.install.bin; give the main script (bundle MAIN.lua --rockspec {0})")]
+    RockspecNoMain(String),
+    #[error(
+        "{0}: build.install.bin names several programs ({1}); give the one to build as MAIN.lua"
+    )]
+    RockspecSeveralMains(String, String),
+    #[error("--install-deps needs a rockspec: give --rockspec FILE (or put the one rockspec beside the main script)")]
+    InstallDepsWithoutRockspec,
     #[error("output {display} is inside the asset directory {dir}: the next build would embed it; write it elsewhere, or leave it out with --asset-exclude")]
     OutputInAssets { display: String, dir: String },
     #[error("output {display} is also an input ({what}); choose another output path")]
@@ -239,8 +270,11 @@ fn module_spec(spec: &str) -> Result<ModuleSpec, PlanError> {
 impl BuildPlan {
     /// Validates what decides the module graph; writes nothing.
     pub fn for_graph(main: Option<&Path>, args: &GraphArgs) -> Result<Self, PlanError> {
+        let (graph, project, notes) = request_and_project(main, args, false, None)?;
         Ok(BuildPlan {
-            graph: request(main, args)?,
+            graph,
+            project,
+            notes,
             interpreter_env: None,
             trace: None,
             extra_inputs: args.modules_from.iter().cloned().collect(),
@@ -255,7 +289,12 @@ impl BuildPlan {
 
     /// Validates the build flags against the filesystem.
     pub fn from_cli(cli: &Cli) -> Result<Self, PlanError> {
-        let mut graph = request(cli.main.as_deref(), &cli.graph)?;
+        let (mut graph, project, notes) = request_and_project(
+            cli.main.as_deref(),
+            &cli.graph,
+            cli.install_deps,
+            cli.rocks_server.clone(),
+        )?;
         let interpreter_env = match &cli.interpreter_env {
             Some(env) if env.is_empty() || env.contains(['=', '\0']) => {
                 return Err(PlanError::InterpreterEnv(env.clone()));
@@ -287,19 +326,152 @@ impl BuildPlan {
         };
         // The C file links the system's LuaJIT and uses its jit.* tools.
         graph.runtime_modules = output.as_ref().is_none_or(|o| o.emit_c.is_none());
+        let mut extra_inputs: Vec<PathBuf> = cli.graph.modules_from.iter().cloned().collect();
+        if let Some(p) = &project {
+            // The rockspec and the C sources are read too: never overwritten, in the depfile.
+            extra_inputs.push(p.rockspec.path.clone());
+            for m in &p.c_modules {
+                extra_inputs.extend(m.sources.iter().map(|s| m.root.join(s)));
+            }
+        }
         Ok(BuildPlan {
             graph,
             interpreter_env,
             trace,
-            extra_inputs: cli.graph.modules_from.iter().cloned().collect(),
+            extra_inputs,
             stub,
             store,
             quiet: cli.quiet,
             output,
             assets: cli.assets.iter().map(|a| AssetSpec::parse(a)).collect(),
             asset_excludes: cli.asset_excludes.clone(),
+            project,
+            notes,
         })
     }
+}
+
+/// The rockspec to read: `--rockspec FILE`, else the one `*.rockspec` beside the main script
+/// (none, or several, is no rockspec), with a note saying it was picked up.
+fn find_rockspec(
+    main: Option<&Path>,
+    args: &GraphArgs,
+) -> Result<Option<(PathBuf, Option<String>)>, PlanError> {
+    if let Some(r) = &args.rockspec {
+        return Ok(Some((input_file(r)?, None)));
+    }
+    let Some(main) = main.filter(|_| !args.no_rockspec) else { return Ok(None) };
+    let dir = match main.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(None) };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rockspec") && p.is_file())
+        .collect();
+    found.sort();
+    match found.as_slice() {
+        [one] => {
+            let note = format!(
+                "bundle: note: building the project of {} (found beside {}; --no-rockspec to ignore it)",
+                display(one),
+                display(main)
+            );
+            Ok(Some((input_file(one)?, Some(note))))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The graph's request and the project, read together: a rockspec gives the main script
+/// (`build.install.bin`) when none is given, its Lua modules, its C modules (compiled later),
+/// and `lua_modules/` beside it as a tree.
+fn request_and_project(
+    main: Option<&Path>,
+    args: &GraphArgs,
+    install_deps: bool,
+    rocks_server: Option<String>,
+) -> Result<(Request, Option<ProjectPlan>, Vec<String>), PlanError> {
+    let mut notes = Vec::new();
+    let Some((path, note)) = find_rockspec(main, args)? else {
+        if install_deps {
+            return Err(PlanError::InstallDepsWithoutRockspec);
+        }
+        return Ok((request(main, args)?, None, notes));
+    };
+    notes.extend(note);
+    let mut vars = Vars::new(crate::base::target::host_multiarch());
+    // The Lua API headers come with the bundler (cbuild adds them): what a rockspec names by
+    // these variables is already on the compiler's command line.
+    for (name, value) in
+        [("LUA_INCDIR", "."), ("LUA_LIBDIR", "."), ("LUA_BINDIR", "."), ("LUA", "luajit")]
+    {
+        vars.set(name, value);
+    }
+    for v in &args.vars {
+        vars.assign(v).map_err(|e| PlanError::Rockspec(Box::new(e)))?;
+    }
+    let rockspec = crate::project::rockspec::load(&path, &vars)
+        .map_err(|e| PlanError::Rockspec(Box::new(e)))?;
+    let dir = rockspec.dir().to_path_buf();
+    let main_from_bin;
+    let main = match main {
+        Some(m) => Some(m),
+        None => {
+            let bins: Vec<(&String, &String)> = rockspec.build.install.bin.iter().collect();
+            match bins.as_slice() {
+                [(_, file)] => {
+                    main_from_bin = dir.join(file);
+                    Some(main_from_bin.as_path())
+                }
+                [] => return Err(PlanError::RockspecNoMain(display(&path))),
+                several => {
+                    let names: Vec<String> = several.iter().map(|(n, _)| (*n).clone()).collect();
+                    return Err(PlanError::RockspecSeveralMains(display(&path), names.join(", ")));
+                }
+            }
+        }
+    };
+    let tree = match args.trees.first() {
+        Some(t) if !dir.join("lua_modules").is_dir() => t.clone(),
+        _ => dir.join("lua_modules"),
+    };
+    let mut args = args.clone();
+    let mut c_modules = Vec::new();
+    if let crate::project::rockspec::Backend::Builtin { modules } = &rockspec.build.backend {
+        for (name, module) in modules {
+            match module {
+                crate::project::rockspec::Module::Lua { path } => {
+                    args.modules.push(format!("{name}={}", dir.join(path).display()));
+                }
+                crate::project::rockspec::Module::C(c) => c_modules.push(CModule {
+                    name: name.clone(),
+                    root: dir.clone(),
+                    sources: c.sources.iter().map(PathBuf::from).collect(),
+                    defines: c.defines.clone(),
+                    incdirs: c.incdirs.iter().map(PathBuf::from).collect(),
+                    libraries: c.libraries.clone(),
+                    libdirs: c.libdirs.iter().map(PathBuf::from).collect(),
+                }),
+            }
+        }
+    }
+    // The project tree is searched first among the trees; it need not exist yet when
+    // --install-deps is to create it.
+    let lua_modules = dir.join("lua_modules");
+    let mut request = request(main, &args)?;
+    if lua_modules.is_dir() || install_deps {
+        request.search.trees.insert(0, lua_modules.clone());
+    }
+    let mut trees: Vec<PathBuf> = request.search.trees.clone();
+    trees.dedup();
+    Ok((
+        request,
+        Some(ProjectPlan { rockspec, c_modules, tree, trees, install_deps, rocks_server }),
+        notes,
+    ))
 }
 
 /// The graph stage's input from the command line.
@@ -318,11 +490,15 @@ fn request(main: Option<&Path>, args: &GraphArgs) -> Result<Request, PlanError> 
     for spec in &args.modules {
         let spec = module_spec(spec)?;
         let name = match &spec {
-            ModuleSpec::File { name, .. } | ModuleSpec::Name(name) => Some(name),
+            ModuleSpec::File { name, .. }
+            | ModuleSpec::Name(name)
+            | ModuleSpec::Native { name, .. } => Some(name),
             ModuleSpec::Glob(_) => None,
         };
         let twice = |m: &ModuleSpec| match m {
-            ModuleSpec::File { name: n, .. } | ModuleSpec::Name(n) => Some(n) == name,
+            ModuleSpec::File { name: n, .. }
+            | ModuleSpec::Name(n)
+            | ModuleSpec::Native { name: n, .. } => Some(n) == name,
             ModuleSpec::Glob(_) => false,
         };
         if let Some(name) = name.filter(|_| modules.iter().any(twice)) {

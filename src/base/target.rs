@@ -35,6 +35,21 @@ pub struct LibrarySearch {
     pub system: Vec<PathBuf>,
 }
 
+/// The multiarch tuple of the machine `bundle` runs on (for what is looked up on this machine
+/// before the stub is read: a rockspec's external libraries).
+pub fn host_multiarch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => multiarch_of(62),
+        "aarch64" => multiarch_of(183),
+        "x86" => multiarch_of(3),
+        "arm" => multiarch_of(40),
+        "riscv64" => multiarch_of(243),
+        "powerpc64" => multiarch_of(21),
+        "s390x" => multiarch_of(22),
+        _ => "",
+    }
+}
+
 /// The Debian multiarch tuple for ELF machine `machine`.
 pub fn multiarch_of(machine: u16) -> &'static str {
     // e_machine values (elf.h).

@@ -270,6 +270,9 @@ pub enum GraphError {
     /// Problems found in the module graph, rendered with their source lines.
     #[error("{} error(s) in the module graph", .0.iter().filter(|d| d.is_error()).count())]
     Diagnostics(Vec<Diagnostic>),
+    /// A C module built from source cannot be packed.
+    #[error("C module '{name}': {problem}")]
+    Built { name: String, problem: String },
 }
 
 /// One `-m` argument.
@@ -281,6 +284,9 @@ pub enum ModuleSpec {
     Name(String),
     /// `-m 'prefix.*'`: every module below the prefix.
     Glob(String),
+    /// A C module built from source (a rockspec's): the shared object at `input.path`, shown
+    /// (in messages, listings and its chunk name) as `input.display`.
+    Native { name: String, input: Input },
 }
 
 /// What decides the module graph: the graph stage's whole input, checked by the plan.
@@ -1071,6 +1077,16 @@ pub fn build(request: &Request, target: &crate::base::target::Target) -> Result<
                 });
             }
             ModuleSpec::Name(name) => b.require(name, Origin::Explicit, None)?,
+            ModuleSpec::Native { name, input } => {
+                let shown = input.display.as_bytes();
+                if let Err(problem) = b.add_native(name, shown, &input.path, Origin::Explicit) {
+                    return Err(GraphError::Built { name: name.clone(), problem });
+                }
+                if let Some(&i) = b.by_name.get(name.as_str()) {
+                    b.graph.units[i].display = input.display.clone();
+                    b.graph.units[i].when = When::Explicit;
+                }
+            }
             ModuleSpec::Glob(prefix) => {
                 let names = b.graph.search.modules_under(prefix);
                 if names.is_empty() {

@@ -10,15 +10,17 @@
 //!   rock provides a module, which versions of a rock are there, whether a rockspec's
 //!   dependencies are met;
 //! - [`generate`]: the other direction, a `builtin` rockspec written for a program;
-//! - [`cbuild`]: a rockspec's C modules compiled with this machine's C compiler.
+//! - [`cbuild`]: a rockspec's C modules compiled with this machine's C compiler;
+//! - [`luarocks`]: the real `luarocks`, run to install a project's dependencies.
 //!
-//! All but `cbuild` read and write plain data; none runs LuaRocks. They read LuaRocks' files as
+//! All but `cbuild` and `luarocks` read and write plain data. They read LuaRocks' files as
 //! LuaRocks 3 does (re-implemented from its source, cited where it matters). The layer may
 //! import `base` and `graph` (tests/architecture.rs).
 
 pub mod cbuild;
 pub mod eval;
 pub mod generate;
+pub mod luarocks;
 pub mod manifest;
 pub mod rockspec;
 pub mod version;
