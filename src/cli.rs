@@ -138,6 +138,8 @@ pub struct Cli {
 pub enum Command {
     /// Print every chain of requires that pulls a module in.
     Why(WhyCli),
+    /// Write a LuaRocks rockspec for a program: its modules, main script and dependencies.
+    Rockspec(RockspecCli),
     /// Show what an executable made by bundle holds.
     Inspect(InspectCli),
     /// Exit 0 only if an executable's payload is intact.
@@ -235,6 +237,31 @@ pub struct WhyCli {
     /// The main Lua script.
     #[arg(value_name = "MAIN.lua")]
     pub main: PathBuf,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// `bundle rockspec MAIN.lua`: a LuaRocks `builtin` rockspec for the program.
+#[derive(Debug, Parser)]
+#[command(name = "bundle rockspec")]
+pub struct RockspecCli {
+    /// The main Lua script.
+    #[arg(value_name = "MAIN.lua")]
+    pub main: PathBuf,
+
+    /// Write the rockspec to FILE (its module paths are relative to FILE's directory) instead
+    /// of printing it (paths then relative to the current directory).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// The rock's name (default: the main script's directory name).
+    #[arg(long)]
+    pub package: Option<String>,
+
+    /// The rockspec's version, VERSION-REVISION.
+    #[arg(long, value_name = "VERSION", default_value = "dev-1")]
+    pub version: String,
 
     #[command(flatten)]
     pub graph: GraphArgs,

@@ -67,6 +67,8 @@ pub enum Error {
     Dependencies { source: Box<project::manifest::DependencyError>, hint: String },
     #[error(transparent)]
     CBuild(#[from] project::cbuild::CBuildError),
+    #[error(transparent)]
+    Generate(Box<project::generate::GenerateError>),
     #[error("cannot write the trace file {}: {source}", path.display())]
     SaveTrace {
         path: PathBuf,
@@ -379,6 +381,86 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
     report.warnings = warnings;
     report.trace = trace;
     Ok(report)
+}
+
+/// A `builtin` rockspec for the program of `plan` (`bundle rockspec`), its paths relative to
+/// `dir` (where the rockspec will be): the program's own Lua modules (those under the main
+/// script's directory, outside every tree), the main script as `build.install.bin`, and as
+/// dependencies the rocks that provide the modules found in LuaRocks trees, pinned with `~>` at
+/// the installed versions. Returns the text and warnings for what a rockspec cannot express.
+pub fn rockspec_for(
+    plan: &plan::BuildPlan,
+    dir: &Path,
+    package: &str,
+    version: &str,
+) -> Result<(String, Vec<Diagnostic>), Error> {
+    use project::{generate, manifest};
+    let target = stub::target(&plan.stub, plan.store)?;
+    let graph = discover_ok(&plan.graph, &target)?;
+    let mut warnings = graph.diagnostics.clone();
+    let mut trees = Vec::new();
+    for t in &plan.graph.search.trees {
+        if t.is_dir() {
+            trees.push(manifest::Tree::open(t)?);
+        }
+    }
+    let root = &plan.graph.root;
+    let mut program = generate::Program {
+        package: package.to_owned(),
+        version: version.to_owned(),
+        ..generate::Program::default()
+    };
+    for u in graph.units.iter().filter(|u| !u.runtime) {
+        let rel = relative_to(&u.path, dir);
+        if u.is_main() {
+            // The command LuaRocks installs is named after the rock.
+            program.bin.insert(package.to_owned(), rel);
+            continue;
+        }
+        let Some(name) = u.name.clone() else { continue };
+        if let Some(tree) = trees.iter().find(|t| u.path.starts_with(&t.root)) {
+            match tree.provider(&name) {
+                Some(rock) => {
+                    program.dependencies.insert(rock.name.clone(), rock.version.clone());
+                }
+                None => warnings.push(Diagnostic::warning(format!(
+                    "module '{name}' ({}) is in the tree {} but no installed rock lists it: add its rock to dependencies by hand",
+                    u.display,
+                    tree.root.display()
+                ))),
+            }
+        } else if u.kind == graph::UnitKind::Native {
+            warnings.push(Diagnostic::warning(format!(
+                "C module '{name}' ({}) was found compiled, not as sources: add its rock to dependencies, or its sources to build.modules, by hand",
+                u.display
+            )));
+        } else if u.path.starts_with(root) {
+            program.lua_modules.insert(name, rel);
+        } else {
+            warnings.push(Diagnostic::warning(format!(
+                "module '{name}' comes from {}, outside the program and every LuaRocks tree: add the rock that provides it to dependencies by hand",
+                u.display
+            )));
+        }
+    }
+    let text = generate::rockspec(&program).map_err(|e| Error::Generate(Box::new(e)))?;
+    Ok((text, warnings))
+}
+
+/// `path` relative to the directory `dir` (both absolute): `lib/x.lua`, `../src/x.lua`.
+fn relative_to(path: &Path, dir: &Path) -> String {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let common = path.components().zip(dir.components()).take_while(|(a, b)| a == b).count();
+    let ups = dir.components().count() - common;
+    let mut out = PathBuf::new();
+    for _ in 0..ups {
+        out.push("..");
+    }
+    for c in path.components().skip(common) {
+        out.push(c);
+    }
+    out.to_string_lossy().into_owned()
 }
 
 /// The project's part of the build, before the graph: `--install-deps` runs luarocks into the

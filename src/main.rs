@@ -12,7 +12,8 @@ use std::path::Path;
 use clap::Parser;
 
 use bundle::cli::{
-    Cli, Command, ExtractCli, HerokuCli, HerokuCommand, InspectCli, OciCli, VerifyCli, WhyCli,
+    Cli, Command, ExtractCli, HerokuCli, HerokuCommand, InspectCli, OciCli, RockspecCli, VerifyCli,
+    WhyCli,
 };
 use bundle::plan::BuildPlan;
 use bundle::Error;
@@ -124,6 +125,41 @@ fn build(cli: &Cli) -> Result<(), Error> {
             human(report.raw),
             human(report.stored),
         ));
+    }
+    Ok(())
+}
+
+/// `bundle rockspec MAIN.lua [-o FILE]`.
+fn rockspec(cli: &RockspecCli) -> Result<(), Error> {
+    let mut args = cli.graph.clone();
+    // The program's own rockspec, if any, is not what it is described from.
+    args.no_rockspec = args.rockspec.is_none();
+    let plan = BuildPlan::for_graph(Some(&cli.main), &args)?;
+    let dir = match &cli.output {
+        Some(out) => match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        },
+        None => std::path::PathBuf::from("."),
+    };
+    let package = match &cli.package {
+        Some(p) => p.clone(),
+        None => plan
+            .graph
+            .root
+            .file_name()
+            .map_or_else(|| "app".to_owned(), |n| n.to_string_lossy().to_lowercase()),
+    };
+    let (text, warnings) = bundle::rockspec_for(&plan, &dir, &package, &cli.version)?;
+    warnings.iter().for_each(|d| d.emit());
+    match &cli.output {
+        Some(out) => {
+            let mut inputs = bundle::output::emit::Inputs::default();
+            inputs.add(&cli.main);
+            bundle::output::emit::write_atomically_with_mode(out, text.as_bytes(), 0o644, &inputs)?;
+            say(format_args!("bundle: wrote {}", out.display()));
+        }
+        None => print_stdout(&text),
     }
     Ok(())
 }
@@ -391,6 +427,7 @@ fn run() -> u8 {
     let mut cli = Cli::parse_from(&args);
     let result = match &cli.command {
         Some(Command::Why(c)) => why(c).map(|found| found.then_some(()).ok_or(())),
+        Some(Command::Rockspec(c)) => rockspec(c).map(Ok),
         Some(Command::Inspect(c)) => return finish(inspect(c)),
         Some(Command::Verify(c)) => return finish(verify(c)),
         Some(Command::Extract(c)) => return finish(extract(c)),
