@@ -149,6 +149,19 @@ pub fn asset_name(key: &[u8]) -> Vec<u8> {
     name
 }
 
+/// The first byte of an entry point's name, followed by the entry's name (`/web`): module names
+/// cannot contain `/`, so entry points and modules never share a name, and the entry points
+/// sort together. The main script (the empty name) is the single-entry form.
+pub const ENTRY_PREFIX: u8 = b'/';
+
+/// The index name of the entry point called `name` (`web` is stored as `/web`).
+pub fn entry_point_name(name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 1);
+    out.push(ENTRY_PREFIX);
+    out.extend_from_slice(name);
+    out
+}
+
 /// One index entry, borrowed from the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry<'a> {
@@ -168,7 +181,7 @@ pub struct Entry<'a> {
     pub offset: u64,
 }
 
-impl Entry<'_> {
+impl<'a> Entry<'a> {
     /// Whether this is the main script.
     pub fn is_main(&self) -> bool {
         is_main(self.name)
@@ -184,10 +197,21 @@ impl Entry<'_> {
         self.flags & flags::SHARED != 0
     }
 
-    /// Whether `require` may find it: neither the main script nor a library, and of a kind
-    /// that is a module (an asset never is, however it is named).
+    /// Whether `require` may find it: neither the main script, an entry point nor a library,
+    /// and of a kind that is a module (an asset never is, however it is named).
     pub fn is_module(&self) -> bool {
-        !self.is_main() && !self.is_library() && self.kind.is_module()
+        !self.is_main()
+            && self.entry_name().is_none()
+            && !self.is_library()
+            && self.kind.is_module()
+    }
+
+    /// For an entry point (a Lua chunk named [`ENTRY_PREFIX`] + its name), the entry's name.
+    pub fn entry_name(&self) -> Option<&'a [u8]> {
+        match self.kind.is_lua() {
+            true => self.name.strip_prefix(&[ENTRY_PREFIX]),
+            false => None,
+        }
     }
 
     /// For an asset, its mount key (the name without [`ASSET_PREFIX`]).

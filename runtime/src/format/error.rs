@@ -49,7 +49,10 @@ pub enum FormatError {
     /// Index position and quoted names ([`quoted`]) of the first pair out of order.
     #[error("payload index is not sorted by name: entry {index} ({name}) comes after {previous}")]
     Unsorted { index: usize, name: String, previous: String },
-    #[error("the payload holds neither a main script nor an interpreter: there is nothing to run")]
+    #[error(
+        "the payload holds neither a main script, an entry point nor an interpreter: there is \
+         nothing to run"
+    )]
     NothingToRun,
     #[error("{0} is too large for the payload format")]
     TooLarge(&'static str),

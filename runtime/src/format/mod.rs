@@ -98,13 +98,15 @@ mod write;
 mod testing;
 
 pub use decode::{Codec, Decoder};
-pub use entry::{asset_name, flags, ChunkMode, Entry, Kind, ASSET_PREFIX};
+pub use entry::{
+    asset_name, entry_point_name, flags, ChunkMode, Entry, Kind, ASSET_PREFIX, ENTRY_PREFIX,
+};
 pub use error::{escaped, label, quoted, FormatError};
 pub use layout::{
     checksum, declared_len, END_MAGIC, ENTRY_LEN, FOOTER_LEN, HEADER_LEN, MAGIC, MAX_RAW_LEN,
     SECTION_NAME, VERSION,
 };
 pub use read::Payload;
-pub use record::{Needs, Record, Records};
+pub use record::{Args, Needs, Record, Records};
 pub use verify::MAX_LIBRARY_DEPTH;
 pub use write::{NewEntry, Totals, Writer};

@@ -383,6 +383,35 @@ impl<'a> Payload<'a> {
         Ok((!out.is_empty()).then_some(out))
     }
 
+    /// The entry point called `name` (`web`, stored as `/web`): a Lua chunk, found by binary
+    /// search.
+    pub fn entry_point(&self, name: &[u8]) -> Result<Option<Entry<'a>>, FormatError> {
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let found = self.lookup(&super::entry_point_name(name))?;
+        Ok(found.filter(|e| e.entry_name().is_some()))
+    }
+
+    /// The names of the entry points (without the `/`), sorted: a binary search to where they
+    /// start and a walk over them, not over the whole index.
+    pub fn entry_points(&self) -> Result<Vec<&'a [u8]>, FormatError> {
+        let mut out = Vec::new();
+        let mut i = self.lower_bound(&[super::ENTRY_PREFIX])?;
+        while i < self.entry_count {
+            let name = self.name_of(i)?;
+            if name.first() != Some(&super::ENTRY_PREFIX) {
+                break;
+            }
+            let e = self.entry(i)?;
+            if let Some(n) = e.entry_name() {
+                out.push(n);
+            }
+            i += 1;
+        }
+        Ok(out)
+    }
+
     /// The packed shared library called `name` (an entry with the [`super::flags::LIBRARY`] bit).
     pub fn library(&self, name: &[u8]) -> Result<Option<Entry<'a>>, FormatError> {
         Ok(self.lookup(name)?.filter(Entry::is_library))
@@ -448,6 +477,44 @@ impl<'a> Payload<'a> {
     pub fn assets_overlay(&self) -> Result<Option<&'a [u8]>, FormatError> {
         self.first(|r| match r {
             Record::Assets(chunk) => Some(chunk),
+            _ => None,
+        })
+    }
+
+    /// The baked arguments of entry `entry` (empty: the main script): its own ARGS record's,
+    /// else the program's default (the ARGS record for the empty name), else `None`.
+    pub fn args_for(&self, entry: &[u8]) -> Result<Option<Vec<&'a [u8]>>, FormatError> {
+        let (mut own, mut default) = (None, None);
+        for r in self.records() {
+            if let Record::Args(a) = r? {
+                if a.entry() == entry && own.is_none() {
+                    own = Some(a);
+                } else if a.entry().is_empty() && default.is_none() {
+                    default = Some(a);
+                }
+            }
+        }
+        Ok(own.or(default).map(|a| a.args().collect()))
+    }
+
+    /// The name of the entry run when neither the executable's name nor its first argument
+    /// names one.
+    pub fn default_entry(&self) -> Result<Option<&'a [u8]>, FormatError> {
+        self.first(|r| match r {
+            Record::DefaultEntry(name) => Some(name),
+            _ => None,
+        })
+    }
+
+    /// Whether the program is hermetic (a HERMETIC record).
+    pub fn hermetic(&self) -> Result<bool, FormatError> {
+        Ok(self.first(|r| matches!(r, Record::Hermetic).then_some(()))?.is_some())
+    }
+
+    /// The name of the entry that runs the interpreter, if any.
+    pub fn interpreter_entry(&self) -> Result<Option<&'a [u8]>, FormatError> {
+        self.first(|r| match r {
+            Record::InterpreterEntry(name) => Some(name),
             _ => None,
         })
     }

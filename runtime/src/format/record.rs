@@ -32,6 +32,20 @@ pub const INTERPRETER_ENV: u16 = 0x0005;
 /// user code when the program has assets. At most one; present exactly when some entry is an
 /// asset.
 pub const ASSETS: u16 = 0x0006;
+/// Baked arguments: an entry point's name (empty: the program's default arguments, for the main
+/// script and every entry point that has none of its own), then each argument preceded by a
+/// NUL, as in [`NEEDS`]. An argument `...` marks where the user's arguments go (without one,
+/// they go after). Repeatable, at most one per entry name.
+pub const ARGS: u16 = 0x0007;
+/// The name of the entry run when neither the executable's name nor its first argument names
+/// one (an entry point, or the [`INTERPRETER_ENTRY`]). At most one.
+pub const DEFAULT_ENTRY: u16 = 0x0008;
+/// Hermetic mode, an empty value: no filesystem searchers, `LUA_PATH`/`LUA_CPATH` ignored,
+/// `package.path` and `package.cpath` empty. At most one.
+pub const HERMETIC: u16 = 0x0009;
+/// The name of an entry that runs the [`INTERPRETER`] (`--entry lua=@interpreter`). At most
+/// one; only with an INTERPRETER record.
+pub const INTERPRETER_ENTRY: u16 = 0x000A;
 /// Bit marking a record that readers may ignore when they do not know it.
 pub const OPTIONAL: u16 = 0x8000;
 
@@ -54,6 +68,14 @@ pub enum Record<'a> {
     InterpreterEnv(&'a [u8]),
     /// [`ASSETS`]: the asset overlay chunk, stored as is.
     Assets(&'a [u8]),
+    /// [`ARGS`]: an entry's baked arguments.
+    Args(Args<'a>),
+    /// [`DEFAULT_ENTRY`]: the name of the entry run by default.
+    DefaultEntry(&'a [u8]),
+    /// [`HERMETIC`]: the program serves only what it carries.
+    Hermetic,
+    /// [`INTERPRETER_ENTRY`]: the name of the entry that runs the interpreter.
+    InterpreterEntry(&'a [u8]),
 }
 
 impl<'a> Record<'a> {
@@ -66,6 +88,10 @@ impl<'a> Record<'a> {
             Record::Interpreter(_) => INTERPRETER,
             Record::InterpreterEnv(_) => INTERPRETER_ENV,
             Record::Assets(_) => ASSETS,
+            Record::Args(_) => ARGS,
+            Record::DefaultEntry(_) => DEFAULT_ENTRY,
+            Record::Hermetic => HERMETIC,
+            Record::InterpreterEntry(_) => INTERPRETER_ENTRY,
         }
     }
 
@@ -78,18 +104,25 @@ impl<'a> Record<'a> {
             Record::Interpreter(_) => "INTERPRETER",
             Record::InterpreterEnv(_) => "INTERPRETER_ENV",
             Record::Assets(_) => "ASSETS",
+            Record::Args(_) => "ARGS",
+            Record::DefaultEntry(_) => "DEFAULT_ENTRY",
+            Record::Hermetic => "HERMETIC",
+            Record::InterpreterEntry(_) => "INTERPRETER_ENTRY",
         }
     }
 
-    /// Whether a payload may hold at most one record of this kind (NEEDS: at most one per
-    /// entry, which `verify_all` checks with the entries).
+    /// Whether a payload may hold at most one record of this kind (NEEDS and ARGS: at most one
+    /// per entry, which `verify_all` checks with the entries).
     pub fn at_most_once(&self) -> bool {
         match self {
-            Record::Preload(_) | Record::Needs(_) => false,
+            Record::Preload(_) | Record::Needs(_) | Record::Args(_) => false,
             Record::Sigpipe { .. }
             | Record::Interpreter(_)
             | Record::InterpreterEnv(_)
-            | Record::Assets(_) => true,
+            | Record::Assets(_)
+            | Record::DefaultEntry(_)
+            | Record::Hermetic
+            | Record::InterpreterEntry(_) => true,
         }
     }
 
@@ -115,6 +148,16 @@ impl<'a> Record<'a> {
             INTERPRETER => Record::Interpreter(value),
             INTERPRETER_ENV => Record::InterpreterEnv(value),
             ASSETS => Record::Assets(value),
+            ARGS => Record::Args(Args(value)),
+            DEFAULT_ENTRY => Record::DefaultEntry(value),
+            HERMETIC if value.is_empty() => Record::Hermetic,
+            HERMETIC => {
+                return bad(format!(
+                    "the HERMETIC record holds {} bytes; its value is empty",
+                    value.len()
+                ))
+            }
+            INTERPRETER_ENTRY => Record::InterpreterEntry(value),
             t if t & OPTIONAL != 0 => return Ok(None),
             t => return Err(FormatError::UnknownRecord(t)),
         }))
@@ -126,8 +169,11 @@ impl<'a> Record<'a> {
             Record::Preload(v)
             | Record::Interpreter(v)
             | Record::InterpreterEnv(v)
-            | Record::Assets(v) => v,
-            Record::Needs(Needs(v)) => v,
+            | Record::Assets(v)
+            | Record::DefaultEntry(v)
+            | Record::InterpreterEntry(v) => v,
+            Record::Needs(Needs(v)) | Record::Args(Args(v)) => v,
+            Record::Hermetic => &[],
             Record::Sigpipe { ignore: false } => &[0],
             Record::Sigpipe { ignore: true } => &[1],
         }
@@ -135,7 +181,9 @@ impl<'a> Record<'a> {
 
     /// What `verify_all` checks of the record by itself (what it names is checked against the
     /// entries there): a PRELOAD names a module, a NEEDS record an entry and non-empty library
-    /// names, an INTERPRETER_ENV a possible environment variable (non-empty, no `=`, no NUL).
+    /// names, an INTERPRETER_ENV a possible environment variable (non-empty, no `=`, no NUL),
+    /// a DEFAULT_ENTRY and an INTERPRETER_ENTRY a possible entry name (non-empty, no `/`, no
+    /// NUL), an ARGS record the program (empty) or such a name.
     pub fn check(&self) -> Result<(), FormatError> {
         let bad = |reason: String| Err(FormatError::BadRecord(reason));
         match *self {
@@ -155,12 +203,27 @@ impl<'a> Record<'a> {
                     escaped(name)
                 ))
             }
+            Record::DefaultEntry(name) | Record::InterpreterEntry(name) if !is_entry_name(name) => {
+                bad(format!(
+                    "the {} record holds '{}', not an entry name (non-empty, without '/')",
+                    self.name(),
+                    escaped(name)
+                ))
+            }
+            Record::Args(args) if args.entry().contains(&b'/') => bad(format!(
+                "the ARGS record for '{}' does not name an entry (an entry name has no '/')",
+                escaped(args.entry())
+            )),
             Record::Preload(_)
             | Record::Needs(_)
             | Record::Sigpipe { .. }
             | Record::Interpreter(_)
             | Record::InterpreterEnv(_)
-            | Record::Assets(_) => Ok(()),
+            | Record::Assets(_)
+            | Record::Args(_)
+            | Record::DefaultEntry(_)
+            | Record::Hermetic
+            | Record::InterpreterEntry(_) => Ok(()),
         }
     }
 }
@@ -189,6 +252,37 @@ impl<'a> Needs<'a> {
     /// The libraries' names, in load order, as stored: an empty one is an error
     /// ([`Record::check`]) that the runtime passes over.
     pub fn libraries(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.0.split(|b| *b == 0).skip(1)
+    }
+}
+
+/// Whether `name` can be an entry's name: non-empty, without `/` (which would make it a path
+/// in the index) or NUL (which separates names in records).
+pub(super) fn is_entry_name(name: &[u8]) -> bool {
+    !name.is_empty() && !name.contains(&b'/') && !name.contains(&0)
+}
+
+/// An ARGS record's value as stored: the name of an entry (empty for the program's default
+/// arguments), then each baked argument preceded by a NUL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Args<'a>(pub &'a [u8]);
+
+impl<'a> Args<'a> {
+    /// The argument that marks where the user's own arguments go.
+    pub const SPLICE: &'static [u8] = b"...";
+
+    /// The value that bakes `args` into entry `entry` (empty: the program's default).
+    pub fn join(entry: &[u8], args: &[&[u8]]) -> Vec<u8> {
+        Needs::join(entry, args)
+    }
+
+    /// The entry's name; empty for the program's default arguments.
+    pub fn entry(&self) -> &'a [u8] {
+        self.0.split(|b| *b == 0).next().unwrap_or_default()
+    }
+
+    /// The baked arguments, in order (empty ones included: `''` is an argument).
+    pub fn args(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.0.split(|b| *b == 0).skip(1)
     }
 }

@@ -57,6 +57,18 @@ impl<'a> Payload<'a> {
         if e.kind.is_lua() && e.chunkname.contains(&0) {
             return bad("its chunk name contains a NUL byte".into());
         }
+        if let Some(name) = e.name.strip_prefix(&[super::ENTRY_PREFIX]) {
+            if !e.kind.is_lua() {
+                return bad(format!(
+                    "its name starts with '/', which makes it an entry point, but it is of kind \
+                     {}, not Lua source or bytecode",
+                    e.kind
+                ));
+            }
+            if !record::is_entry_name(name) {
+                return bad("it is an entry point without a name, or with '/' in it".into());
+            }
+        }
         if let Some(key) = e.asset_key() {
             let normal = !key.is_empty()
                 && key != b"/"
@@ -83,6 +95,8 @@ impl<'a> Payload<'a> {
     fn check_records(&self) -> Result<(), FormatError> {
         let bad = |reason: String| Err(FormatError::BadRecord(reason));
         let mut needs: BTreeMap<&'a [u8], Vec<&'a [u8]>> = BTreeMap::new();
+        let mut args: Vec<&'a [u8]> = Vec::new();
+        let (mut default_entry, mut interpreter_entry) = (None, None);
         // How many there are of each record allowed once, by tag: (count, name).
         let mut once: BTreeMap<u16, (usize, &'static str)> = BTreeMap::new();
         for r in self.records() {
@@ -90,6 +104,12 @@ impl<'a> Payload<'a> {
             r.check()?;
             if r.at_most_once() {
                 once.entry(r.tag()).or_insert((0, r.name())).0 += 1;
+            }
+            match r {
+                Record::Args(a) => args.push(a.entry()),
+                Record::DefaultEntry(name) => default_entry = Some(name),
+                Record::InterpreterEntry(name) => interpreter_entry = Some(name),
+                _ => {}
             }
             if let Record::Needs(n) = r {
                 let owner = n.entry();
@@ -137,7 +157,45 @@ impl<'a> Payload<'a> {
         if env && !main {
             return bad("an INTERPRETER_ENV record comes without a main script".into());
         }
-        if !main && !interpreter {
+        let entry_points = self.entry_points()?;
+        if let Some(name) = interpreter_entry {
+            if !interpreter {
+                return bad(
+                    "an INTERPRETER_ENTRY record comes without an INTERPRETER record".into()
+                );
+            }
+            if entry_points.contains(&name) {
+                return bad(format!(
+                    "the INTERPRETER_ENTRY record names {}, which is also an entry point",
+                    quoted(name)
+                ));
+            }
+        }
+        let is_entry =
+            |name: &[u8]| entry_points.contains(&name) || interpreter_entry == Some(name);
+        if let Some(name) = default_entry {
+            if !is_entry(name) {
+                return bad(format!(
+                    "the DEFAULT_ENTRY record names {}, which is neither an entry point nor the \
+                     interpreter entry",
+                    quoted(name)
+                ));
+            }
+        }
+        args.sort_unstable();
+        if let Some(w) = args.windows(2).find(|w| w[0] == w[1]) {
+            return bad(match w[0] {
+                b"" => "there are two ARGS records for the program".into(),
+                name => format!("there are two ARGS records for the entry {}", quoted(name)),
+            });
+        }
+        if let Some(name) = args.iter().find(|n| !n.is_empty() && !is_entry(n)) {
+            return bad(format!(
+                "the ARGS record for {} names neither an entry point nor the interpreter entry",
+                quoted(name)
+            ));
+        }
+        if !main && !interpreter && entry_points.is_empty() {
             return Err(FormatError::NothingToRun);
         }
         let has_assets =

@@ -4,7 +4,7 @@
 //! and nothing is iterated out of a hash map.
 
 use super::layout::{write_footer, Header, IndexEntry, ENTRY_LEN, FOOTER_LEN, HEADER_LEN};
-use super::record::{self, Needs, Record};
+use super::record::{self, Args, Needs, Record};
 use super::{label, quoted, Codec, FormatError, Kind};
 
 /// An entry to be written.
@@ -97,6 +97,28 @@ impl Writer {
     /// Adds the asset overlay chunk ([`record::ASSETS`]).
     pub fn assets_overlay(&mut self, chunk: &[u8]) {
         self.record(Record::Assets(chunk));
+    }
+
+    /// Bakes `args` into entry `entry`, or into the program when `entry` is empty (see
+    /// [`record::ARGS`]); an argument `...` marks where the user's arguments go.
+    pub fn args(&mut self, entry: &[u8], args: &[&[u8]]) {
+        self.record(Record::Args(Args(&Args::join(entry, args))));
+    }
+
+    /// Names the entry run by default ([`record::DEFAULT_ENTRY`]).
+    pub fn default_entry(&mut self, name: &[u8]) {
+        self.record(Record::DefaultEntry(name));
+    }
+
+    /// Makes the program hermetic ([`record::HERMETIC`]).
+    pub fn hermetic(&mut self) {
+        self.record(Record::Hermetic);
+    }
+
+    /// Names the entry that runs the interpreter ([`record::INTERPRETER_ENTRY`]); the
+    /// interpreter itself is [`Writer::interpreter`]'s.
+    pub fn interpreter_entry(&mut self, name: &[u8]) {
+        self.record(Record::InterpreterEntry(name));
     }
 
     /// Makes the program ignore SIGPIPE (see [`record::SIGPIPE`]).
