@@ -129,9 +129,16 @@ static int docall(lua_State *L, int narg, int clear) {
   return status;
 }
 
+/* What runs, chosen before the Lua state exists (choose_program). */
+enum { RUN_MAIN, RUN_ENTRY, RUN_INTERPRETER, RUN_USAGE };
+
 typedef struct {
   const bundle_host *host;
   int failed;
+  int what;          /* RUN_* */
+  const char *entry; /* the entry chosen (an entry point or the interpreter entry), or NULL */
+  int first;         /* argv index of the user's first argument: 2 when argv[1] named the entry */
+  int argv_ref;      /* the interpreter's command line, in the registry (pmain_interpreter) */
 } run_state;
 
 /* The standard libraries, with LUA_NOENV set first for -E as luajit.c does, then the bundle's
@@ -140,7 +147,7 @@ typedef struct {
  * manual, 5.3 `require`); the hint last, after every searcher has failed. */
 static void open_runtime(lua_State *L, const bundle_host *h, int noenv) {
   int n, i, status;
-  if (noenv) {
+  if (noenv || h->hermetic) {
     lua_pushboolean(L, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
   }
@@ -150,6 +157,20 @@ static void open_runtime(lua_State *L, const bundle_host *h, int noenv) {
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "loaders");
   n = (int)lua_objlen(L, -1);
+  if (h->hermetic) {
+    /* Only what the executable carries: empty paths (LUA_NOENV above kept LUA_PATH and
+     * LUA_CPATH out of them), and of the filesystem searchers (Lua 5.1 manual, 5.3 `require`:
+     * Lua files, C libraries, all-in-one) none; package.preload's stays. */
+    lua_pushliteral(L, "");
+    lua_setfield(L, -3, "path");
+    lua_pushliteral(L, "");
+    lua_setfield(L, -3, "cpath");
+    for (i = n; i >= 2; i--) {
+      lua_pushnil(L);
+      lua_rawseti(L, -2, i);
+    }
+    n = n < 1 ? n : 1;
+  }
   for (i = n; i >= 2; i--) { /* table.insert(package.loaders, 2, searcher) */
     lua_rawgeti(L, -1, i);
     lua_rawseti(L, -2, i + 1);
@@ -170,16 +191,109 @@ static void open_runtime(lua_State *L, const bundle_host *h, int noenv) {
   }
 }
 
-/* luajit.c's createargtable for a bundled program: arg[0] the executable as invoked,
- * arg[1..n] its arguments. */
-static void create_arg_table(lua_State *L, int argc, char **argv) {
-  int i;
-  lua_createtable(L, argc > 0 ? argc - 1 : 0, 1);
-  for (i = 0; i < argc; i++) {
-    lua_pushstring(L, argv[i]);
-    lua_rawseti(L, -2, i);
+/* Whether `c` may be character `i` of a shell variable's name ([A-Za-z_][A-Za-z0-9_]*). */
+static int name_char(char c, size_t i) {
+  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (i > 0 && c >= '0' && c <= '9');
+}
+
+/* Pushes the baked argument `a` with each ${VAR} and ${VAR:-default} in it expanded from the
+ * environment, as sh's parameter expansion does those two forms (an unset VAR is empty; `:-`
+ * takes the default when VAR is unset or empty). Nothing else expands: any other `$` stays. */
+static void push_expanded(lua_State *L, const char *a, size_t len) {
+  const char *p = a, *end = a + len, *lit = a;
+  if (memchr(a, '$', len) == NULL) {
+    lua_pushlstring(L, a, len);
+    return;
   }
-  lua_setglobal(L, "arg");
+  lua_pushliteral(L, "");
+  while (p < end) {
+    const char *name = p + 2, *q, *close = NULL, *dflt = NULL, *value;
+    size_t nlen = 0;
+    if (!(p[0] == '$' && p + 1 < end && p[1] == '{')) {
+      p++;
+      continue;
+    }
+    while (name + nlen < end && name_char(name[nlen], nlen)) nlen++;
+    q = name + nlen;
+    if (nlen > 0 && q < end && q[0] == '}') {
+      close = q;
+    } else if (nlen > 0 && q + 1 < end && q[0] == ':' && q[1] == '-') {
+      dflt = q + 2;
+      close = (const char *)memchr(dflt, '}', (size_t)(end - dflt));
+    }
+    if (close == NULL) {
+      p++;
+      continue;
+    }
+    lua_pushlstring(L, lit, (size_t)(p - lit));
+    lua_pushlstring(L, name, nlen);
+    value = getenv(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    if (dflt != NULL && (value == NULL || value[0] == '\0')) {
+      lua_pushlstring(L, dflt, (size_t)(close - dflt));
+    } else {
+      lua_pushstring(L, value != NULL ? value : "");
+    }
+    lua_concat(L, 3);
+    p = lit = close + 1;
+  }
+  lua_pushlstring(L, lit, (size_t)(end - lit));
+  lua_concat(L, 2);
+}
+
+/* Appends the user's arguments, argv[first..], to the table at `t` after index *n. */
+static void append_user_args(lua_State *L, const run_state *s, int t, int *n) {
+  int i;
+  for (i = s->first; i < s->host->argc; i++) {
+    lua_pushstring(L, s->host->argv[i]);
+    lua_rawseti(L, t, ++*n);
+  }
+}
+
+/* luajit.c's createargtable for a bundled program, as a table on the stack: [0] the executable
+ * as invoked, [1..n] the arguments: the user's (after the entry's name when argv[1] named it),
+ * spliced into the baked ones (the entry's ARGS, else the program's) where the first `...` is,
+ * else after them, each baked one with ${VAR} expanded. The interpreter run without an entry
+ * of its own takes no baked arguments, and the interpreter entry only its own. Returns 0 with
+ * the table pushed and its length in *n, or an error status with the message pushed. */
+static int push_argv(lua_State *L, const run_state *s, int *n) {
+  const bundle_host *h = s->host;
+  int t, status = -1, spliced = 0;
+  lua_createtable(L, h->argc > s->first ? h->argc - s->first : 0, 1);
+  t = lua_gettop(L);
+  *n = 0;
+  if (h->argc > 0) {
+    lua_pushstring(L, h->argv[0]);
+    lua_rawseti(L, t, 0);
+  }
+  if (h->has_args && !(s->what == RUN_INTERPRETER && s->entry == NULL)) {
+    status = h->push_args(L, h->ud, s->entry != NULL ? s->entry : "");
+    if (status == -1 && s->what == RUN_ENTRY) status = h->push_args(L, h->ud, "");
+    if (status > 0) return status;
+  }
+  if (status == 0) {
+    int baked = lua_gettop(L), k;
+    for (k = 1;; k++) {
+      size_t len = 0;
+      const char *a;
+      lua_rawgeti(L, baked, k);
+      if (lua_isnil(L, -1)) break;
+      a = lua_tolstring(L, -1, &len);
+      if (a == NULL) a = "";
+      if (!spliced && len == 3 && memcmp(a, "...", 3) == 0) {
+        append_user_args(L, s, t, n);
+        spliced = 1;
+      } else {
+        push_expanded(L, a, len);
+        lua_rawseti(L, t, ++*n);
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+  }
+  if (!spliced) append_user_args(L, s, t, n);
+  return 0;
 }
 
 /* luajit.c's handle_script: the script's ... are arg[1..] as they are now, after the preloads
@@ -208,7 +322,13 @@ static int pmain(lua_State *L) {
   int status, i;
   globalL = L;
   open_runtime(L, h, 0);
-  create_arg_table(L, h->argc, h->argv);
+  status = push_argv(L, s, &i);
+  if (status != 0) {
+    report(L, status);
+    s->failed = 1;
+    return 0;
+  }
+  lua_setglobal(L, "arg");
   status = h->push_preloads(L, h->ud);
   if (status == 0) {
     int table = lua_gettop(L);
@@ -223,34 +343,41 @@ static int pmain(lua_State *L) {
       }
     }
     lua_pop(L, 2);
-    if (!h->has_main) {
+    if (s->what == RUN_ENTRY) {
+      status = h->load_entry(L, h->ud, s->entry);
+      if (status == -1) {
+        lua_pushfstring(L, "this executable has no entry '%s'", s->entry);
+        status = LUA_ERRRUN;
+      }
+    } else if (!h->has_main) {
       lua_pushliteral(L, "this executable has no main script");
       status = LUA_ERRRUN;
     } else {
       status = h->load_main(L, h->ud);
-      if (status == 0) status = docall(L, push_script_args(L), 0);
     }
+    if (status == 0) status = docall(L, push_script_args(L), 0);
   }
   if (report(L, status) != 0) s->failed = 1;
   return 0;
 }
 
 /* The table interp.lua receives (see the protocol at the top of runtime/lua/interp.lua). */
-static int push_interpreter_table(lua_State *co, const bundle_host *h) {
-  int i, status;
-  lua_createtable(co, 0, 7);
+static int push_interpreter_table(lua_State *co, const run_state *s, int argc) {
+  const bundle_host *h = s->host;
+  int status;
+  lua_createtable(co, 0, 8);
   if (h->argc > 0 && h->argv[0][0] != '\0') {
     lua_pushstring(co, h->argv[0]);
     lua_setfield(co, -2, "progname");
   }
-  lua_createtable(co, h->argc, 1);
-  for (i = 0; i < h->argc; i++) {
-    lua_pushstring(co, h->argv[i]);
-    lua_rawseti(co, -2, i);
-  }
+  lua_rawgeti(co, LUA_REGISTRYINDEX, s->argv_ref);
   lua_setfield(co, -2, "argv");
-  lua_pushinteger(co, h->argc);
+  lua_pushinteger(co, argc);
   lua_setfield(co, -2, "argc");
+  if (h->hermetic) {
+    lua_pushboolean(co, 1);
+    lua_setfield(co, -2, "hermetic");
+  }
 #ifdef BUNDLE_POSIX
   lua_pushboolean(co, isatty(0));
 #else
@@ -274,16 +401,30 @@ static int push_interpreter_table(lua_State *co, const bundle_host *h) {
 static int pmain_interpreter(lua_State *L) {
   run_state *s = (run_state *)lua_touserdata(L, 1);
   const bundle_host *h = s->host;
-  int ref, i, n, nargs, status, top, libs_open;
+  int ref, i, n, nargs, status, top, libs_open, argc;
   lua_State *co;
   globalL = L;
+  /* The command line: argv[0], then the arguments (push_argv). */
+  status = push_argv(L, s, &n);
+  if (status != 0) {
+    s->failed = 1;
+    report(L, status);
+    return 0;
+  }
+  argc = (n == 0 && h->argc == 0) ? 0 : n + 1;
   /* -E must take effect before the package library opens: with an argument that could be -E
    * (luajit.c reads any "-E..." as -E), interp.lua parses the options with only the base and
    * string libraries open and asks for the rest. Without one, the usual case, everything
    * opens once, now, and that request has nothing left to do. */
   libs_open = 1;
-  for (i = 1; i < h->argc; i++)
-    if (h->argv[i][0] == '-' && h->argv[i][1] == 'E') libs_open = 0;
+  for (i = 1; i <= n; i++) {
+    const char *a;
+    lua_rawgeti(L, -1, i);
+    a = lua_tostring(L, -1);
+    if (a != NULL && a[0] == '-' && a[1] == 'E') libs_open = 0;
+    lua_pop(L, 1);
+  }
+  s->argv_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   if (libs_open) {
     open_runtime(L, h, 0);
   } else {
@@ -297,7 +438,7 @@ static int pmain_interpreter(lua_State *L) {
   status = h->load_interpreter(co, h->ud);
   if (status == 0) {
     luaJIT_setmode(co, -1, LUAJIT_MODE_ALLFUNC | LUAJIT_MODE_OFF);
-    status = push_interpreter_table(co, h);
+    status = push_interpreter_table(co, s, argc);
   }
   if (status != 0) {
     lua_xmove(co, L, 1);
@@ -353,6 +494,7 @@ static int pmain_interpreter(lua_State *L) {
     }
   }
   luaL_unref(L, LUA_REGISTRYINDEX, ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, s->argv_ref);
   return 0;
 }
 
@@ -365,20 +507,98 @@ static int use_interpreter(const bundle_host *h) {
          getenv(h->interpreter_env) != NULL;
 }
 
+/* The name the executable was invoked by, without its directory. */
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+#ifdef _WIN32
+  const char *back = strrchr(path, '\\');
+  if (back != NULL && (slash == NULL || back > slash)) slash = back;
+#endif
+  return slash != NULL ? slash + 1 : path;
+}
+
+/* Chooses the entry called `name`, if there is one: the interpreter entry, or an entry point
+ * (a binary search of the sorted names). */
+static int pick_entry(const bundle_host *h, run_state *s, const char *name) {
+  int lo = 0, hi = h->nentries;
+  if (h->interpreter_entry != NULL && h->has_interpreter && strcmp(name, h->interpreter_entry) == 0) {
+    s->what = RUN_INTERPRETER;
+    s->entry = h->interpreter_entry;
+    return 1;
+  }
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2, c = strcmp(h->entries[mid], name);
+    if (c == 0) {
+      s->what = RUN_ENTRY;
+      s->entry = h->entries[mid];
+      return 1;
+    }
+    if (c < 0) lo = mid + 1; else hi = mid;
+  }
+  return 0;
+}
+
+/* What runs. A program without entries runs its main script, or the interpreter (without a
+ * main script, or when INTERPRETER_ENV names a variable that is set). A program with entries
+ * runs the one the executable's base name names (a link called `worker`), else the one
+ * argv[1] names (that argument is consumed: arg[0] stays the executable as invoked, arg[1] is
+ * what followed the entry's name), else the default entry, else the main script as above;
+ * without a main script, it prints its usage (RUN_USAGE). */
+static void choose_program(const bundle_host *h, run_state *s) {
+  s->what = RUN_MAIN;
+  s->entry = NULL;
+  s->first = 1;
+  if (h->nentries > 0 || h->interpreter_entry != NULL) {
+    if (h->argc > 0 && pick_entry(h, s, base_name(h->argv[0]))) return;
+    if (h->argc > 1 && pick_entry(h, s, h->argv[1])) {
+      s->first = 2;
+      return;
+    }
+    if (h->default_entry != NULL && pick_entry(h, s, h->default_entry)) return;
+    if (!h->has_main) {
+      s->what = RUN_USAGE;
+      return;
+    }
+  }
+  if (use_interpreter(h)) s->what = RUN_INTERPRETER;
+}
+
+/* `usage: PROG ENTRY [ARGS...]` and the entries, in order, on stderr. */
+static void print_usage(const bundle_host *h) {
+  int i;
+  const char *interp = h->has_interpreter ? h->interpreter_entry : NULL;
+  fprintf(stderr, "usage: %s ENTRY [ARGS...]\nentries:", progname);
+  for (i = 0; i <= h->nentries; i++) {
+    if (interp != NULL && (i == h->nentries || strcmp(interp, h->entries[i]) < 0)) {
+      fprintf(stderr, " %s (the Lua interpreter)", interp);
+      interp = NULL;
+    }
+    if (i < h->nentries) fprintf(stderr, " %s", h->entries[i]);
+  }
+  fputc('\n', stderr);
+  fflush(stderr);
+}
+
 int bundle_host_main(const bundle_host *h) {
   run_state s;
   int status;
   lua_State *L;
   if (h->argc > 0 && h->argv[0][0] != '\0') progname = h->argv[0];
+  s.host = h;
+  s.failed = 0;
+  s.argv_ref = LUA_NOREF;
+  choose_program(h, &s);
+  if (s.what == RUN_USAGE) {
+    print_usage(h);
+    return 2;
+  }
   if (h->ignore_sigpipe) ignore_sigpipe();
   L = luaL_newstate();
   if (L == NULL) {
     l_message("cannot create state: not enough memory");
     return EXIT_FAILURE;
   }
-  s.host = h;
-  s.failed = 0;
-  status = lua_cpcall(L, use_interpreter(h) ? pmain_interpreter : pmain, &s);
+  status = lua_cpcall(L, s.what == RUN_INTERPRETER ? pmain_interpreter : pmain, &s);
   report(L, status);
   lua_close(L);
   return (status != 0 || s.failed) ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -17,6 +17,11 @@
  * a LUA_ERR* status. */
 typedef int (*bundle_push_fn)(lua_State *L, void *ud);
 
+/* A payload primitive about one entry (an entry point's name; "" for the program): pushes one
+ * value and returns 0, returns -1 having pushed nothing when there is nothing to push, or
+ * pushes an error message and returns a LUA_ERR* status. */
+typedef int (*bundle_entry_fn)(lua_State *L, void *ud, const char *entry);
+
 typedef struct bundle_host {
   int argc;
   char **argv;
@@ -25,10 +30,22 @@ typedef struct bundle_host {
   int has_interpreter;         /* luajit's command line (runtime/lua/interp.lua) */
   const char *interpreter_env; /* --interpreter-env: run the interpreter when set; NULL: none */
   int ignore_sigpipe;          /* --sigpipe ignore */
+  /* Entry points (docs/FORMAT.md, entry points and the ARGS, DEFAULT_ENTRY, HERMETIC and
+   * INTERPRETER_ENTRY records). A program with none of them leaves these 0 and NULL. */
+  int nentries;                  /* how many entry points */
+  const char *const *entries;    /* their names, sorted by strcmp; NULL when nentries is 0 */
+  const char *interpreter_entry; /* the entry that runs the interpreter; NULL: none */
+  const char *default_entry;     /* the entry run when nothing names one; NULL: none */
+  int hermetic;                  /* only what the executable carries: no filesystem searchers */
+  int has_args;                  /* some entry, or the program, has baked arguments */
   /* The payload primitives. */
   bundle_push_fn load_main;        /* the main chunk */
   bundle_push_fn load_interpreter; /* the interpreter chunk */
   bundle_push_fn push_preloads;    /* a table of module names to require first (-l) */
+  bundle_entry_fn load_entry;      /* the chunk of entry point `entry` */
+  /* The ARGS record of exactly `entry` ("" the program's default) as a sequence of strings,
+   * as stored (`...` and ${VAR} included); -1 when there is none. Called only when has_args. */
+  bundle_entry_fn push_args;
   /* The embedded files: pushes the overlay chunk (runtime/lua/assets.lua) and the table of
    * primitives it takes, or returns -1 when the program has no assets. */
   int (*push_assets)(lua_State *L, void *ud);

@@ -7,7 +7,14 @@
  * line; NULL when the program has none) with `bundle_interpreter_env` (the --interpreter-env
  * variable; "" for none), and the embedded files: `bundle_assets` (sorted by key) and
  * `bundle_nassets`, with `bundle_assets_overlay` (runtime/lua/assets.lua; NULL without
- * assets). */
+ * assets).
+ *
+ * Entry points (issue 17) are modules of `bundle_modules` named "/" + the entry's name
+ * ("/web"), as in the payload's index: `require` never finds them (a module name has no "/").
+ * With `#define BUNDLE_ENTRY_TABLES 1`, the data also holds `bundle_args` (each entry's baked
+ * arguments, "" for the program's, as stored: `...` and ${VAR} included) and `bundle_nargs`,
+ * `bundle_default_entry` and `bundle_interpreter_entry` (NULL for none), and
+ * `bundle_hermetic`; without it, none of them is used. */
 
 /* Module contents as a sequence of string literals, each within C99's 4095-character limit. */
 typedef struct {
@@ -35,7 +42,21 @@ typedef struct {
   bundle_blob blob;
 } bundle_asset;
 
+typedef struct {
+  const char *entry; /* an entry's name; "" for the program's default arguments */
+  const char *const *args;
+  size_t nargs;
+} bundle_argset;
+
 /* @@DATA@@ */
+
+#ifndef BUNDLE_ENTRY_TABLES
+static const bundle_argset bundle_args[] = {{"", NULL, 0u}};
+static const size_t bundle_nargs = 0u;
+static const char *const bundle_default_entry = NULL;
+static const char *const bundle_interpreter_entry = NULL;
+static const int bundle_hermetic = 0;
+#endif
 
 typedef struct {
   const bundle_blob *blob;
@@ -88,7 +109,8 @@ static size_t lower_bound(const char *const *first, size_t stride, size_t n, con
 static int searcher(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   size_t len = strlen(name) + 1, k = MODULE_AT(name, len);
-  if (k < bundle_nmodules && strcmp(bundle_modules[k].name, name) == 0) {
+  /* An entry point ("/web") is not a module. */
+  if (name[0] != '/' && k < bundle_nmodules && strcmp(bundle_modules[k].name, name) == 0) {
     if (load_module(L, &bundle_modules[k]) != 0)
       return luaL_error(L, "error loading module '%s' from the bundle:\n\t%s", name,
                         lua_tostring(L, -1));
@@ -109,7 +131,7 @@ static int hint(lua_State *L) {
   const char *name = lua_tostring(L, 1);
   const char *dot = name ? strrchr(name, '.') : NULL;
   size_t plen, k;
-  if (dot == NULL || dot == name) return 0;
+  if (dot == NULL || dot == name || name[0] == '/') return 0;
   plen = (size_t)(dot - name) + 1; /* the prefix "a.b." */
   k = MODULE_AT(name, plen);
   if (k >= bundle_nmodules || strncmp(bundle_modules[k].name, name, plen) != 0) return 0;
@@ -410,20 +432,68 @@ static int push_preloads(lua_State *L, void *ud) {
   return 0;
 }
 
+/* host.h's load_entry: the chunk of entry point "/" + entry in bundle_modules. */
+static int load_entry(lua_State *L, void *ud, const char *entry) {
+  const char *key = lua_pushfstring(L, "/%s", entry);
+  size_t k = MODULE_AT(key, strlen(key) + 1);
+  int found = k < bundle_nmodules && strcmp(bundle_modules[k].name, key) == 0;
+  (void)ud;
+  lua_pop(L, 1);
+  return found ? load_module(L, &bundle_modules[k]) : -1;
+}
+
+/* host.h's push_args: the baked arguments of exactly `entry`. */
+static int push_args(lua_State *L, void *ud, const char *entry) {
+  size_t k, i;
+  (void)ud;
+  for (k = 0; k < bundle_nargs; k++) {
+    if (strcmp(bundle_args[k].entry, entry) != 0) continue;
+    lua_createtable(L, (int)bundle_args[k].nargs, 0);
+    for (i = 0; i < bundle_args[k].nargs; i++) {
+      lua_pushstring(L, bundle_args[k].args[i]);
+      lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 0;
+  }
+  return -1;
+}
+
 int main(int argc, char **argv) {
   bundle_host host;
+  const char **entries = NULL;
+  size_t first = MODULE_AT("/", 1), n = 0, i;
+  int status;
+  while (first + n < bundle_nmodules && bundle_modules[first + n].name[0] == '/') n++;
+  if (n > 0) {
+    entries = (const char **)malloc(n * sizeof(const char *));
+    if (entries == NULL) {
+      bundle_host_message(argc > 0 ? argv[0] : NULL, "not enough memory", 17);
+      return EXIT_FAILURE;
+    }
+    for (i = 0; i < n; i++) entries[i] = bundle_modules[first + i].name + 1;
+  }
   host.argc = argc;
   host.argv = argv;
   host.has_main = bundle_main != NULL;
   host.has_interpreter = bundle_interpreter != NULL;
   host.interpreter_env = bundle_interpreter_env;
   host.ignore_sigpipe = bundle_ignore_sigpipe;
+  host.nentries = (int)n;
+  host.entries = entries;
+  host.interpreter_entry = bundle_interpreter_entry;
+  host.default_entry = bundle_default_entry;
+  host.hermetic = bundle_hermetic;
+  host.has_args = bundle_nargs > 0;
   host.load_main = load_main;
   host.load_interpreter = load_interpreter;
   host.push_preloads = push_preloads;
+  host.load_entry = load_entry;
+  host.push_args = push_args;
   host.push_assets = push_assets;
   host.searcher = searcher;
   host.hint = hint;
   host.ud = NULL;
-  return bundle_host_main(&host);
+  status = bundle_host_main(&host);
+  free(entries);
+  return status;
 }

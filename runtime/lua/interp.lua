@@ -10,6 +10,8 @@
 --   isatty    whether stdin is a terminal
 --   preloads  module names to require before the command-line options (`bundle -l`)
 --   banner    (optional) the `-v` line: LUAJIT_VERSION " -- " LUAJIT_COPYRIGHT ". " LUAJIT_URL
+--   hermetic  (optional) true for a hermetic executable: the environment is ignored as with -E
+--             (LUA_INIT included); the host has already emptied the paths and searchers
 -- It asks the host for what only C can do by yielding a request:
 --   "openlibs", noenv        open the standard libraries (and the bundle's searcher), with
 --                            LUA_NOENV set first when noenv is true, as luajit.c does for -E;
@@ -333,7 +335,7 @@ end
 -- -l options.
 local function main()
   createargtable()
-  if not flags[FLAGS_NOENV] then
+  if not flags[FLAGS_NOENV] and not host.hermetic then
     local init = getenv("LUA_INIT")
     if init ~= nil then
       local status

@@ -28,7 +28,7 @@ mod assets;
 mod native;
 
 use bundle_runtime::carrier::{self, LocateError};
-use bundle_runtime::format::{Codec, Decoder, Entry, Kind, Payload};
+use bundle_runtime::format::{Codec, Decoder, Entry, FormatError, Kind, Payload, Record};
 use mlua_sys::{self as ffi, lua_State};
 
 /// Exit status when the executable's payload is missing or damaged (sysexits' EX_DATAERR).
@@ -62,6 +62,10 @@ const fn bytes_of<const N: usize>(s: &str) -> [u8; N] {
 /// returns a `LUA_ERR*` status.
 type PushFn = unsafe extern "C-unwind" fn(*mut lua_State, *mut c_void) -> c_int;
 
+/// A payload primitive about one entry (host.h's `bundle_entry_fn`): pushes one value and
+/// returns 0, returns -1 having pushed nothing, or pushes a message and returns a `LUA_ERR*`.
+type EntryFn = unsafe extern "C-unwind" fn(*mut lua_State, *mut c_void, *const c_char) -> c_int;
+
 /// `struct bundle_host` of runtime/host/host.h, field for field.
 #[repr(C)]
 struct Host {
@@ -71,9 +75,17 @@ struct Host {
     has_interpreter: c_int,
     interpreter_env: *const c_char,
     ignore_sigpipe: c_int,
+    nentries: c_int,
+    entries: *const *const c_char,
+    interpreter_entry: *const c_char,
+    default_entry: *const c_char,
+    hermetic: c_int,
+    has_args: c_int,
     load_main: PushFn,
     load_interpreter: PushFn,
     push_preloads: PushFn,
+    load_entry: EntryFn,
+    push_args: EntryFn,
     push_assets: PushFn,
     searcher: ffi::lua_CFunction,
     hint: ffi::lua_CFunction,
@@ -126,22 +138,12 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         Ok(p) => p,
         Err(msg) => return fail(&msg),
     };
-    let facts = (|| {
-        let env = match payload.interpreter_env()? {
-            Some(name) => CString::new(name).ok(),
-            None => None,
-        };
-        Ok::<_, bundle_runtime::format::FormatError>((
-            payload.main()?.is_some(),
-            payload.interpreter()?.is_some(),
-            env,
-            payload.ignore_sigpipe()?,
-        ))
-    })();
-    let (has_main, has_interpreter, env, sigpipe) = match facts {
+    let facts = match Facts::read(&payload) {
         Ok(f) => f,
         Err(e) => return fail(&format!("bundle payload: {e}")),
     };
+    let entry_ptrs: Vec<*const c_char> = facts.entries.iter().map(|e| e.as_ptr()).collect();
+    let c_ptr = |s: &Option<CString>| s.as_ref().map_or(ptr::null(), |s| s.as_ptr());
     let ctx = Ctx {
         payload,
         decoder: RefCell::new(None),
@@ -152,13 +154,21 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     let host = Host {
         argc,
         argv,
-        has_main: c_int::from(has_main),
-        has_interpreter: c_int::from(has_interpreter),
-        interpreter_env: env.as_ref().map_or(ptr::null(), |e| e.as_ptr()),
-        ignore_sigpipe: c_int::from(sigpipe),
+        has_main: c_int::from(facts.has_main),
+        has_interpreter: c_int::from(facts.has_interpreter),
+        interpreter_env: c_ptr(&facts.interpreter_env),
+        ignore_sigpipe: c_int::from(facts.ignore_sigpipe),
+        nentries: c_int::try_from(entry_ptrs.len()).unwrap_or(0),
+        entries: if entry_ptrs.is_empty() { ptr::null() } else { entry_ptrs.as_ptr() },
+        interpreter_entry: c_ptr(&facts.interpreter_entry),
+        default_entry: c_ptr(&facts.default_entry),
+        hermetic: c_int::from(facts.hermetic),
+        has_args: c_int::from(facts.has_args),
         load_main,
         load_interpreter,
         push_preloads,
+        load_entry,
+        push_args,
         push_assets: assets::push,
         searcher,
         hint,
@@ -166,9 +176,58 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         // through this one pointer.
         ud: ptr::from_ref(&ctx).cast_mut().cast::<c_void>(),
     };
-    // SAFETY: `host` matches host.h's struct; `ctx`, `env` and argv outlive the call, which
-    // closes the Lua state (and with it every callback's use of `ud`) before it returns.
+    // SAFETY: `host` matches host.h's struct; `ctx`, `facts`, `entry_ptrs` and argv outlive the
+    // call, which closes the Lua state (and with it every callback's use of `ud`) before it
+    // returns.
     unsafe { bundle_host_main(&host) }
+}
+
+/// What the host is told at start-up, read from the records in one pass (docs/FORMAT.md,
+/// "Records"): a program with none of issue 17's records allocates nothing here.
+#[derive(Default)]
+struct Facts {
+    has_main: bool,
+    has_interpreter: bool,
+    interpreter_env: Option<CString>,
+    ignore_sigpipe: bool,
+    /// The entry points' names, sorted (as the index is).
+    entries: Vec<CString>,
+    interpreter_entry: Option<CString>,
+    default_entry: Option<CString>,
+    hermetic: bool,
+    has_args: bool,
+}
+
+impl Facts {
+    fn read(payload: &Payload) -> Result<Facts, FormatError> {
+        let mut f = Facts { has_main: payload.main()?.is_some(), ..Facts::default() };
+        // The first record of each kind counts, as `Payload`'s accessors read them; a name with
+        // a NUL (which verify_all refuses) names nothing here.
+        let name = |slot: &mut Option<CString>, value: &[u8]| {
+            if slot.is_none() {
+                *slot = Some(CString::new(value).unwrap_or_default());
+            }
+        };
+        let mut sigpipe = None;
+        for r in payload.records() {
+            match r? {
+                Record::Interpreter(_) => f.has_interpreter = true,
+                Record::InterpreterEnv(v) => name(&mut f.interpreter_env, v),
+                Record::Sigpipe { ignore } => {
+                    sigpipe.get_or_insert(ignore);
+                }
+                Record::InterpreterEntry(v) => name(&mut f.interpreter_entry, v),
+                Record::DefaultEntry(v) => name(&mut f.default_entry, v),
+                Record::Hermetic => f.hermetic = true,
+                Record::Args(_) => f.has_args = true,
+                Record::Preload(_) | Record::Needs(_) | Record::Assets(_) => {}
+            }
+        }
+        f.ignore_sigpipe = sigpipe == Some(true);
+        f.entries =
+            payload.entry_points()?.into_iter().filter_map(|n| CString::new(n).ok()).collect();
+        Ok(f)
+    }
 }
 
 /// The `Ctx` behind a callback's `ud`.
@@ -196,7 +255,7 @@ unsafe extern "C-unwind" fn load_main(l: *mut lua_State, ud: *mut c_void) -> c_i
     unsafe {
         let ctx = ctx(ud);
         match ctx.payload.main() {
-            Ok(Some(main)) => match load_entry(l, ctx, &main) {
+            Ok(Some(main)) => match load_chunk(l, ctx, &main) {
                 Ok(()) => 0,
                 Err(msg) => fail_with(l, msg.as_bytes(), ffi::LUA_ERRSYNTAX),
             },
@@ -225,6 +284,71 @@ unsafe extern "C-unwind" fn load_interpreter(l: *mut lua_State, ud: *mut c_void)
             }
             Err(e) => fail_with(l, format!("bundle payload: {e}").as_bytes(), ffi::LUA_ERRRUN),
         }
+    }
+}
+
+/// The bytes of the C string `s`.
+///
+/// # Safety
+/// `s` is a valid NUL-terminated string that outlives the result.
+unsafe fn c_bytes<'a>(s: *const c_char) -> &'a [u8] {
+    // SAFETY: per the contract.
+    unsafe { std::ffi::CStr::from_ptr(s) }.to_bytes()
+}
+
+/// host.h's `load_entry`: pushes the chunk of entry point `entry`, or returns -1 if there is
+/// none.
+unsafe extern "C-unwind" fn load_entry(
+    l: *mut lua_State,
+    ud: *mut c_void,
+    entry: *const c_char,
+) -> c_int {
+    // SAFETY: called by the host with main's `ud`, a state with a free slot and a C string.
+    unsafe {
+        let ctx = ctx(ud);
+        match ctx.payload.entry_point(c_bytes(entry)) {
+            Ok(Some(e)) => match load_chunk(l, ctx, &e) {
+                Ok(()) => 0,
+                Err(msg) => fail_with(l, msg.as_bytes(), ffi::LUA_ERRSYNTAX),
+            },
+            Ok(None) => -1,
+            Err(e) => fail_with(l, format!("bundle payload: {e}").as_bytes(), ffi::LUA_ERRRUN),
+        }
+    }
+}
+
+/// host.h's `push_args`: a table of the baked arguments of exactly `entry` ("" the program's),
+/// as stored, or -1 if it has none.
+unsafe extern "C-unwind" fn push_args(
+    l: *mut lua_State,
+    ud: *mut c_void,
+    entry: *const c_char,
+) -> c_int {
+    // SAFETY: called by the host with main's `ud`, a state with a free slot and a C string;
+    // balanced stack use, one table left on top.
+    unsafe {
+        let ctx = ctx(ud);
+        let entry = c_bytes(entry);
+        let mut found = None;
+        for r in ctx.payload.records() {
+            match r {
+                Ok(Record::Args(a)) if a.entry() == entry => {
+                    found = Some(a);
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return fail_with(l, format!("bundle payload: {e}").as_bytes(), ffi::LUA_ERRRUN)
+                }
+            }
+        }
+        let Some(args) = found else { return -1 };
+        ffi::lua_createtable(l, 0, 0);
+        for (i, a) in args.args().enumerate() {
+            push_bytes(l, a);
+            ffi::lua_rawseti_(l, -2, c_int::try_from(i + 1).unwrap_or(c_int::MAX));
+        }
+        0
     }
 }
 
@@ -442,7 +566,7 @@ unsafe fn search(l: *mut lua_State) -> Result<c_int, ()> {
                     Err(())
                 }
             },
-            Ok(Some(entry)) => match load_entry(l, ctx, &entry) {
+            Ok(Some(entry)) => match load_chunk(l, ctx, &entry) {
                 Ok(()) => Ok(1),
                 Err(msg) => {
                     let what = entry.display_name();
@@ -550,7 +674,7 @@ fn load_native(ctx: &Ctx, entry: &Entry) -> Result<ffi::lua_CFunction, String> {
 ///
 /// # Safety
 /// `l` is a valid state with a free stack slot.
-unsafe fn load_entry(l: *mut lua_State, ctx: &Ctx, entry: &Entry) -> Result<(), String> {
+unsafe fn load_chunk(l: *mut lua_State, ctx: &Ctx, entry: &Entry) -> Result<(), String> {
     // The kind decides what the loader accepts: bytecode is never taken for source nor the
     // other way round, and other kinds are not Lua chunks at all.
     let mode = match entry.kind {
