@@ -138,7 +138,8 @@ typedef struct {
   int what;          /* RUN_* */
   const char *entry; /* the entry chosen (an entry point or the interpreter entry), or NULL */
   int first;         /* argv index of the user's first argument: 2 when argv[1] named the entry */
-  int argv_ref;      /* the interpreter's command line, in the registry (pmain_interpreter) */
+  int argv_ref;      /* the interpreter's command line, when read early (pmain_interpreter) */
+  int argv_n;        /* and its last index */
 } run_state;
 
 /* The standard libraries, with LUA_NOENV set first for -E as luajit.c does, then the bundle's
@@ -255,12 +256,14 @@ static void append_user_args(lua_State *L, const run_state *s, int t, int *n) {
  * as invoked, [1..n] the arguments: the user's (after the entry's name when argv[1] named it),
  * spliced into the baked ones (the entry's ARGS, else the program's) where the first `...` is,
  * else after them, each baked one with ${VAR} expanded. The interpreter run without an entry
- * of its own takes no baked arguments, and the interpreter entry only its own. Returns 0 with
+ * of its own takes no baked arguments, and the interpreter entry only its own. `extra` array
+ * slots are reserved beyond the user's arguments (luajit.c's sizes: the interpreter's argv
+ * table has one more than `arg`; allocations decide where the JIT starts traces). Returns 0 with
  * the table pushed and its length in *n, or an error status with the message pushed. */
-static int push_argv(lua_State *L, const run_state *s, int *n) {
+static int push_argv(lua_State *L, const run_state *s, int extra, int *n) {
   const bundle_host *h = s->host;
   int t, status = -1, spliced = 0;
-  lua_createtable(L, h->argc > s->first ? h->argc - s->first : 0, 1);
+  lua_createtable(L, (h->argc > s->first ? h->argc - s->first : 0) + extra, 1);
   t = lua_gettop(L);
   *n = 0;
   if (h->argc > 0) {
@@ -322,7 +325,7 @@ static int pmain(lua_State *L) {
   int status, i;
   globalL = L;
   open_runtime(L, h, 0);
-  status = push_argv(L, s, &i);
+  status = push_argv(L, s, 0, &i);
   if (status != 0) {
     report(L, status);
     s->failed = 1;
@@ -362,17 +365,23 @@ static int pmain(lua_State *L) {
 }
 
 /* The table interp.lua receives (see the protocol at the top of runtime/lua/interp.lua). */
-static int push_interpreter_table(lua_State *co, const run_state *s, int argc) {
+static int push_interpreter_table(lua_State *co, const run_state *s) {
   const bundle_host *h = s->host;
-  int status;
-  lua_createtable(co, 0, 8);
+  int status, n;
+  lua_createtable(co, 0, 7);
   if (h->argc > 0 && h->argv[0][0] != '\0') {
     lua_pushstring(co, h->argv[0]);
     lua_setfield(co, -2, "progname");
   }
-  lua_rawgeti(co, LUA_REGISTRYINDEX, s->argv_ref);
+  if (s->argv_ref != LUA_NOREF) {
+    lua_rawgeti(co, LUA_REGISTRYINDEX, s->argv_ref);
+    n = s->argv_n;
+  } else {
+    status = push_argv(co, s, 1, &n);
+    if (status != 0) return status;
+  }
   lua_setfield(co, -2, "argv");
-  lua_pushinteger(co, argc);
+  lua_pushinteger(co, (n == 0 && h->argc == 0) ? 0 : n + 1);
   lua_setfield(co, -2, "argc");
   if (h->hermetic) {
     lua_pushboolean(co, 1);
@@ -401,30 +410,35 @@ static int push_interpreter_table(lua_State *co, const run_state *s, int argc) {
 static int pmain_interpreter(lua_State *L) {
   run_state *s = (run_state *)lua_touserdata(L, 1);
   const bundle_host *h = s->host;
-  int ref, i, n, nargs, status, top, libs_open, argc;
+  int ref, i, n, nargs, status, top, libs_open;
   lua_State *co;
   globalL = L;
-  /* The command line: argv[0], then the arguments (push_argv). */
-  status = push_argv(L, s, &n);
-  if (status != 0) {
-    s->failed = 1;
-    report(L, status);
-    return 0;
-  }
-  argc = (n == 0 && h->argc == 0) ? 0 : n + 1;
   /* -E must take effect before the package library opens: with an argument that could be -E
    * (luajit.c reads any "-E..." as -E), interp.lua parses the options with only the base and
    * string libraries open and asks for the rest. Without one, the usual case, everything
-   * opens once, now, and that request has nothing left to do. */
+   * opens once, now, and that request has nothing left to do. With baked arguments the command
+   * line is read now, to look at them too; otherwise it is built where luajit.c builds it, so
+   * that user code meets the same heap. */
   libs_open = 1;
-  for (i = 1; i <= n; i++) {
-    const char *a;
-    lua_rawgeti(L, -1, i);
-    a = lua_tostring(L, -1);
-    if (a != NULL && a[0] == '-' && a[1] == 'E') libs_open = 0;
-    lua_pop(L, 1);
+  if (h->has_args && s->entry != NULL) {
+    status = push_argv(L, s, 1, &s->argv_n);
+    if (status != 0) {
+      s->failed = 1;
+      report(L, status);
+      return 0;
+    }
+    for (i = 1; i <= s->argv_n; i++) {
+      const char *a;
+      lua_rawgeti(L, -1, i);
+      a = lua_tostring(L, -1);
+      if (a != NULL && a[0] == '-' && a[1] == 'E') libs_open = 0;
+      lua_pop(L, 1);
+    }
+    s->argv_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  } else {
+    for (i = s->first; i < h->argc; i++)
+      if (h->argv[i][0] == '-' && h->argv[i][1] == 'E') libs_open = 0;
   }
-  s->argv_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   if (libs_open) {
     open_runtime(L, h, 0);
   } else {
@@ -438,7 +452,7 @@ static int pmain_interpreter(lua_State *L) {
   status = h->load_interpreter(co, h->ud);
   if (status == 0) {
     luaJIT_setmode(co, -1, LUAJIT_MODE_ALLFUNC | LUAJIT_MODE_OFF);
-    status = push_interpreter_table(co, s, argc);
+    status = push_interpreter_table(co, s);
   }
   if (status != 0) {
     lua_xmove(co, L, 1);
@@ -494,7 +508,7 @@ static int pmain_interpreter(lua_State *L) {
     }
   }
   luaL_unref(L, LUA_REGISTRYINDEX, ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, s->argv_ref);
+  if (s->argv_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, s->argv_ref);
   return 0;
 }
 
@@ -587,6 +601,7 @@ int bundle_host_main(const bundle_host *h) {
   s.host = h;
   s.failed = 0;
   s.argv_ref = LUA_NOREF;
+  s.argv_n = 0;
   choose_program(h, &s);
   if (s.what == RUN_USAGE) {
     print_usage(h);

@@ -586,6 +586,55 @@ mod tests {
         assert!(p.asset(b"a/b").unwrap().is_none(), "a directory is not a file");
     }
 
+    /// Issue 17: entry points are `/NAME` Lua chunks, found by name, listed in order, never
+    /// modules; what the records say about them.
+    #[test]
+    fn issue17_entry_points_and_their_records() {
+        let mut w = Writer::new(3);
+        w.add(entry("worker", "@w.lua", Kind::LuaSource, b"return 1"));
+        w.add(entry("/worker", "@worker.lua", Kind::LuaSource, b"print('w')"));
+        w.add(entry("/web", "@web.lua", Kind::LuaBytecode, b"\x1bLJ\x02web"));
+        w.add(entry("/release", "@release.lua", Kind::LuaSource, b"print('r')"));
+        w.add(entry("a.b", "@a/b.lua", Kind::LuaSource, b"return 2"));
+        w.asset(b"/etc/app.conf", 0o644, b"x".to_vec());
+        w.assets_overlay(b"overlay");
+        w.args(b"", &[b"--all"]);
+        w.args(b"web", &[b"--port", b"...", b"${PORT}"]);
+        w.default_entry(b"web");
+        w.interpreter(b"-- interp".to_vec(), None);
+        w.interpreter_entry(b"lua");
+        w.hermetic();
+        let (bytes, _) = w.finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        p.verify_all().unwrap();
+        assert_eq!(p.entry_points().unwrap(), [&b"release"[..], b"web", b"worker"]);
+        let web = p.entry_point(b"web").unwrap().expect("the web entry");
+        assert_eq!((web.entry_name(), web.chunkname), (Some(&b"web"[..]), &b"@web.lua"[..]));
+        assert!(!web.is_module() && !web.is_main());
+        assert_eq!(p.entry_point(b"worker").unwrap().unwrap().chunkname, b"@worker.lua");
+        assert_eq!(p.entry_point(b"nope").unwrap(), None);
+        assert_eq!(p.entry_point(b"").unwrap(), None);
+        // The module `worker` and the entry `/worker` are two things.
+        assert_eq!(p.module(b"worker").unwrap().unwrap().chunkname, b"@w.lua");
+        assert_eq!(p.module(b"/worker").unwrap(), None, "an entry point is not a module");
+        assert!(p.module(b"/web").unwrap().is_none());
+        assert_eq!(p.main().unwrap(), None);
+        // Baked arguments: the entry's own, else the program's.
+        let own: Vec<&[u8]> = vec![b"--port", b"...", b"${PORT}"];
+        assert_eq!(p.args_for(b"web").unwrap(), Some(own));
+        assert_eq!(p.args_for(b"worker").unwrap(), Some(vec![&b"--all"[..]]));
+        assert_eq!(p.args_for(b"").unwrap(), Some(vec![&b"--all"[..]]));
+        assert_eq!(p.default_entry().unwrap(), Some(&b"web"[..]));
+        assert_eq!(p.interpreter_entry().unwrap(), Some(&b"lua"[..]));
+        assert!(p.hermetic().unwrap());
+        // A payload without them says so.
+        let plain = sample();
+        let p = Payload::parse(&plain).unwrap();
+        assert!(p.entry_points().unwrap().is_empty());
+        assert_eq!((p.args_for(b"").unwrap(), p.default_entry().unwrap()), (None, None));
+        assert_eq!((p.hermetic().unwrap(), p.interpreter_entry().unwrap()), (false, None));
+    }
+
     #[test]
     fn round_trip() {
         let bytes = sample();

@@ -409,6 +409,67 @@ mod tests {
         assert_eq!(tags, [PRELOAD, NEEDS, SIGPIPE, INTERPRETER, INTERPRETER_ENV]);
     }
 
+    /// Issue 17's records, through the enum and back, and what each holds.
+    #[test]
+    fn issue17_records_round_trip_through_the_enum() {
+        let web = Args::join(b"web", &[b"--port", b"${PORT:-8080}", b"...", b""]);
+        let default = Args::join(b"", &[b"-v"]);
+        let records = [
+            Record::Args(Args(&web)),
+            Record::Args(Args(&default)),
+            Record::Args(Args(b"none")),
+            Record::DefaultEntry(b"web"),
+            Record::Hermetic,
+            Record::InterpreterEntry(b"lua"),
+        ];
+        for r in &records {
+            assert_eq!(Record::decode(r.tag(), r.value()), Ok(Some(*r)), "{}", r.name());
+            assert_eq!(r.tag() & OPTIONAL, 0, "{} is required", r.name());
+            assert_eq!(r.check(), Ok(()), "{}", r.name());
+        }
+        let tags: Vec<u16> = records.iter().map(Record::tag).collect();
+        assert_eq!(tags, [ARGS, ARGS, ARGS, DEFAULT_ENTRY, HERMETIC, INTERPRETER_ENTRY]);
+        assert_eq!((ARGS, DEFAULT_ENTRY, HERMETIC, INTERPRETER_ENTRY), (7, 8, 9, 10));
+        let once: Vec<bool> = records.iter().map(Record::at_most_once).collect();
+        assert_eq!(once, [false, false, false, true, true, true]);
+        let Record::Args(a) = records[0] else { unreachable!() };
+        assert_eq!(a.entry(), b"web");
+        let args: Vec<&[u8]> = a.args().collect();
+        assert_eq!(args, [&b"--port"[..], b"${PORT:-8080}", b"...", b""]);
+        assert_eq!(Args(&default).entry(), b"");
+        assert_eq!(Args(b"none").args().count(), 0);
+        // Through a payload, in order.
+        let mut w = Writer::new(3);
+        w.add(entry("/web", "@web.lua", Kind::LuaSource, b"print(1)"));
+        w.args(b"web", &[b"--port", b"${PORT:-8080}", b"...", b""]);
+        w.args(b"", &[b"-v"]);
+        w.args(b"none", &[]);
+        w.default_entry(b"web");
+        w.hermetic();
+        w.interpreter_entry(b"lua");
+        let (bytes, _) = w.finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        let read: Vec<Record> = p.records().collect::<Result<_, _>>().unwrap();
+        assert_eq!(read, records);
+    }
+
+    #[test]
+    fn issue17_what_the_new_records_cannot_hold() {
+        assert_eq!(
+            Record::decode(HERMETIC, b"x").unwrap_err().to_string(),
+            "invalid payload record: the HERMETIC record holds 1 bytes; its value is empty"
+        );
+        for (r, want) in [
+            (Record::DefaultEntry(b""), "the DEFAULT_ENTRY record holds '', not an entry name"),
+            (Record::DefaultEntry(b"a/b"), "the DEFAULT_ENTRY record holds 'a/b', not an entry"),
+            (Record::InterpreterEntry(b"a\0b"), "the INTERPRETER_ENTRY record holds 'a\\0b'"),
+            (Record::Args(Args(b"/web\0x")), "the ARGS record for '/web' does not name an entry"),
+        ] {
+            let err = r.check().unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        }
+    }
+
     #[test]
     fn issue14_a_record_its_variant_cannot_hold_is_refused_when_read() {
         assert_eq!(

@@ -534,6 +534,111 @@ mod tests {
             let err = p.verify_all().expect_err(what).to_string();
             assert!(err.contains(want), "{what}: {err}");
         }
+        // Issue 17: entry points and the records that name them.
+        let entries = |edit: &dyn Fn(&mut Writer)| {
+            let mut w = Writer::new(3);
+            w.add(entry("/web", "@web.lua", Kind::LuaSource, b"print(1)"));
+            w.add(entry("/worker", "@worker.lua", Kind::LuaSource, b"print(2)"));
+            edit(&mut w);
+            let bytes = w.finish().unwrap().0;
+            Payload::parse(&bytes).unwrap().verify_all().map_err(|e| e.to_string())
+        };
+        entries(&|_| {}).expect("entry points alone are something to run");
+        entries(&|w| {
+            w.args(b"", &[b"-v"]);
+            w.args(b"web", &[b"..."]);
+            w.default_entry(b"worker");
+            w.hermetic();
+            w.interpreter(b"-- interp".to_vec(), None);
+            w.interpreter_entry(b"lua");
+            w.args(b"lua", &[b"-i"]);
+        })
+        .expect("every issue 17 record");
+        entries(&|w| {
+            w.interpreter(b"-- interp".to_vec(), None);
+            w.interpreter_entry(b"lua");
+            w.default_entry(b"lua");
+        })
+        .expect("the interpreter entry as the default");
+        let refused: Vec<(&str, Box<dyn Fn(&mut Writer)>, &str)> = vec![
+            (
+                "ARGS for no entry",
+                Box::new(|w| w.args(b"nope", &[b"x"])),
+                "the ARGS record for 'nope' names neither an entry point nor the interpreter entry",
+            ),
+            (
+                "two ARGS for one entry",
+                Box::new(|w| {
+                    w.args(b"web", &[b"x"]);
+                    w.args(b"web", &[b"y"]);
+                }),
+                "there are two ARGS records for the entry 'web'",
+            ),
+            (
+                "two ARGS for the program",
+                Box::new(|w| {
+                    w.args(b"", &[b"x"]);
+                    w.args(b"", &[]);
+                }),
+                "there are two ARGS records for the program",
+            ),
+            (
+                "DEFAULT_ENTRY naming nothing",
+                Box::new(|w| w.default_entry(b"lua")),
+                "the DEFAULT_ENTRY record names 'lua', which is neither an entry point nor the \
+                 interpreter entry",
+            ),
+            (
+                "two DEFAULT_ENTRY records",
+                Box::new(|w| {
+                    w.default_entry(b"web");
+                    w.default_entry(b"worker");
+                }),
+                "there are 2 DEFAULT_ENTRY records; at most one is allowed",
+            ),
+            (
+                "two HERMETIC records",
+                Box::new(|w| {
+                    w.hermetic();
+                    w.hermetic();
+                }),
+                "there are 2 HERMETIC records; at most one is allowed",
+            ),
+            (
+                "INTERPRETER_ENTRY without an interpreter",
+                Box::new(|w| w.interpreter_entry(b"lua")),
+                "an INTERPRETER_ENTRY record comes without an INTERPRETER record",
+            ),
+            (
+                "INTERPRETER_ENTRY naming an entry point",
+                Box::new(|w| {
+                    w.interpreter(b"-- interp".to_vec(), None);
+                    w.interpreter_entry(b"web");
+                }),
+                "the INTERPRETER_ENTRY record names 'web', which is also an entry point",
+            ),
+            (
+                "an entry point that is not Lua",
+                Box::new(|w| w.add(entry("/bin", "@bin", Kind::Native, b"\x7fELF"))),
+                "entry '/bin' is invalid: its name starts with '/', which makes it an entry \
+                 point, but it is of kind native",
+            ),
+            (
+                "an entry point without a name",
+                Box::new(|w| w.add(entry("/", "@x.lua", Kind::LuaSource, b"x()"))),
+                "entry '/' is invalid: it is an entry point without a name, or with '/' in it",
+            ),
+            (
+                "an entry point with '/' in its name",
+                Box::new(|w| w.add(entry("/a/b", "@x.lua", Kind::LuaSource, b"x()"))),
+                "entry '/a/b' is invalid: it is an entry point without a name, or with '/'",
+            ),
+        ];
+        for (what, edit, want) in &refused {
+            let err = entries(&|w| edit(w)).expect_err(what);
+            assert!(err.contains(want), "{what}: {err}");
+        }
+
         // The records the interpreter needs, and something to run.
         let mut w = Writer::new(3);
         w.records.push((INTERPRETER_ENV, b"APP".to_vec()));
