@@ -560,7 +560,7 @@ mod tests {
             w.default_entry(b"lua");
         })
         .expect("the interpreter entry as the default");
-        let refused: Vec<(&str, Box<dyn Fn(&mut Writer)>, &str)> = vec![
+        let refused: Vec<(&str, Edit, &str)> = vec![
             (
                 "ARGS for no entry",
                 Box::new(|w| w.args(b"nope", &[b"x"])),
