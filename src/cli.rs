@@ -11,6 +11,8 @@ use clap::{Args, Parser};
 /// would, compiles it to LuaJIT bytecode and attaches it to the LuaJIT runtime. The output runs
 /// on a machine with no Lua installed and behaves as `luajit MAIN.lua` would. With no MAIN.lua,
 /// the output is an interpreter that behaves as `luajit` itself, with the -m/-l modules inside.
+/// With `--entry NAME=FILE` (repeatable) instead of MAIN.lua, one executable holds several
+/// programs, run by the name it is called by or by its first argument (docs/ENTRIES.md).
 ///
 /// `bundle why NAME MAIN.lua` prints every chain of requires that pulls NAME in.
 #[derive(Debug, Parser)]
@@ -32,6 +34,33 @@ pub struct Cli {
     /// (-e, -l, -i, -v, -b, -j, -O, scripts, REPL) with the bundled modules at hand.
     #[arg(value_name = "MAIN.lua")]
     pub main: Option<PathBuf>,
+
+    /// An entry point, instead of MAIN.lua: the executable runs FILE when it is called NAME (a
+    /// link to it: `bundle links`) or given NAME as its first argument; NAME=@interpreter makes
+    /// luajit's command line an entry. NAME: ASCII letters, digits, '_' and '-' (a Heroku
+    /// process type). Repeatable; modules are looked up from the first FILE's directory.
+    #[arg(long = "entry", value_name = "NAME=FILE")]
+    pub entries: Vec<String>,
+
+    /// With --entry: the entry to run when neither the executable's name nor its first
+    /// argument names one (without it, the executable then lists its entries and exits 2).
+    #[arg(long = "default", value_name = "NAME")]
+    pub default_entry: Option<String>,
+
+    /// Default arguments, split as the shell splits words ('...', "...", \): an argument `...`
+    /// marks where the user's arguments go (after the baked ones without it); ${VAR} and
+    /// ${VAR:-default} in an argument are read from the environment at run time.
+    #[arg(long = "args", value_name = "'ARG ...'", allow_hyphen_values = true)]
+    pub args: Option<String>,
+
+    /// An entry's own default arguments, instead of --args for it (repeatable).
+    #[arg(long = "entry-args", value_name = "NAME='ARG ...'", allow_hyphen_values = true)]
+    pub entry_args: Vec<String>,
+
+    /// Serve only what the executable carries: no modules from the filesystem (LUA_PATH and
+    /// LUA_CPATH ignored, package.path and package.cpath empty).
+    #[arg(long)]
+    pub hermetic: bool,
 
     /// Make the executable the interpreter, instead of running MAIN.lua, when the environment
     /// variable NAME is set (e.g. for `heroku run` debugging with the app's modules).
@@ -146,6 +175,8 @@ pub enum Command {
     Verify(VerifyCli),
     /// Write an executable's entries back as files.
     Extract(ExtractCli),
+    /// Make a symlink to an executable for each of its entry points.
+    Links(LinksCli),
     /// Deploy an executable to Heroku (slug, Platform API).
     Heroku(HerokuCli),
     /// Write a container image (OCI layout and docker-archive), without Docker.
@@ -301,7 +332,8 @@ pub enum HerokuCommand {
         /// Where to write the slug (.tgz).
         #[arg(short, long, value_name = "SLUG.tgz")]
         output: PathBuf,
-        /// A process type: TYPE=COMMAND (repeatable; default web=./BINARY).
+        /// A process type: TYPE=COMMAND (repeatable; default: one per entry point,
+        /// NAME=./BINARY NAME, or web=./BINARY).
         #[arg(long = "process", value_name = "TYPE=COMMAND")]
         processes: Vec<String>,
         /// The stack it must run on.
@@ -316,7 +348,8 @@ pub enum HerokuCommand {
         /// The Heroku app (name or id).
         #[arg(long)]
         app: String,
-        /// A process type: TYPE=COMMAND (repeatable; default web=./BINARY).
+        /// A process type: TYPE=COMMAND (repeatable; default: one per entry point,
+        /// NAME=./BINARY NAME, or web=./BINARY).
         #[arg(long = "process", value_name = "TYPE=COMMAND")]
         processes: Vec<String>,
         /// The stack of the app.
@@ -360,8 +393,22 @@ pub struct ExtractCli {
     pub force: bool,
 }
 
+/// `bundle links APP DIR`: DIR/NAME, a symlink to APP, for every entry point NAME of APP, so
+/// that each runs by its name.
+#[derive(Debug, Parser)]
+#[command(name = "bundle links")]
+pub struct LinksCli {
+    /// The executable (built with --entry).
+    pub app: PathBuf,
+
+    /// The directory to make the links in (created if missing). An existing file there is
+    /// never replaced; a link that already points at APP is kept.
+    pub dir: PathBuf,
+}
+
 /// `bundle oci BINARY -o image.tar`: a container image (OCI layout and docker-archive in one
-/// tar), built without Docker.
+/// tar), built without Docker. Its entrypoint is the executable; for a program of entry points,
+/// its command is the default entry.
 #[derive(Debug, Parser)]
 #[command(name = "bundle oci")]
 pub struct OciCli {

@@ -243,6 +243,7 @@ fn trace_rounds(
             preloads,
             interpreter: None,
             ignore_sigpipe: plan.output.as_ref().is_some_and(|o| o.ignore_sigpipe),
+            ..program::Start::default()
         };
         let program = program::Program::new(&graph, compiled, files.clone(), start);
         let (payload, _) = pack::pack(&program)?;
@@ -339,6 +340,10 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         preloads: request.preloads.clone(),
         interpreter: interpreter(plan)?,
         ignore_sigpipe: output.ignore_sigpipe,
+        interpreter_entry: plan.start.interpreter_entry.clone(),
+        default_entry: plan.start.default_entry.clone(),
+        args: plan.start.args.clone(),
+        hermetic: plan.start.hermetic,
     };
     let mut report = match &output.emit_c {
         Some(c) => {
@@ -652,8 +657,14 @@ fn build_c(
     output: &Path,
     inputs: &emit::Inputs,
 ) -> Result<Report, Error> {
-    let from = request.main.as_ref().map_or("no main script (an interpreter)", |m| &m.display);
-    let header = emit_c::header(from, output, clibs);
+    let entries: Vec<String> =
+        request.entries.iter().map(|(n, i)| format!("{n}={}", i.display)).collect();
+    let from = match &request.main {
+        Some(m) => m.display.clone(),
+        None if !entries.is_empty() => format!("the entries {}", entries.join(", ")),
+        None => "no main script (an interpreter)".to_owned(),
+    };
+    let header = emit_c::header(&from, output, clibs);
     let text = emit_c::generate(program, clibs, &header)?;
     if let Some(exe) = &c.compile_to {
         inputs.check(exe)?;
@@ -761,12 +772,14 @@ pub fn list_table(graph: &graph::Graph) -> String {
         vec![["NAME", "KIND", "WHEN", "SIZE", "FILE", "REQUIRED BY"].map(String::from)];
     for u in &graph.units {
         let kind = match (u.is_main(), u.kind) {
+            _ if u.entry().is_some() => "entry",
             (true, _) => "main",
             (false, graph::UnitKind::Lua) => "lua",
             (false, graph::UnitKind::Native) => "c",
         };
         let by = match &u.origin {
             graph::Origin::Main => "-".to_owned(),
+            graph::Origin::Entry(name) => format!("--entry {name}"),
             graph::Origin::Explicit => match &u.overrides {
                 Some(shadowed) => format!("-m (overrides {shadowed})"),
                 None => "-m".to_owned(),

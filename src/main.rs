@@ -12,8 +12,8 @@ use std::path::Path;
 use clap::Parser;
 
 use bundle::cli::{
-    Cli, Command, ExtractCli, HerokuCli, HerokuCommand, InspectCli, OciCli, RockspecCli, VerifyCli,
-    WhyCli,
+    Cli, Command, ExtractCli, HerokuCli, HerokuCommand, InspectCli, LinksCli, OciCli, RockspecCli,
+    VerifyCli, WhyCli,
 };
 use bundle::plan::BuildPlan;
 use bundle::Error;
@@ -115,11 +115,7 @@ fn build(cli: &Cli) -> Result<(), Error> {
             "bundle: wrote {} ({}): {} + {} module{}, {} → {} stored",
             shown.display(),
             human(report.output_len),
-            match (&plan.graph.main, plan.graph.interpreter) {
-                (None, _) => "interpreter",
-                (Some(_), true) => "main script, interpreter",
-                (Some(_), false) => "main script",
-            },
+            program_summary(&plan),
             report.modules,
             if report.modules == 1 { "" } else { "s" },
             human(report.raw),
@@ -127,6 +123,25 @@ fn build(cli: &Cli) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// What the program runs, for the summary line: `main script`, `interpreter`, or its entries
+/// (`2 entries (web, worker)`).
+fn program_summary(plan: &BuildPlan) -> String {
+    let mut entries: Vec<String> = plan.graph.entries.iter().map(|(n, _)| n.clone()).collect();
+    if let Some(name) = &plan.start.interpreter_entry {
+        entries.push(format!("{name}: interpreter"));
+    }
+    if !entries.is_empty() {
+        let n = entries.len();
+        return format!("{n} entr{} ({})", if n == 1 { "y" } else { "ies" }, entries.join(", "));
+    }
+    match (&plan.graph.main, plan.graph.interpreter) {
+        (None, _) => "interpreter",
+        (Some(_), true) => "main script, interpreter",
+        (Some(_), false) => "main script",
+    }
+    .to_owned()
 }
 
 /// `bundle rockspec MAIN.lua [-o FILE]`.
@@ -253,12 +268,34 @@ fn extract(cli: &ExtractCli) -> u8 {
     }
 }
 
+fn links(cli: &LinksCli) -> u8 {
+    match bundle::inspect::links::links(&cli.app, &cli.dir) {
+        Ok(links) => {
+            for l in links.iter().filter(|l| !l.made) {
+                say(format_args!(
+                    "bundle: {} already links to {}",
+                    l.path.display(),
+                    cli.app.display()
+                ));
+            }
+            let made = links.iter().filter(|l| l.made);
+            print_stdout(&made.map(|l| format!("{}\n", l.path.display())).collect::<String>());
+            SUCCESS
+        }
+        Err(e) => {
+            say(format_args!("bundle: error: {e}"));
+            FAILURE
+        }
+    }
+}
+
 fn heroku(cli: &HerokuCli) -> u8 {
     let result = match &cli.command {
         HerokuCommand::Slug { binary, output, processes, stack } => (|| {
             let stack = bundle::deploy::heroku::stack(stack)?;
-            let processes = bundle::deploy::heroku::processes(binary, processes)?;
-            let bytes = bundle::deploy::heroku::checked_binary(binary, Some(stack))?;
+            let (bytes, report) = bundle::deploy::heroku::checked_app(binary, Some(stack))?;
+            let entries = bundle::deploy::heroku::process_entries(&report);
+            let processes = bundle::deploy::heroku::processes(binary, processes, &entries)?;
             let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or("app");
             let slug = bundle::deploy::heroku::slug(name, &bytes, &processes)?;
             let inputs = bundle::output::emit::Inputs::of([binary.as_path()]);
@@ -302,8 +339,8 @@ fn heroku_deploy(cmd: &HerokuCommand) -> Result<(), bundle::deploy::heroku::Hero
         ));
     }
     let stack = heroku::stack(stack)?;
-    let processes = heroku::processes(binary, processes)?;
-    let bytes = heroku::checked_binary(binary, Some(stack))?;
+    let (bytes, report) = heroku::checked_app(binary, Some(stack))?;
+    let processes = heroku::processes(binary, processes, &heroku::process_entries(&report))?;
     let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or("app");
     let deploy = heroku::Deploy {
         app: app.clone(),
@@ -330,8 +367,8 @@ fn heroku_deploy(cmd: &HerokuCommand) -> Result<(), bundle::deploy::heroku::Hero
 
 fn oci(cli: &OciCli) -> u8 {
     let result = (|| -> Result<(), String> {
-        let bytes =
-            bundle::deploy::heroku::checked_binary(&cli.binary, None).map_err(|e| e.to_string())?;
+        let (bytes, report) =
+            bundle::deploy::heroku::checked_app(&cli.binary, None).map_err(|e| e.to_string())?;
         let name = cli
             .binary
             .file_name()
@@ -345,8 +382,22 @@ fn oci(cli: &OciCli) -> u8 {
             ));
         }
         let runtime = bundle::deploy::oci::runtime_files(&bytes).map_err(|e| e.to_string())?;
-        let image =
-            bundle::deploy::oci::Image { name, binary: bytes, tag: tag.clone(), port: cli.port };
+        // A program of entry points runs its default entry unless the container is given
+        // another (`docker run IMAGE worker`).
+        let cmd: Vec<String> = report.payload.default_entry.iter().cloned().collect();
+        if cmd.is_empty() && !report.payload.entry_points.is_empty() {
+            say(format_args!(
+                "bundle: note: {} has entry points but no default one (--default NAME): the image runs it with no arguments, which lists its entries, unless given one (docker run IMAGE ENTRY)",
+                cli.binary.display()
+            ));
+        }
+        let image = bundle::deploy::oci::Image {
+            name,
+            binary: bytes,
+            tag: tag.clone(),
+            port: cli.port,
+            cmd,
+        };
         let archive = bundle::deploy::oci::build(&image, &runtime).map_err(|e| e.to_string())?;
         let mut inputs = bundle::output::emit::Inputs::of([cli.binary.as_path()]);
         runtime.keys().for_each(|f| inputs.add(Path::new(f)));
@@ -431,6 +482,7 @@ fn run() -> u8 {
         Some(Command::Inspect(c)) => return finish(inspect(c)),
         Some(Command::Verify(c)) => return finish(verify(c)),
         Some(Command::Extract(c)) => return finish(extract(c)),
+        Some(Command::Links(c)) => return finish(links(c)),
         Some(Command::Heroku(c)) => return finish(heroku(c)),
         Some(Command::Oci(c)) => return finish(oci(c)),
         None => {

@@ -21,6 +21,9 @@ pub struct BuildPlan {
     pub graph: Request,
     /// `--interpreter-env NAME`: with a main script, run the interpreter when NAME is set.
     pub interpreter_env: Option<String>,
+    /// How the program starts besides its code: the interpreter entry, the default entry,
+    /// baked arguments, hermetic mode.
+    pub start: StartPlan,
     /// `--trace`: run the program to find what it loads.
     pub trace: Option<TracePlan>,
     /// Files read besides the program's own (`--modules-from`): never overwritten.
@@ -73,6 +76,21 @@ pub struct TracePlan {
     pub timeout: std::time::Duration,
     /// `--save-trace`: where to write the modules it added.
     pub save: Option<PathBuf>,
+}
+
+/// `--entry NAME=@interpreter`, `--default`, `--args`, `--entry-args`, `--hermetic`. The entry
+/// points' scripts are the graph's ([`Request::entries`]).
+#[derive(Debug, Clone, Default)]
+pub struct StartPlan {
+    /// The entry that runs the interpreter (`--entry NAME=@interpreter`).
+    pub interpreter_entry: Option<String>,
+    /// `--default NAME`.
+    pub default_entry: Option<String>,
+    /// Baked arguments, split: the entry's name (empty: the program's default, `--args`) and
+    /// its words, `...` marking where the user's arguments go.
+    pub args: Vec<(String, Vec<String>)>,
+    /// `--hermetic`.
+    pub hermetic: bool,
 }
 
 /// The `--emit-c` settings.
@@ -159,6 +177,40 @@ pub enum PlanError {
     TraceWithoutDashDash,
     #[error("arguments after `--` are for --trace, which is not given")]
     ArgsWithoutTrace,
+    #[error("{0}: MAIN.lua and --entry cannot be combined; make the main script an entry too (--entry main={0})")]
+    MainWithEntries(String),
+    #[error("--entry {0}: expected NAME=FILE or NAME=@interpreter, e.g. --entry web=web.lua")]
+    EntrySyntax(String),
+    #[error("--entry {0}: '{1}' is not an entry name: ASCII letters, digits, '_' and '-', 1 to 128 of them (Heroku's process-type rule; the name is also a file name for `bundle links` and a Procfile process type)")]
+    EntryName(String, String),
+    #[error("entry '{0}' is given twice with --entry")]
+    DuplicateEntry(String),
+    #[error("--entry {spec}: {source}")]
+    EntryFile {
+        spec: String,
+        #[source]
+        source: Box<PlanError>,
+    },
+    #[error(
+        "--entry {0}=@interpreter: the interpreter is already the entry '{1}'; give it one name"
+    )]
+    TwoInterpreterEntries(String, String),
+    #[error("--default {0}: {1}")]
+    DefaultNoEntry(String, String),
+    #[error(
+        "--entry-args {0}: expected NAME='ARG ...', e.g. --entry-args worker='--queue jobs ...'"
+    )]
+    EntryArgsSyntax(String),
+    #[error("--entry-args {0}: {1}")]
+    EntryArgsNoEntry(String, String),
+    #[error("--entry-args: entry '{0}' is given twice")]
+    EntryArgsTwice(String),
+    #[error("{flag}: {source}")]
+    BakedArgs {
+        flag: String,
+        #[source]
+        source: crate::base::shell::ShellError,
+    },
 }
 
 impl PlanError {
@@ -177,6 +229,16 @@ impl PlanError {
                 | PlanError::TraceWithoutDashDash
                 | PlanError::ArgsWithoutTrace
                 | PlanError::TemplateChar(_)
+                | PlanError::MainWithEntries(_)
+                | PlanError::EntrySyntax(_)
+                | PlanError::EntryName(..)
+                | PlanError::DuplicateEntry(_)
+                | PlanError::TwoInterpreterEntries(..)
+                | PlanError::DefaultNoEntry(..)
+                | PlanError::EntryArgsSyntax(_)
+                | PlanError::EntryArgsNoEntry(..)
+                | PlanError::EntryArgsTwice(_)
+                | PlanError::BakedArgs { .. }
         )
     }
 }
@@ -276,6 +338,7 @@ impl BuildPlan {
             project,
             notes,
             interpreter_env: None,
+            start: StartPlan::default(),
             trace: None,
             extra_inputs: args.modules_from.iter().cloned().collect(),
             stub: StubChoice::Embedded,
@@ -289,12 +352,21 @@ impl BuildPlan {
 
     /// Validates the build flags against the filesystem.
     pub fn from_cli(cli: &Cli) -> Result<Self, PlanError> {
+        let (entries, start) = entries_and_start(cli)?;
+        // With entry points, the first script stands for the main script while the request
+        // is made: modules are looked up from its directory, a rockspec beside it is found.
+        let first = entries.iter().find_map(|(_, i)| i.as_ref()).map(|i| PathBuf::from(&i.display));
         let (mut graph, project, notes) = request_and_project(
-            cli.main.as_deref(),
+            cli.main.as_deref().or(first.as_deref()),
             &cli.graph,
             cli.install_deps,
             cli.rocks_server.clone(),
         )?;
+        if !entries.is_empty() {
+            graph.main = None;
+            graph.entries = entries.into_iter().filter_map(|(n, i)| Some((n, i?))).collect();
+            graph.interpreter = start.interpreter_entry.is_some();
+        }
         let interpreter_env = match &cli.interpreter_env {
             Some(env) if env.is_empty() || env.contains(['=', '\0']) => {
                 return Err(PlanError::InterpreterEnv(env.clone()));
@@ -337,6 +409,7 @@ impl BuildPlan {
         Ok(BuildPlan {
             graph,
             interpreter_env,
+            start,
             trace,
             extra_inputs,
             stub,
@@ -349,6 +422,89 @@ impl BuildPlan {
             notes,
         })
     }
+}
+
+/// What `--entry NAME=@interpreter` names instead of a file.
+pub const INTERPRETER_ENTRY: &str = "@interpreter";
+
+/// The `--entry` flags, checked (`None` for the interpreter), and the rest of how the program
+/// starts: `--default`, `--args`, `--entry-args`, `--hermetic`.
+type Entries = Vec<(String, Option<Input>)>;
+
+fn entries_and_start(cli: &Cli) -> Result<(Entries, StartPlan), PlanError> {
+    let mut entries: Entries = Vec::new();
+    let mut interpreter_entry: Option<String> = None;
+    for spec in &cli.entries {
+        if let Some(main) = &cli.main {
+            return Err(PlanError::MainWithEntries(display(main)));
+        }
+        let Some((name, file)) = spec.split_once('=').filter(|(_, f)| !f.is_empty()) else {
+            return Err(PlanError::EntrySyntax(spec.clone()));
+        };
+        // Heroku's process types (devcenter.heroku.com/articles/procfile: `^[-\w]{1,128}$`):
+        // an entry is deployed as one, and its name is a file name in `bundle links`.
+        if !crate::deploy::heroku::valid_process_type(name) {
+            return Err(PlanError::EntryName(spec.clone(), name.to_owned()));
+        }
+        if entries.iter().any(|(n, _)| n == name) {
+            return Err(PlanError::DuplicateEntry(name.to_owned()));
+        }
+        if file == INTERPRETER_ENTRY {
+            if let Some(first) = &interpreter_entry {
+                return Err(PlanError::TwoInterpreterEntries(name.to_owned(), first.clone()));
+            }
+            interpreter_entry = Some(name.to_owned());
+            entries.push((name.to_owned(), None));
+            continue;
+        }
+        let path = input_file(Path::new(file)).map_err(|source| PlanError::EntryFile {
+            spec: spec.clone(),
+            source: Box::new(source),
+        })?;
+        entries.push((name.to_owned(), Some(Input { display: file.to_owned(), path })));
+    }
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    let unknown = |name: &str| {
+        if names.is_empty() {
+            "there are no entries: name them with --entry NAME=FILE".to_owned()
+        } else {
+            format!("no entry is called '{name}' (entries: {})", names.join(", "))
+        }
+    };
+    if let Some(d) = cli.default_entry.as_deref().filter(|d| !names.contains(d)) {
+        return Err(PlanError::DefaultNoEntry(d.to_owned(), unknown(d)));
+    }
+    let mut args = Vec::new();
+    if let Some(text) = &cli.args {
+        let words = crate::base::shell::split(text).map_err(|source| PlanError::BakedArgs {
+            flag: format!("--args {}", crate::base::shell::quote(text)),
+            source,
+        })?;
+        args.push((String::new(), words));
+    }
+    for spec in &cli.entry_args {
+        let Some((name, text)) = spec.split_once('=') else {
+            return Err(PlanError::EntryArgsSyntax(spec.clone()));
+        };
+        if !names.contains(&name) {
+            return Err(PlanError::EntryArgsNoEntry(spec.clone(), unknown(name)));
+        }
+        if args.iter().any(|(n, _)| n == name) {
+            return Err(PlanError::EntryArgsTwice(name.to_owned()));
+        }
+        let words = crate::base::shell::split(text).map_err(|source| PlanError::BakedArgs {
+            flag: format!("--entry-args {name}={}", crate::base::shell::quote(text)),
+            source,
+        })?;
+        args.push((name.to_owned(), words));
+    }
+    let start = StartPlan {
+        interpreter_entry,
+        default_entry: cli.default_entry.clone(),
+        args,
+        hermetic: cli.hermetic,
+    };
+    Ok((entries, start))
 }
 
 /// The rockspec to read: `--rockspec FILE`, else the one `*.rockspec` beside the main script
@@ -536,6 +692,7 @@ fn request(main: Option<&Path>, args: &GraphArgs) -> Result<Request, PlanError> 
     Ok(Request {
         interpreter: main.is_none(),
         main,
+        entries: Vec::new(),
         root,
         modules,
         preloads: args.preloads.clone(),
@@ -561,6 +718,7 @@ fn output_plan(
 ) -> Result<OutputPlan, PlanError> {
     let output = output_path(out)?;
     let inputs = (graph.main.iter().map(|m| (m.path.clone(), m.display.clone())))
+        .chain(graph.entries.iter().map(|(_, e)| (e.path.clone(), e.display.clone())))
         .chain(graph.modules.iter().filter_map(|m| match m {
             ModuleSpec::File { input, .. } => Some((input.path.clone(), input.display.clone())),
             _ => None,

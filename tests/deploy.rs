@@ -513,6 +513,7 @@ fn issue13_oci_layer_paths_cannot_collide() {
         binary: b"\x7fELF".to_vec(),
         tag: "x:1".into(),
         port: 5000,
+        cmd: Vec::new(),
     };
     let runtime = |files: &[&str]| -> BTreeMap<String, Vec<u8>> {
         files.iter().map(|f| ((*f).to_owned(), b"lib".to_vec())).collect()

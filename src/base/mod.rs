@@ -8,6 +8,7 @@ pub mod input;
 pub mod lua;
 pub mod native;
 pub mod runtime_lua;
+pub mod shell;
 pub mod stub;
 pub mod table;
 pub mod target;

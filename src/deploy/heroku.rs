@@ -156,9 +156,15 @@ pub fn parse_process(spec: &str) -> Result<Process, HerokuError> {
     Ok(Process { kind: kind.to_owned(), command: command.to_owned() })
 }
 
-/// The processes to declare: the ones given, or `web: ./<binary name>`, the name quoted for the
-/// shell when it needs it (`web: ./'my server'`); a name with a control character is refused.
-pub fn processes(binary: &Path, given: &[String]) -> Result<Vec<Process>, HerokuError> {
+/// The processes to declare: the ones given; else, for a program of entry points (`entries`,
+/// the names of its scripts' entries), one per entry, `NAME: ./<binary name> NAME`; else `web:
+/// ./<binary name>`. The name is quoted for the shell when it needs it (`web: ./'my server'`);
+/// a name with a control character is refused.
+pub fn processes(
+    binary: &Path,
+    given: &[String],
+    entries: &[String],
+) -> Result<Vec<Process>, HerokuError> {
     let mut out: Vec<Process> = Vec::new();
     for spec in given {
         let p = parse_process(spec)?;
@@ -176,7 +182,16 @@ pub fn processes(binary: &Path, given: &[String]) -> Result<Vec<Process>, Heroku
                 describe(c)
             )));
         }
-        out.push(Process { kind: "web".into(), command: format!("./{}", shell_word(&name)) });
+        let command = format!("./{}", shell_word(&name));
+        if entries.is_empty() {
+            out.push(Process { kind: "web".into(), command: command.clone() });
+        }
+        // The executable runs the entry its first argument names (docs/ENTRIES.md).
+        for entry in entries {
+            let p = Process { kind: entry.clone(), command: format!("{command} {entry}") };
+            check_process(&p)?;
+            out.push(p);
+        }
     }
     Ok(out)
 }
@@ -199,6 +214,14 @@ pub fn process_types_json(processes: &[Process]) -> serde_json::Value {
 /// Checks that `binary` is an intact bundled executable that runs on `stack` (if given), and
 /// returns its bytes.
 pub fn checked_binary(binary: &Path, stack: Option<Stack>) -> Result<Vec<u8>, HerokuError> {
+    checked_app(binary, stack).map(|(bytes, _)| bytes)
+}
+
+/// [`checked_binary`], with what `inspect` says of it.
+pub fn checked_app(
+    binary: &Path,
+    stack: Option<Stack>,
+) -> Result<(Vec<u8>, inspect::Report), HerokuError> {
     let report = inspect::verify(binary).map_err(|e| HerokuError::NotBundled {
         path: binary.to_path_buf(),
         reason: e.to_string(),
@@ -206,7 +229,16 @@ pub fn checked_binary(binary: &Path, stack: Option<Stack>) -> Result<Vec<u8>, He
     if let Some(stack) = stack {
         stacks::check(&report, stack).map_err(HerokuError::Stack)?;
     }
-    std::fs::read(binary).map_err(|source| HerokuError::Io { path: binary.to_path_buf(), source })
+    let bytes = std::fs::read(binary)
+        .map_err(|source| HerokuError::Io { path: binary.to_path_buf(), source })?;
+    Ok((bytes, report))
+}
+
+/// The entries of a bundled program that become process types: its entry points with a
+/// script, by name (the interpreter entry is for one-off `heroku run ./app lua`, not a dyno).
+pub fn process_entries(report: &inspect::Report) -> Vec<String> {
+    let entries = report.payload.entry_points.iter().filter(|e| !e.interpreter);
+    entries.map(|e| e.name.clone()).collect()
 }
 
 /// The stack called `name`, or an error listing the known ones.

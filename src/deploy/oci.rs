@@ -6,8 +6,8 @@
 //! One layer holds the executable at `/app/<name>` (mode 0555), an empty `/tmp` (for the native
 //! modules' fallback directory) and, for a dynamically linked executable, the glibc runtime
 //! files it needs, taken from this machine: the dynamic loader and the base-system libraries its
-//! `DT_NEEDED` (and its packed libraries') name. The config sets the entrypoint and defaults
-//! `PORT`. Everything is deterministic: sorted entries, zero times and owners.
+//! `DT_NEEDED` (and its packed libraries') name. The config sets the entrypoint (the
+//! executable), `Cmd` (a program of entry points: its default entry) and defaults `PORT`. Everything is deterministic: sorted entries, zero times and owners.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +40,9 @@ pub struct Image {
     pub tag: String,
     /// Default value of `PORT`.
     pub port: u16,
+    /// The image's `Cmd`, the arguments after the entrypoint: the default entry of a program
+    /// of entry points (`docker run IMAGE worker` runs another); empty for none.
+    pub cmd: Vec<String>,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -181,15 +184,19 @@ pub fn build(image: &Image, runtime: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u
     let layer_tar = tar_of(&files, &[("tmp/", 0o1777)])?;
     let layer = gzip(&layer_tar)?;
     let (layer_digest, diff_id) = (sha256_hex(&layer), sha256_hex(&layer_tar));
+    let mut run = serde_json::json!({
+        "Entrypoint": [format!("/app/{}", image.name)],
+        "Env": [format!("PORT={}", image.port)],
+        "ExposedPorts": { format!("{}/tcp", image.port): {} },
+        "WorkingDir": "/app",
+    });
+    if !image.cmd.is_empty() {
+        run["Cmd"] = serde_json::json!(image.cmd);
+    }
     let config = serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
-        "config": {
-            "Entrypoint": [format!("/app/{}", image.name)],
-            "Env": [format!("PORT={}", image.port)],
-            "ExposedPorts": { format!("{}/tcp", image.port): {} },
-            "WorkingDir": "/app",
-        },
+        "config": run,
         "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{diff_id}")] },
         "history": [{ "created_by": "bundle oci" }],
     });

@@ -185,6 +185,9 @@ impl Graph {
             path.push(hop);
             match &from.name {
                 None => out.push(chain_text(None, path, target)),
+                Some(_) if matches!(from.origin, Origin::Entry(_)) => {
+                    out.push(chain_text(None, path, target))
+                }
                 Some(parent) if !path.is_empty() && parent != target => {
                     self.walk_back(target, parent, path, out)
                 }
@@ -253,6 +256,24 @@ pub fn chunkname(root: &Path, path: &Path, is_main: bool) -> Vec<u8> {
     [prefix, rest.as_os_str().as_bytes()].concat()
 }
 
+/// The chunk name of a script luajit runs (the main script, an entry point's): `luajit
+/// /usr/bin/tool` names the chunk by the path as given, and so does the bundle when given an
+/// absolute path; a relative one is named as luajit run from its directory names it.
+pub fn script_chunkname(script: &Input) -> Vec<u8> {
+    if Path::new(&script.display).is_absolute() {
+        format!("@{}", script.display).into_bytes()
+    } else {
+        let dir = script.path.parent().unwrap_or(Path::new("/"));
+        chunkname(dir, &script.path, true)
+    }
+}
+
+/// The unit (and payload entry) name of entry point `name`: `/web`, which no module name can
+/// be (`bundle_runtime::format::entry_point_name`).
+pub fn entry_unit_name(name: &str) -> String {
+    String::from_utf8_lossy(&bundle_runtime::format::entry_point_name(name.as_bytes())).into_owned()
+}
+
 /// `@` and the bytes of `shown`: the chunk name of a file found on the search path.
 fn at(shown: &[u8]) -> Vec<u8> {
     [b"@".as_slice(), shown].concat()
@@ -292,12 +313,15 @@ pub enum ModuleSpec {
 /// What decides the module graph: the graph stage's whole input, checked by the plan.
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// The main script; `None` for an interpreter.
+    /// The main script; `None` for an interpreter, or for a program of entry points.
     pub main: Option<Input>,
+    /// The entry points' scripts (`--entry NAME=FILE`), each a root as the main script is:
+    /// name and file.
+    pub entries: Vec<(String, Input)>,
     /// Whether the output carries the interpreter (which brings its own modules).
     pub interpreter: bool,
-    /// Directory of the main script (the current directory for an interpreter): chunk names
-    /// are relative to it.
+    /// Directory of the main script, or of the first entry point's script (the current
+    /// directory for an interpreter): modules are looked up from it.
     pub root: PathBuf,
     pub modules: Vec<ModuleSpec>,
     pub preloads: Vec<String>,
@@ -345,7 +369,7 @@ struct Builder<'p> {
 /// The root kind of an origin that is not a require.
 fn root_when(origin: &Origin) -> Option<When> {
     match origin {
-        Origin::Main | Origin::Preload => Some(When::LoadTime),
+        Origin::Main | Origin::Entry(_) | Origin::Preload => Some(When::LoadTime),
         Origin::Explicit | Origin::Glob(_) => Some(When::Explicit),
         Origin::Runtime => Some(When::Runtime),
         Origin::Traced => Some(When::Traced),
@@ -1021,23 +1045,24 @@ pub fn build(request: &Request, target: &crate::base::target::Target) -> Result<
         provided: BTreeMap::new(),
         cwd,
     };
-    if let Some(main) = &plan.main {
-        let source = b.read(&main.path, &main.display)?;
+    // The main script, or the entry points' scripts: the roots luajit would run.
+    let scripts = plan.main.iter().map(|m| (None, m));
+    let entries = plan.entries.iter().map(|(name, input)| (Some(name), input));
+    for (entry, script) in scripts.chain(entries) {
+        let source = b.read(&script.path, &script.display)?;
+        let (name, origin) = match entry {
+            Some(e) => (Some(entry_unit_name(e)), Origin::Entry(e.clone())),
+            None => (None, Origin::Main),
+        };
         b.add(Unit {
             kind: UnitKind::Lua,
             needs: Vec::new(),
-            name: None,
-            display: main.display.clone(),
-            path: main.path.clone(),
-            // `luajit /usr/bin/tool` names the chunk by the path as given: so does the bundle
-            // when given an absolute path; a relative one is named as from its directory.
-            chunkname: if Path::new(&main.display).is_absolute() {
-                format!("@{}", main.display).into_bytes()
-            } else {
-                chunkname(&plan.root, &main.path, true)
-            },
+            name,
+            display: script.display.clone(),
+            path: script.path.clone(),
+            chunkname: script_chunkname(script),
             source,
-            origin: Origin::Main,
+            origin,
             sites: Vec::new(),
             overrides: None,
             runtime: false,

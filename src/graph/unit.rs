@@ -10,6 +10,8 @@ use crate::graph::scan::{self, Site};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     Main,
+    /// The script of entry point `--entry NAME=FILE` (its unit is named `/NAME`).
+    Entry(String),
     /// `-m NAME=FILE` or `-m NAME`.
     Explicit,
     /// `-m 'prefix.*'`.
@@ -42,7 +44,7 @@ pub struct Unit {
     pub kind: UnitKind,
     /// For a native module, the packed libraries it needs.
     pub needs: Vec<String>,
-    /// Module name; `None` for the main script.
+    /// Module name; `None` for the main script, `/NAME` for entry point NAME's script.
     pub name: Option<String>,
     /// The file name for messages: as given, or relative to the current directory.
     pub display: String,
@@ -92,6 +94,14 @@ impl Unit {
 
     pub fn is_main(&self) -> bool {
         self.name.is_none()
+    }
+
+    /// For an entry point's script, the entry's name.
+    pub fn entry(&self) -> Option<&str> {
+        match &self.origin {
+            Origin::Entry(name) => Some(name),
+            _ => None,
+        }
     }
 
     /// The name for tables: the module name, or `(main)`.

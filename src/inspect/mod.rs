@@ -7,6 +7,7 @@
 //! field changes meaning or disappears.
 
 pub mod extract;
+pub mod links;
 
 use std::path::{Path, PathBuf};
 
@@ -83,6 +84,15 @@ pub struct PayloadInfo {
     /// The interpreter (`luajit`'s command line), if the executable carries one.
     pub interpreter: Option<InterpreterInfo>,
     pub preloads: Vec<String>,
+    /// The entry points (`--entry`), sorted by name, the interpreter entry among them.
+    pub entry_points: Vec<EntryPointInfo>,
+    /// The entry run when neither the executable's name nor its first argument names one.
+    pub default_entry: Option<String>,
+    /// The program's baked arguments (`--args`), for the main script and every entry point
+    /// without its own.
+    pub args: Option<Vec<String>>,
+    /// Whether the program serves only what it carries (`--hermetic`).
+    pub hermetic: bool,
     pub entries: Vec<EntryInfo>,
     pub totals: Totals,
     /// Shared libraries the packed native code needs that are neither packed nor part of the
@@ -97,6 +107,21 @@ pub struct InterpreterInfo {
     pub size: u64,
     /// With a main script: the environment variable that selects the interpreter.
     pub env: Option<String>,
+}
+
+/// One entry point of a program (`--entry NAME=FILE`, `--entry NAME=@interpreter`).
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryPointInfo {
+    /// The name it is run by: the executable's name (a link) or its first argument.
+    pub name: String,
+    /// Chunk name of its script; `null` for the interpreter entry.
+    pub chunkname: Option<String>,
+    /// Whether it runs the interpreter (luajit's command line).
+    pub interpreter: bool,
+    /// The arguments baked into it: its own (`--entry-args`), else the program's (`--args`),
+    /// which the interpreter entry never takes; `...` marks where the user's go, `${VAR}` and
+    /// `${VAR:-default}` expand at run time.
+    pub args: Option<Vec<String>>,
 }
 
 /// One payload entry.
@@ -170,7 +195,7 @@ impl PayloadInfo {
 impl Serialize for PayloadInfo {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = s.serialize_struct("PayloadInfo", 13)?;
+        let mut out = s.serialize_struct("PayloadInfo", 17)?;
         out.serialize_field("format_version", &self.format_version)?;
         out.serialize_field("carrier", &self.carrier)?;
         out.serialize_field("offset", &self.offset)?;
@@ -180,6 +205,10 @@ impl Serialize for PayloadInfo {
         out.serialize_field("main", &self.main)?;
         out.serialize_field("interpreter", &self.interpreter)?;
         out.serialize_field("preloads", &self.preloads)?;
+        out.serialize_field("entry_points", &self.entry_points)?;
+        out.serialize_field("default_entry", &self.default_entry)?;
+        out.serialize_field("args", &self.args)?;
+        out.serialize_field("hermetic", &self.hermetic)?;
         out.serialize_field("entries", &self.entries)?;
         out.serialize_field("totals", &self.totals)?;
         out.serialize_field("external_libraries", &self.external_libraries)?;
@@ -318,6 +347,10 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
         }),
         None => None,
     };
+    let entry_points = entry_points(&p).map_err(damaged)?;
+    let default_entry = p.default_entry().map_err(damaged)?.map(lossy);
+    let args = p.args_for(b"").map_err(damaged)?.map(|a| a.into_iter().map(lossy).collect());
+    let hermetic = p.hermetic().map_err(damaged)?;
     let totals = Totals {
         entries: entries.len(),
         raw: entries.iter().map(|e| e.raw).sum(),
@@ -358,11 +391,51 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
             main,
             interpreter,
             preloads,
+            entry_points,
+            default_entry,
+            args,
+            hermetic,
             entries,
             totals,
             external_libraries,
         },
     })
+}
+
+/// The entry points of `p`, the interpreter entry among them, sorted by name.
+fn entry_points(p: &Payload) -> Result<Vec<EntryPointInfo>, bundle_runtime::format::FormatError> {
+    let args = |name: &[u8]| -> Result<Option<Vec<String>>, _> {
+        Ok(p.args_for(name)?.map(|a| a.into_iter().map(lossy).collect()))
+    };
+    let mut out = Vec::new();
+    for name in p.entry_points()? {
+        out.push(EntryPointInfo {
+            name: lossy(name),
+            chunkname: p.entry_point(name)?.map(|e| lossy(e.chunkname)),
+            interpreter: false,
+            args: args(name)?,
+        });
+    }
+    if let Some(name) = p.interpreter_entry()? {
+        // The interpreter entry takes only its own arguments, never the program's
+        // (runtime/host/host.c, `push_argv`): its command line is luajit's.
+        let mut own = None;
+        for r in p.records() {
+            if let bundle_runtime::format::Record::Args(a) = r? {
+                if a.entry() == name && own.is_none() {
+                    own = Some(a.args().map(lossy).collect());
+                }
+            }
+        }
+        out.push(EntryPointInfo {
+            name: lossy(name),
+            chunkname: None,
+            interpreter: true,
+            args: own,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
 }
 
 /// Checks structure, checksum and everything else [`Payload::verify_all`] checks (every entry
@@ -444,8 +517,41 @@ pub fn render(r: &Report) -> String {
         p.checksum,
         if p.checksum_ok { "ok" } else { "MISMATCH: damaged" }
     );
-    let main = p.main.as_deref().map_or("(none: interpreter)".to_owned(), shown);
+    let main = match (&p.main, p.entry_points.is_empty()) {
+        (Some(m), _) => shown(m),
+        (None, true) => "(none: interpreter)".to_owned(),
+        (None, false) => "(none: entry points)".to_owned(),
+    };
     let _ = writeln!(out, "main         {main}");
+    let width = p.entry_points.iter().map(|e| e.name.chars().count()).max().unwrap_or(0);
+    let script_width = p
+        .entry_points
+        .iter()
+        .map(|e| e.chunkname.as_deref().map_or(13, |c| shown(c).chars().count()))
+        .max()
+        .unwrap_or(0);
+    for e in &p.entry_points {
+        let script = match &e.chunkname {
+            Some(c) => shown(c),
+            None => "(interpreter)".to_owned(),
+        };
+        let args = e.args.as_deref().map(baked).unwrap_or_default();
+        let line =
+            format!("entry        {:<width$}  {script:<script_width$}  {args}", shown(&e.name));
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    if let Some(d) = &p.default_entry {
+        let _ = writeln!(out, "default      {}", shown(d));
+    }
+    if let Some(a) = &p.args {
+        let _ = writeln!(out, "args         {}", baked(a));
+    }
+    if p.hermetic {
+        let _ = writeln!(
+            out,
+            "hermetic     yes: modules only from the executable (no filesystem searchers, LUA_PATH and LUA_CPATH ignored)"
+        );
+    }
     if let Some(i) = &p.interpreter {
         let when = match &i.env {
             Some(env) => format!("when ${} is set", shown(env)),
@@ -469,7 +575,11 @@ pub fn render(r: &Report) -> String {
     let mut rows = vec![["NAME", "KIND", "CHUNK NAME", "RAW", "STORED", "RATIO"].map(String::from)];
     for e in &code {
         rows.push([
-            if e.name.is_empty() { "(main)".to_owned() } else { shown(&e.name) },
+            match e.name.strip_prefix(char::from(bundle_runtime::format::ENTRY_PREFIX)) {
+                _ if e.name.is_empty() => "(main)".to_owned(),
+                Some(entry) if e.kind.starts_with("lua") => format!("(entry {})", shown(entry)),
+                _ => shown(&e.name),
+            },
             match &e.shares {
                 Some(owner) => format!("{} (in {})", e.kind, shown(owner)),
                 None => e.kind.clone(),
@@ -517,6 +627,11 @@ pub fn render(r: &Report) -> String {
         out.push_str(&crate::base::table::render(&rows, &[1, 3, 4, 5]));
     }
     out
+}
+
+/// Baked arguments as one line that `--args` would read back, escaped for the terminal.
+fn baked(args: &[String]) -> String {
+    shown(&crate::base::shell::join(args))
 }
 
 /// `1 entry`, `3 entries`.
@@ -576,6 +691,15 @@ mod tests {
                 main: Some(format!("@{evil}")),
                 interpreter: Some(InterpreterInfo { size: 1, env: Some(evil.into()) }),
                 preloads: vec![evil.into()],
+                entry_points: vec![EntryPointInfo {
+                    name: evil.into(),
+                    chunkname: Some(format!("@{evil}")),
+                    interpreter: false,
+                    args: Some(vec![evil.into()]),
+                }],
+                default_entry: Some(evil.into()),
+                args: Some(vec![evil.into()]),
+                hermetic: false,
                 entries: vec![
                     entry(""),
                     entry(evil),

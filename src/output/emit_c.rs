@@ -193,7 +193,10 @@ pub fn generate(program: &Program, clibs: &[CLib], header: &str) -> Result<Strin
         });
     }
     let mut data = String::new();
-    let mut modules: Vec<&Compiled> = program.modules().collect();
+    // Entry points' scripts are modules of the table too, named `/NAME` as in the payload's
+    // index (payload_c.c finds them there; its searcher never serves a name with `/`).
+    let mut modules: Vec<&Compiled> =
+        program.modules().chain(program.entries().map(|(_, u)| u)).collect();
     modules.sort_by(|a, b| a.name.cmp(&b.name));
     let entry = |out: &mut String, id: &str, u: &Compiled| {
         let init = blob(out, id, &u.data);
@@ -262,6 +265,7 @@ pub fn generate(program: &Program, clibs: &[CLib], header: &str) -> Result<Strin
             "static const bundle_blob *const bundle_interpreter = NULL;\nstatic const char bundle_interpreter_env[] = \"\";\n",
         ),
     }
+    entry_tables(&mut data, start);
     let assets = &program.files.assets;
     let mut asset_inits = Vec::new();
     for (i, a) in assets.iter().enumerate() {
@@ -296,6 +300,43 @@ pub fn generate(program: &Program, clibs: &[CLib], header: &str) -> Result<Strin
     let host = HOST_C.replacen("#include \"host.h\"\n", HOST_H, 1);
     let payload = PAYLOAD_C.replacen("/* @@DATA@@ */", &data, 1);
     Ok(format!("{header}{host}\n{payload}"))
+}
+
+/// payload_c.c's tables of how an entry is chosen and started (under `BUNDLE_ENTRY_TABLES`):
+/// `bundle_args` (each entry's baked arguments as stored, `""` for the program's) and
+/// `bundle_nargs`, `bundle_default_entry`, `bundle_interpreter_entry` (NULL for none) and
+/// `bundle_hermetic`.
+fn entry_tables(data: &mut String, start: &crate::output::program::Start) {
+    data.push_str("#define BUNDLE_ENTRY_TABLES 1\n");
+    let mut sets = Vec::new();
+    for (i, (entry, args)) in start.args.iter().enumerate() {
+        let words = if args.is_empty() {
+            "NULL".to_owned()
+        } else {
+            let quoted: Vec<String> = args.iter().map(|a| c_string(a)).collect();
+            let _ = writeln!(
+                data,
+                "static const char *const bundle_args{i}[] = {{ {} }};",
+                quoted.join(", ")
+            );
+            format!("bundle_args{i}")
+        };
+        sets.push(format!("{{ {}, {words}, {}u }}", c_string(entry), args.len()));
+    }
+    let _ = writeln!(
+        data,
+        "static const bundle_argset bundle_args[] = {{ {} }};\nstatic const size_t bundle_nargs = {}u;",
+        if sets.is_empty() { "{ \"\", NULL, 0u }".to_owned() } else { sets.join(", ") },
+        sets.len()
+    );
+    let name = |n: &Option<String>| n.as_deref().map_or("NULL".to_owned(), c_string);
+    let _ = writeln!(
+        data,
+        "static const char *const bundle_default_entry = {};\nstatic const char *const bundle_interpreter_entry = {};\nstatic const int bundle_hermetic = {};",
+        name(&start.default_entry),
+        name(&start.interpreter_entry),
+        i32::from(start.hermetic)
+    );
 }
 
 /// The link line for `c_file`: the file, the `--c-lib` files, LuaJIT's flags.

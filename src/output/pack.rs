@@ -10,7 +10,8 @@ use crate::output::program::Program;
 pub const ZSTD_LEVEL: i32 = 9;
 
 /// Builds the payload bytes: the compiled units, the libraries native modules need (with the
-/// records of who needs what), preloads, the SIGPIPE policy and the interpreter, if any.
+/// records of who needs what), preloads, the SIGPIPE policy, the interpreter, if any, and how
+/// an entry point is chosen and started (default entry, baked arguments, hermetic mode).
 pub fn pack(program: &Program) -> Result<(Vec<u8>, Totals), FormatError> {
     let mut writer = Writer::new(ZSTD_LEVEL);
     for lib in &program.libraries {
@@ -55,6 +56,21 @@ pub fn pack(program: &Program) -> Result<(Vec<u8>, Totals), FormatError> {
     }
     if let Some(i) = &start.interpreter {
         writer.interpreter(i.chunk.data.clone(), i.env.as_deref());
+    }
+    // Entry points are the units named `/NAME` (written above); these records say how one is
+    // chosen and what it is given.
+    if let Some(name) = &start.interpreter_entry {
+        writer.interpreter_entry(name.as_bytes());
+    }
+    if let Some(name) = &start.default_entry {
+        writer.default_entry(name.as_bytes());
+    }
+    for (entry, args) in &start.args {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        writer.args(entry.as_bytes(), &args);
+    }
+    if start.hermetic {
+        writer.hermetic();
     }
     writer.finish()
 }

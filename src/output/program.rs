@@ -1,6 +1,7 @@
-//! The program as every back end receives it: what `compile` made of the graph (the main chunk,
-//! the modules, the C modules and the libraries they need) and how it starts (preloads, the
-//! interpreter, the SIGPIPE policy). The executable back end packs it into a payload
+//! The program as every back end receives it: what `compile` made of the graph (the main chunk
+//! or the entry points' scripts, the modules, the C modules and the libraries they need) and how
+//! it starts (preloads, the interpreter, the SIGPIPE policy, the default entry, baked arguments,
+//! hermetic mode). The executable back end packs it into a payload
 //! (`pack`); the C back end writes it as literals (`emit_c`). Neither sees the graph or the plan.
 
 use std::collections::BTreeMap;
@@ -35,6 +36,15 @@ pub struct Start {
     pub interpreter: Option<Interpreter>,
     /// `--sigpipe ignore`.
     pub ignore_sigpipe: bool,
+    /// The entry that runs the interpreter (`--entry NAME=@interpreter`).
+    pub interpreter_entry: Option<String>,
+    /// The entry run when neither the executable's name nor its first argument names one.
+    pub default_entry: Option<String>,
+    /// Baked arguments: the entry's name (empty: the program's default) and the words, `...`
+    /// marking where the user's arguments go.
+    pub args: Vec<(String, Vec<String>)>,
+    /// Serve only what the program carries (no filesystem searchers, empty paths).
+    pub hermetic: bool,
 }
 
 /// The program's embedded files and the overlay that lets it read them.
@@ -85,8 +95,18 @@ impl Program {
         self.units.iter().find(|u| u.name.is_none())
     }
 
-    /// The modules (every unit but the main chunk).
+    /// The modules (every unit but the main chunk and the entry points' scripts).
     pub fn modules(&self) -> impl Iterator<Item = &Compiled> {
-        self.units.iter().filter(|u| u.name.is_some())
+        self.units.iter().filter(|u| u.name.as_deref().is_some_and(|n| entry_name(n).is_none()))
     }
+
+    /// The entry points' scripts, each with its entry's name (`web` for the unit `/web`).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Compiled)> {
+        self.units.iter().filter_map(|u| Some((entry_name(u.name.as_deref()?)?, u)))
+    }
+}
+
+/// The entry's name of a unit named as an entry point (`/web`), which no module name can be.
+fn entry_name(unit_name: &str) -> Option<&str> {
+    unit_name.strip_prefix(char::from(bundle_runtime::format::ENTRY_PREFIX))
 }
