@@ -187,8 +187,52 @@ const TRACE_ROUNDS: usize = 5;
 /// parser's message). The caller checks `has_errors` for the graph's own verdicts.
 pub fn discover(request: &graph::Request, target: &target::Target) -> Result<graph::Graph, Error> {
     let graph = graph::build(request, target)?;
-    compile::check_syntax(&graph.units, !request.strict)?;
+    compile::check_syntax(&graph.units, !request.strict).map_err(|e| located(&graph, e))?;
     Ok(graph)
+}
+
+/// A compile error, a syntax error shown with its source line.
+fn located(graph: &graph::Graph, e: compile::CompileError) -> Error {
+    match e {
+        compile::CompileError::Syntax { display, line, message } => {
+            Error::Diagnostics(vec![syntax_diagnostic(graph, &display, line, &message)])
+        }
+        other => Error::Compile(other),
+    }
+}
+
+/// A syntax error as a diagnostic with its source line: the caret under the token the parser
+/// names (`near 'y'`), else under the whole line.
+fn syntax_diagnostic(graph: &graph::Graph, display: &str, line: u32, message: &str) -> Diagnostic {
+    let d = Diagnostic::error(format!("{display}:{line}: {message}"));
+    let Some(unit) = graph.units.iter().find(|u| u.display == display) else { return d };
+    let source = &unit.source;
+    let mut start = 0;
+    for _ in 1..line {
+        match source[start..].iter().position(|b| *b == b'\n') {
+            Some(i) => start += i + 1,
+            None => return d,
+        }
+    }
+    let end = source[start..].iter().position(|b| *b == b'\n').map_or(source.len(), |i| start + i);
+    let near = message
+        .rsplit_once("near '")
+        .and_then(|(_, rest)| rest.strip_suffix('\''))
+        .filter(|t| !t.is_empty());
+    let span = near
+        .and_then(|t| {
+            let text = &source[start..end];
+            text.windows(t.len())
+                .position(|w| w == t.as_bytes())
+                .map(|i| start + i..start + i + t.len())
+        })
+        .unwrap_or(start..end.max(start + usize::from(end == start)).min(source.len().max(start)));
+    d.at(diag::Snippet {
+        display: display.to_owned(),
+        source: source.clone(),
+        span,
+        label: "here".to_owned(),
+    })
 }
 
 /// [`discover`], failing on the graph's errors.
@@ -227,7 +271,8 @@ fn trace_rounds(
     let cwd = std::env::current_dir().unwrap_or_default();
     for _ in 0..TRACE_ROUNDS {
         let graph = discover_ok(request, target)?;
-        let mut compiled = compile::compile_all(&graph.units, plan.store, !request.strict)?;
+        let mut compiled = compile::compile_all(&graph.units, plan.store, !request.strict)
+            .map_err(|e| located(&graph, e))?;
         let recorder = graph::Unit::shipped(
             Some(trace::RECORDER.to_owned()),
             "src/graph/trace.lua (bundle)",
@@ -333,7 +378,8 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         Some(depfile) => Some(depfile_rule(plan, &graph, &clibs, &files, &output.path, depfile)?),
         None => None,
     };
-    let compiled = compile::compile_all(&graph.units, plan.store, !request.strict)?;
+    let compiled = compile::compile_all(&graph.units, plan.store, !request.strict)
+        .map_err(|e| located(&graph, e))?;
     warnings.splice(0..0, graph.diagnostics.iter().cloned());
     warnings.extend(compile::fallbacks(&graph.units, &compiled));
     let start = program::Start {

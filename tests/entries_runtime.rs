@@ -327,3 +327,76 @@ fn issue17_the_interpreter_as_an_entry_is_luajits_command_line() {
     let r = run_in(d, "baked", &["web", "a"], &[]);
     assert_eq!(r.stdout, oracle(d, "web", &["--never-for-the-interpreter", "a"]).stdout);
 }
+
+/// Both hosts through the CLI: the stub and the C file of `--emit-c --cc` (compiled against
+/// Debian's LuaJIT) give what luajit gives for each entry's script with the effective
+/// arguments, and the same usage, for the same command lines.
+#[test]
+fn issue17_both_hosts_choose_and_start_entries_alike() {
+    let dir = tempdir();
+    let d = dir.path();
+    for name in ["web", "worker"] {
+        std::fs::write(d.join(format!("{name}.lua")), script(name)).unwrap();
+    }
+    // A name the bundler cannot see, so that the module stays on disk.
+    let release = "local name = 'disk' .. 'only' print(pcall(require, name))";
+    std::fs::write(d.join("release.lua"), release).unwrap();
+    std::fs::write(d.join("diskonly.lua"), "return 'DISK'").unwrap();
+    let flags = [
+        "--entry",
+        "web=web.lua",
+        "--entry",
+        "worker=worker.lua",
+        "--entry",
+        "release=release.lua",
+        "--entry",
+        "lua=@interpreter",
+        "--entry-args",
+        "web=--port ${PORT:-8080} ... --tail",
+        "--args",
+        "-v",
+        "--hermetic",
+    ];
+    let stub = bundle(d, &[&flags[..], &["-o", "app"]].concat());
+    assert_eq!(stub.code, 0, "{}", stub.stderr);
+    let c = bundle(d, &[&flags[..], &["--emit-c", "--cc", "-o", "capp.c"]].concat());
+    assert_eq!(c.code, 0, "{}", c.stderr);
+    for exe in ["app", "capp"] {
+        let path = d.join(exe);
+        // A link whose name is no entry: the first argument still chooses.
+        let worker = format!("{exe}-worker");
+        link(d, &path, &worker);
+        // A link called `worker`, in a directory of its own per host.
+        let linked = d.join("links").join(exe);
+        std::fs::create_dir_all(&linked).unwrap();
+        link(&linked, &path, "worker");
+        let cases: &[(&str, &[&str], &[(&str, &str)], &str, &[&str])] = &[
+            (exe, &["web", "a"], &[], "web", &["--port", "8080", "a", "--tail"]),
+            (exe, &["web"], &[("PORT", "5")], "web", &["--port", "5", "--tail"]),
+            (exe, &["worker", "x", "y"], &[], "worker", &["-v", "x", "y"]),
+            (&worker, &["worker", "x"], &[], "worker", &["-v", "x"]),
+        ];
+        for (e, args, env, entry, seen) in cases {
+            let mine = run_in(d, e, args, env);
+            assert_eq!((mine.code, &mine.stderr), (0, &String::new()), "{e} {args:?}");
+            assert_eq!(mine.stdout, oracle(d, entry, seen).stdout, "{e} {args:?}");
+        }
+        let r = run(Command::new("./worker").current_dir(&linked).args(["web", "1"]));
+        assert_eq!(r.stdout, oracle(d, "worker", &["-v", "web", "1"]).stdout, "{exe}");
+        // Hermetic: diskonly.lua in the working directory is not found.
+        let r = run_in(d, exe, &["release"], &[("LUA_PATH", "./?.lua")]);
+        assert!(r.stdout.starts_with("false\tmodule 'diskonly' not found"), "{exe}: {r:?}");
+        let r = run_in(d, exe, &["lua", "-e", "print(package.path == '', select('#', ...))"], &[]);
+        assert_eq!((r.code, r.stdout.as_str()), (0, "true\t0\n"), "{exe}: {}", r.stderr);
+        let r = run_in(d, exe, &["nope"], &[]);
+        assert_eq!((r.code, r.stdout.as_str()), (2, ""), "{exe}");
+        assert_eq!(
+            r.stderr,
+            format!(
+                "usage: ./{exe} ENTRY [ARGS...]\nentries: lua (the Lua interpreter) release web \
+                 worker\n"
+            ),
+            "{exe}"
+        );
+    }
+}
