@@ -23,6 +23,10 @@ for i = 1, #arg do t[#t + 1] = arg[i] end
 print(NAME, #arg, table.concat(t, "|"), select("#", ...), table.concat({ ... }, "|"))
 "##;
 
+/// A command line and what it must run: (executable, arguments, environment, the entry, the
+/// arguments that entry must see).
+type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)], &'a str, &'a [&'a str]);
+
 /// The script of entry `name`: [`PROBE`] with its name.
 fn script(name: &str) -> String {
     format!("local NAME = {name:?}\n{PROBE}")
@@ -187,7 +191,6 @@ fn issue17_baked_arguments_splice_and_expand() {
         w.args(b"", &[b"first", b"${HOME_OF_TEST:-~}", b"..."]);
     });
     // (executable, arguments, environment, entry, the arguments it must see)
-    type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)], &'a str, &'a [&'a str]);
     let cases: &[Case] = &[
         // With `...`: the user's arguments go there; ${PORT:-8080} takes its default.
         ("app", &["web", "a", "b"], &[], "web", &["--port", "8080", "a", "b", "--tail="]),
@@ -370,7 +373,7 @@ fn issue17_both_hosts_choose_and_start_entries_alike() {
         let linked = d.join("links").join(exe);
         std::fs::create_dir_all(&linked).unwrap();
         link(&linked, &path, "worker");
-        let cases: &[(&str, &[&str], &[(&str, &str)], &str, &[&str])] = &[
+        let cases: &[Case] = &[
             (exe, &["web", "a"], &[], "web", &["--port", "8080", "a", "--tail"]),
             (exe, &["web"], &[("PORT", "5")], "web", &["--port", "5", "--tail"]),
             (exe, &["worker", "x", "y"], &[], "worker", &["-v", "x", "y"]),
