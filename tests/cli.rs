@@ -30,6 +30,21 @@ fn assert_error(r: &Run, code: i32, needle: &str) {
     assert!(r.stderr.contains(needle), "expected {needle:?} in {:?}", r.stderr);
 }
 
+/// Asserts a syntax error shown as a diagnostic (STYLE.md: the line, with a caret): the message
+/// with `needle` first, the source line and its caret, then the one `bundle: error:` line.
+fn assert_syntax_error(r: &Run, needle: &str) {
+    assert_eq!(r.code, 1, "exit code; stderr: {}", r.stderr);
+    let first = r.stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("error: ") && first.contains(needle), "{:?}", r.stderr);
+    assert!(
+        r.stderr.lines().any(|l| l.contains('^') || l.trim_end().ends_with('│')),
+        "{:?}",
+        r.stderr
+    );
+    let last = r.stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("bundle: error: "), "{:?}", r.stderr);
+}
+
 fn build_ok(dir: &Path, out: &str) -> std::path::PathBuf {
     let r = bundle(dir, &["main.lua", "-m", "lib.util=lib/util.lua", "-o", out, "-q"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -162,7 +177,7 @@ fn syntax_error_in_module() {
     let dir = program();
     std::fs::write(dir.path().join("lib/bad.lua"), "local x = 1\nlocal = 2\n").unwrap();
     let r = bundle(dir.path(), &["main.lua", "-m", "bad=lib/bad.lua", "-o", "app"]);
-    assert_error(&r, 1, "lib/bad.lua:2: '<name>' expected near '='");
+    assert_syntax_error(&r, "lib/bad.lua:2: '<name>' expected near '='");
     assert_only(dir.path(), &["main.lua", "lib"]);
 }
 
@@ -171,7 +186,7 @@ fn syntax_error_in_main() {
     let dir = tempdir();
     std::fs::write(dir.path().join("main.lua"), "print('a')\n\nfunction f(\n").unwrap();
     let r = bundle(dir.path(), &["main.lua", "-o", "app"]);
-    assert_error(&r, 1, "main.lua:4: ");
+    assert_syntax_error(&r, "main.lua:4: ");
     assert_only(dir.path(), &["main.lua"]);
 }
 
@@ -182,7 +197,7 @@ fn failed_build_leaves_previous_output_untouched() {
     let before = std::fs::read(&app).unwrap();
     std::fs::write(dir.path().join("lib/util.lua"), "return {\n").unwrap();
     let r = bundle(dir.path(), &["main.lua", "-m", "lib.util=lib/util.lua", "-o", "app"]);
-    assert_error(&r, 1, "lib/util.lua:2:");
+    assert_syntax_error(&r, "lib/util.lua:2:");
     assert!(std::fs::read(&app).unwrap() == before, "the old output was modified");
     assert_only(dir.path(), &["main.lua", "lib", "app"]);
 }

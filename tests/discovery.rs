@@ -236,7 +236,10 @@ fn unterminated_long_string_reports_like_the_parser() {
     ]);
     let r = bundle(dir.path(), &["main.lua", "-o", "app"]);
     assert_eq!(r.code, 1);
-    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    // One diagnostic (the message, the source line with its caret) and the summary line.
+    let first = r.stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("error: lib/bad.lua:"), "{}", r.stderr);
+    assert!(r.stderr.lines().last().unwrap_or_default().starts_with("bundle: error: "));
     // LuaJIT reports the line where it gave up, with its own wording.
     let want = run(Command::new(luajit()).current_dir(dir.path()).arg("lib/bad.lua"));
     let luajit_msg = want
