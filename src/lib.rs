@@ -526,7 +526,7 @@ fn prepare_project(
     output: &plan::OutputPlan,
     clibs: &mut Vec<emit_c::CLib>,
     warnings: &mut Vec<Diagnostic>,
-) -> Result<tempfile::TempDir, Error> {
+) -> Result<ProjectBuilt, Error> {
     use project::{cbuild, luarocks, manifest};
     let rockspec = &project.rockspec;
     if project.install_deps {
@@ -537,8 +537,12 @@ fn prepare_project(
     }
     let mut trees = Vec::new();
     for t in project.trees.iter().chain(std::iter::once(&project.tree)) {
-        if t.is_dir() && !trees.iter().any(|x: &manifest::Tree| x.root == *t) {
-            trees.push(manifest::Tree::open(t)?);
+        if t.is_dir() {
+            // Compared once opened: a tree's root is absolute, `--tree` may be relative.
+            let tree = manifest::Tree::open(t)?;
+            if !trees.iter().any(|x: &manifest::Tree| x.root == tree.root) {
+                trees.push(tree);
+            }
         }
     }
     let runtime = manifest::Runtime::new(Some(&target.luajit));
@@ -552,38 +556,82 @@ fn prepare_project(
     })?;
     let dir =
         tempfile::Builder::new().prefix("bundle-cbuild").tempdir().map_err(Error::TraceSetup)?;
+    let mut built = ProjectBuilt {
+        dir,
+        before: file_identity(&output.path),
+        output: output.path.clone(),
+        created: Vec::new(),
+    };
     for m in &project.c_modules {
         if output.emit_c.is_some() {
-            let built = cbuild::compile_static(m)?;
-            push_compiler_warnings(warnings, &built.name, &built.warnings);
+            let archive = cbuild::compile_static(m)?;
+            push_compiler_warnings(warnings, &archive.name, &archive.warnings);
             // Beside the C file, where its link line names it: `app.c` → `app.c.clibs/`.
             let mut libs_dir = output.path.clone().into_os_string();
             libs_dir.push(".clibs");
             let libs_dir = PathBuf::from(libs_dir);
+            if !libs_dir.exists() {
+                built.created.push(libs_dir.clone());
+            }
             std::fs::create_dir_all(&libs_dir)
                 .map_err(|source| Error::Read { path: libs_dir.clone(), source })?;
-            let file = libs_dir.join(&built.file_name);
+            let file = libs_dir.join(&archive.file_name);
+            if !file.exists() {
+                built.created.push(file.clone());
+            }
             emit::write_atomically_with_mode(
                 &file,
-                &built.archive,
+                &archive.archive,
                 0o644,
                 &emit::Inputs::default(),
             )?;
             let spec = format!("{}={}", m.name, file.display());
             clibs.extend(emit_c::read_clib(&spec)?);
         } else {
-            let built = cbuild::compile_shared(m, target.machine)?;
-            push_compiler_warnings(warnings, &built.name, &built.warnings);
-            let file = dir.path().join(format!("{}.so", built.name));
-            std::fs::write(&file, &built.bytes)
+            let shared = cbuild::compile_shared(m, target.machine)?;
+            push_compiler_warnings(warnings, &shared.name, &shared.warnings);
+            let file = built.dir.path().join(format!("{}.so", shared.name));
+            std::fs::write(&file, &shared.bytes)
                 .map_err(|source| Error::Read { path: file.clone(), source })?;
             request.modules.push(graph::ModuleSpec::Native {
-                name: built.name.clone(),
-                input: base::input::Input { display: built.display.clone(), path: file },
+                name: shared.name.clone(),
+                input: base::input::Input { display: shared.display.clone(), path: file },
             });
         }
     }
-    Ok(dir)
+    Ok(built)
+}
+
+/// What [`prepare_project`] leaves to the rest of the build: the directory of the compiled
+/// shared objects, and the static archives it wrote beside the C file. Those are outputs: if
+/// the build ends without writing the C file (an error after this stage, or in it), the
+/// archives and the directory that did not exist before are removed when this is dropped, so
+/// that a failed build leaves no file behind.
+struct ProjectBuilt {
+    dir: tempfile::TempDir,
+    /// The output, and its identity before the build: written, it is a new file (renamed into
+    /// place), so an unchanged identity means the build did not write it.
+    output: PathBuf,
+    before: Option<(u64, u64)>,
+    /// Created here, in order (the directory before its files).
+    created: Vec<PathBuf>,
+}
+
+impl Drop for ProjectBuilt {
+    fn drop(&mut self) {
+        if self.created.is_empty() || file_identity(&self.output) != self.before {
+            return;
+        }
+        for path in self.created.iter().rev() {
+            let _ = std::fs::remove_file(path).or_else(|_| std::fs::remove_dir(path));
+        }
+    }
+}
+
+/// A file's device and inode, if it exists.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// What a compiler printed although it succeeded, as a warning naming the module.

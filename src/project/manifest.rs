@@ -80,10 +80,17 @@ pub struct Tree {
 
 impl Tree {
     /// Reads the tree at `root`. A tree without a manifest (nothing installed yet) is empty.
+    /// The root is made absolute (symlinks kept, as the graph keeps them in its units' paths),
+    /// so that a module found through `--tree lua_modules` is seen to be under it.
     pub fn open(root: &Path) -> Result<Tree, ManifestError> {
         if !root.is_dir() {
             return Err(ManifestError::NoTree { root: root.to_path_buf() });
         }
+        let root: &PathBuf = &std::path::absolute(root)
+            .unwrap_or_else(|_| root.to_path_buf())
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
         let path = root.join(MANIFEST);
         match std::fs::read(&path) {
             Ok(text) => Tree::parse(root, &path, &text),
@@ -418,6 +425,17 @@ repository = {
             t.rock_dir("hello", &Version::parse("1.0-1")),
             Path::new("/t/lib/luarocks/rocks-5.1/hello/1.0-1")
         );
+    }
+
+    /// `bundle rockspec main.lua --tree lua_modules`: the graph's paths are absolute, and
+    /// the tree's root must be too for its modules to be told from the program's own.
+    #[test]
+    fn a_relative_tree_is_opened_absolute() {
+        let cwd = std::env::current_dir().unwrap();
+        let rel = Path::new("./src/../src/project");
+        let t = Tree::open(rel).unwrap();
+        assert!(t.root.is_absolute(), "{}", t.root.display());
+        assert_eq!(t.root, cwd.join("src/../src/project"));
     }
 
     #[test]

@@ -1,0 +1,7 @@
+local M = {}
+
+function M.banner(s)
+  return "== " .. s .. " =="
+end
+
+return M

@@ -1,0 +1,1 @@
+print(require("app.native").answer)

@@ -1,0 +1,2 @@
+print(require("app.native").answer)
+print(require("not.installed"))

@@ -1,0 +1,1 @@
+#define CGREET_MARK "!"

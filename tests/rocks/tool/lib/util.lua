@@ -1,0 +1,5 @@
+return {
+  twice = function(s)
+    return s .. " " .. s
+  end,
+}
