@@ -41,12 +41,13 @@ pub enum ExtractError {
 }
 
 /// The relative path an entry is written to: by module name (`a.b` → `a/b.lua`, as the
-/// `./?.lua` template finds it; unique, since names are), the main script by the file name of
-/// its chunk name. Bytecode gets `.luac`, a native library keeps its file name.
+/// `./?.lua` template finds it; unique, since names are), the main script and the entry points'
+/// scripts by the file name of their chunk names (as luajit would run them from the directory).
+/// Bytecode gets `.luac`, a native library keeps its file name.
 pub fn entry_path(e: &Entry) -> String {
     let chunk = String::from_utf8_lossy(e.chunkname).into_owned();
     let name = String::from_utf8_lossy(e.name).into_owned();
-    let base = if name.is_empty() {
+    let base = if name.is_empty() || e.entry_name().is_some() {
         chunk
             .rsplit('/')
             .next()
@@ -244,6 +245,8 @@ mod tests {
     fn paths_follow_chunk_names() {
         assert_eq!(entry_path(&entry(b"", b"@main.lua", Kind::LuaBytecode)), "main.luac");
         assert_eq!(entry_path(&entry(b"", b"@src/app.lua", Kind::LuaSource)), "app.lua");
+        assert_eq!(entry_path(&entry(b"/web", b"@web.lua", Kind::LuaBytecode)), "web.luac");
+        assert_eq!(entry_path(&entry(b"/w", b"@/srv/bin/w.lua", Kind::LuaSource)), "w.lua");
         assert_eq!(entry_path(&entry(b"a.b", b"@./a/b.lua", Kind::LuaSource)), "a/b.lua");
         // By name: `pkg` and `pkg.init` cannot collide, `../shared/u.lua` cannot escape.
         assert_eq!(entry_path(&entry(b"p", b"@./p/init.lua", Kind::LuaBytecode)), "p.luac");
