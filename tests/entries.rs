@@ -365,7 +365,7 @@ fn issue17_links_make_one_symlink_per_entry() {
     let dir = tempdir();
     let d = dir.path();
     write_app(d);
-    let exe = build(
+    build(
         d,
         Back::Stub,
         "app",
@@ -419,7 +419,6 @@ fn issue17_links_make_one_symlink_per_entry() {
     let r = links_of(d, "web.lua", "bin2");
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("not an executable made by bundle"), "{}", r.stderr);
-    drop(exe);
 }
 
 fn links_of(dir: &Path, app: &str, target: &str) -> Run {
