@@ -19,8 +19,8 @@ local function write_tree(uv, base, entries)
     local dir = ""
     for part in path:gmatch("([^/]+)/") do
       dir = dir .. "/" .. part
-      uv.fs_mkdir(dir, 493)
-      uv.fs_chmod(dir, 493)
+      -- Only the directories made here (0755 despite the umask): never /tmp or its parents.
+      if uv.fs_mkdir(dir, 493) then uv.fs_chmod(dir, 493) end
     end
     local f = assert(io.open(path, "wb"))
     f:write(e[2])
