@@ -345,7 +345,7 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
             project,
             &mut request,
             &target,
-            output,
+            Some(output),
             &mut clibs,
             &mut warnings,
         )?),
@@ -434,6 +434,31 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
     Ok(report)
 }
 
+/// The module graph of `plan` for what writes nothing (`--list`, `why`, `bundle rockspec`): the
+/// project's dependencies checked and its C modules compiled first, as the build does, so that
+/// they are in the graph. The returned guard holds the compiled modules while the graph is used.
+pub fn discover_plan(
+    plan: &plan::BuildPlan,
+) -> Result<(graph::Graph, Option<impl Drop>), Error> {
+    let target = stub::target(&plan.stub, plan.store)?;
+    let mut request = plan.graph.clone();
+    let mut warnings = Vec::new();
+    let built = match &plan.project {
+        Some(project) => Some(prepare_project(
+            project,
+            &mut request,
+            &target,
+            None,
+            &mut Vec::new(),
+            &mut warnings,
+        )?),
+        None => None,
+    };
+    let mut graph = discover(&request, &target)?;
+    graph.diagnostics.extend(warnings);
+    Ok((graph, built))
+}
+
 /// A `builtin` rockspec for the program of `plan` (`bundle rockspec`), its paths relative to
 /// `dir` (where the rockspec will be): the program's own Lua modules (those under the main
 /// script's directory, outside every tree), the main script as `build.install.bin`, and as
@@ -446,8 +471,10 @@ pub fn rockspec_for(
     version: &str,
 ) -> Result<(String, Vec<Diagnostic>), Error> {
     use project::{generate, manifest};
-    let target = stub::target(&plan.stub, plan.store)?;
-    let graph = discover_ok(&plan.graph, &target)?;
+    let (graph, _built) = discover_plan(plan)?;
+    if graph.has_errors() {
+        return Err(Error::Diagnostics(graph.diagnostics));
+    }
     let mut warnings = graph.diagnostics.clone();
     let mut trees = Vec::new();
     for t in &plan.graph.search.trees {
@@ -523,7 +550,7 @@ fn prepare_project(
     project: &plan::ProjectPlan,
     request: &mut graph::Request,
     target: &target::Target,
-    output: &plan::OutputPlan,
+    output: Option<&plan::OutputPlan>,
     clibs: &mut Vec<emit_c::CLib>,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<ProjectBuilt, Error> {
@@ -558,12 +585,12 @@ fn prepare_project(
         tempfile::Builder::new().prefix("bundle-cbuild").tempdir().map_err(Error::TraceSetup)?;
     let mut built = ProjectBuilt {
         dir,
-        before: file_identity(&output.path),
-        output: output.path.clone(),
+        before: output.and_then(|o| file_identity(&o.path)),
+        output: output.map(|o| o.path.clone()).unwrap_or_default(),
         created: Vec::new(),
     };
     for m in &project.c_modules {
-        if output.emit_c.is_some() {
+        if let Some(output) = output.filter(|o| o.emit_c.is_some()) {
             let archive = cbuild::compile_static(m)?;
             push_compiler_warnings(warnings, &archive.name, &archive.warnings);
             // Beside the C file, where its link line names it: `app.c` → `app.c.clibs/`.

@@ -90,8 +90,7 @@ fn build(cli: &Cli) -> Result<(), Error> {
         plan.notes.iter().for_each(|n| say(format_args!("{n}")));
     }
     if cli.list {
-        let target = bundle::base::stub::target(&plan.stub, plan.store)?;
-        let graph = bundle::discover(&plan.graph, &target)?;
+        let (graph, _built) = bundle::discover_plan(&plan)?;
         print_stdout(&bundle::list_table(&graph));
         if graph.has_errors() {
             return Err(Error::Diagnostics(graph.diagnostics));
@@ -149,6 +148,11 @@ fn rockspec(cli: &RockspecCli) -> Result<(), Error> {
     let mut args = cli.graph.clone();
     // The program's own rockspec, if any, is not what it is described from.
     args.no_rockspec = args.rockspec.is_none();
+    // LuaRocks' project tree beside the program, where its dependencies are installed.
+    let lua_modules = cli.main.parent().unwrap_or(std::path::Path::new("")).join("lua_modules");
+    if lua_modules.is_dir() && !args.trees.contains(&lua_modules) {
+        args.trees.push(lua_modules);
+    }
     let plan = BuildPlan::for_graph(Some(&cli.main), &args)?;
     let dir = match &cli.output {
         Some(out) => match out.parent() {
@@ -181,8 +185,7 @@ fn rockspec(cli: &RockspecCli) -> Result<(), Error> {
 
 fn why(cli: &WhyCli) -> Result<bool, Error> {
     let plan = BuildPlan::for_graph(Some(&cli.main), &cli.graph)?;
-    let target = bundle::base::stub::target(&plan.stub, plan.store)?;
-    let graph = bundle::discover(&plan.graph, &target)?;
+    let (graph, _built) = bundle::discover_plan(&plan)?;
     let chains = graph.chains_to(&cli.name);
     if chains.is_empty() {
         say(format_args!("bundle: '{}' is not required by {}", cli.name, cli.main.display()));
