@@ -40,14 +40,26 @@ pub fn exercise_payload(bytes: &[u8]) {
 /// unless an entry it passes on the way does not read (an error, never a wrong `None`).
 fn found_by_search(p: &Payload<'_>) {
     for entry in p.entries().flatten().filter(|e| !e.name.is_empty()) {
-        let found = if entry.flags & flags::LIBRARY != 0 {
-            p.library(entry.name)
-        } else {
-            p.module(entry.name)
-        };
-        if let Ok(found) = found {
+        if let Ok(found) = search(p, &entry) {
             assert_eq!(found, Some(entry), "binary search missed an entry of a sorted index");
         }
+    }
+}
+
+/// The search the runtime makes for an entry of this kind: a library, an asset (by its mount
+/// key), an entry point (by its name), or a module.
+fn search<'a>(
+    p: &Payload<'a>,
+    entry: &format::Entry<'a>,
+) -> Result<Option<format::Entry<'a>>, format::FormatError> {
+    if entry.flags & flags::LIBRARY != 0 && entry.kind == format::Kind::Native {
+        p.library(entry.name)
+    } else if let Some(key) = entry.asset_key() {
+        p.asset(key)
+    } else if let Some(name) = entry.entry_name() {
+        p.entry_point(name)
+    } else {
+        p.module(entry.name)
     }
 }
 
@@ -71,11 +83,7 @@ fn verify_all(p: &Payload<'_>) {
             );
             continue;
         }
-        let found = if entry.flags & flags::LIBRARY != 0 {
-            p.library(entry.name)
-        } else {
-            p.module(entry.name)
-        };
+        let found = search(p, &entry);
         assert_eq!(found, Ok(Some(entry)), "verify_all accepted an entry search does not find");
         if entry.flags & flags::SHARED != 0 {
             p.library_owner(&entry).expect("verify_all accepted a shared entry without owner");
@@ -92,7 +100,11 @@ fn verify_all(p: &Payload<'_>) {
     p.preloads().expect("verify_all accepted unreadable records");
     p.ignore_sigpipe().expect("verify_all accepted unreadable records");
     let interpreter = p.interpreter().expect("verify_all accepted unreadable records");
-    assert!(mains == 1 || interpreter.is_some(), "verify_all accepted nothing to run");
+    let entry_points = p.entry_points().expect("verify_all accepted an unreadable index");
+    assert!(
+        mains == 1 || interpreter.is_some() || !entry_points.is_empty(),
+        "verify_all accepted nothing to run"
+    );
     p.interpreter_env().expect("verify_all accepted unreadable records");
 }
 
