@@ -157,6 +157,12 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Sigpipe::Default)]
     pub sigpipe: Sigpipe,
 
+    /// Sign the executable with this OpenSSH Ed25519 private key (`ssh-keygen -t ed25519`;
+    /// an encrypted one takes its passphrase from BUNDLE_KEY_PASSPHRASE), as `bundle sign`
+    /// would: the output is written signed or not at all.
+    #[arg(long, value_name = "KEY", conflicts_with = "emit_c")]
+    pub sign: Option<PathBuf>,
+
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -171,8 +177,10 @@ pub enum Command {
     Rockspec(RockspecCli),
     /// Show what an executable made by bundle holds.
     Inspect(InspectCli),
-    /// Exit 0 only if an executable's payload is intact.
+    /// Exit 0 only if an executable is intact: payload, the bytes around it, a signature.
     Verify(VerifyCli),
+    /// Sign an executable in place with an OpenSSH Ed25519 key.
+    Sign(SignCli),
     /// Write an executable's entries back as files.
     Extract(ExtractCli),
     /// Make a symlink to an executable for each of its entry points.
@@ -368,12 +376,30 @@ const fn bundle_heroku_api_url() -> &'static str {
     crate::deploy::heroku::API_URL
 }
 
-/// `bundle verify FILE`: exit 0 only if the payload is intact (structure and checksum).
+/// `bundle verify FILE [--key PUB]`: exit 0 only if the payload is intact (structure and
+/// checksum), the bytes outside it hash to its image hash, and (with `--key`) the signature holds.
 #[derive(Debug, Parser)]
 #[command(name = "bundle verify")]
 pub struct VerifyCli {
     /// The executable to verify.
     pub file: PathBuf,
+    /// Also check its signature against this OpenSSH Ed25519 public key (`KEY.pub`, or the
+    /// private key file, which implies it).
+    #[arg(long, value_name = "PUB")]
+    pub key: Option<PathBuf>,
+}
+
+/// `bundle sign FILE --key KEY`: sign an executable in place (replacing any signature). The
+/// signature changes no signed byte: the image hash and the payload checksum stay valid.
+#[derive(Debug, Parser)]
+#[command(name = "bundle sign")]
+pub struct SignCli {
+    /// The executable to sign; rewritten atomically.
+    pub file: PathBuf,
+    /// The OpenSSH Ed25519 private key (`ssh-keygen -t ed25519`); an encrypted one takes its
+    /// passphrase from BUNDLE_KEY_PASSPHRASE (there is no prompt).
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
 }
 
 /// `bundle extract FILE -d DIR`: write the entries back as files.

@@ -19,6 +19,7 @@ pub mod inspect;
 pub mod output;
 pub mod plan;
 pub mod project;
+pub mod trust;
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +50,8 @@ pub enum Error {
     Pack(#[from] bundle_runtime::format::FormatError),
     #[error(transparent)]
     Emit(#[from] emit::EmitError),
+    #[error(transparent)]
+    Sign(#[from] trust::sign::SignError),
     #[error("no output was given (-o FILE)")]
     NoOutput,
     #[error(transparent)]
@@ -401,7 +404,16 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         None => {
             let program = program::Program::new(&graph, compiled, files, start);
             let (payload, totals) = pack::pack(&program)?;
-            let exe = emit::attach(&target.stub, &payload)?;
+            let exe = trust::seal(&target.stub, &payload)?;
+            // Signed before it is written: the output appears signed or not at all.
+            let exe = match &output.sign {
+                Some(key) => trust::sign::sign_file_bytes(&exe, key)?,
+                None => exe,
+            };
+            let mut inputs = inputs.clone();
+            if let Some(key) = &output.sign {
+                inputs.add(key);
+            }
             emit::write_atomically(&output.path, &exe, &inputs)?;
             Report {
                 output: output.path.clone(),
@@ -437,9 +449,7 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
 /// The module graph of `plan` for what writes nothing (`--list`, `why`, `bundle rockspec`): the
 /// project's dependencies checked and its C modules compiled first, as the build does, so that
 /// they are in the graph. The returned guard holds the compiled modules while the graph is used.
-pub fn discover_plan(
-    plan: &plan::BuildPlan,
-) -> Result<(graph::Graph, Option<impl Drop>), Error> {
+pub fn discover_plan(plan: &plan::BuildPlan) -> Result<(graph::Graph, Option<impl Drop>), Error> {
     let target = stub::target(&plan.stub, plan.store)?;
     let mut request = plan.graph.clone();
     let mut warnings = Vec::new();

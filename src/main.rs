@@ -13,7 +13,7 @@ use clap::Parser;
 
 use bundle::cli::{
     Cli, Command, ExtractCli, HerokuCli, HerokuCommand, InspectCli, LinksCli, OciCli, RockspecCli,
-    VerifyCli, WhyCli,
+    SignCli, VerifyCli, WhyCli,
 };
 use bundle::plan::BuildPlan;
 use bundle::Error;
@@ -241,18 +241,40 @@ fn inspect(cli: &InspectCli) -> u8 {
 }
 
 fn verify(cli: &VerifyCli) -> u8 {
-    match bundle::inspect::verify(&cli.file) {
-        Ok(r) => {
+    match bundle::inspect::integrity::verify_file(&cli.file, cli.key.as_deref()) {
+        Ok(v) => {
+            let image = match v.image_hash {
+                Some(h) => format!(", image sha256 {}", hex(&h[..8])),
+                None => ", no image hash".to_owned(),
+            };
+            let signed = v.signer.map(|f| format!(", signed by {f}")).unwrap_or_default();
             print_stdout(&format!(
-                "{}: ok ({} entries, checksum {})\n",
+                "{}: ok ({} entries, checksum {}{image}{signed})\n",
                 cli.file.display(),
-                r.payload.totals.entries,
-                r.payload.checksum
+                v.report.payload.totals.entries,
+                v.report.payload.checksum
             ));
             SUCCESS
         }
         Err(e) => {
-            say(format_args!("bundle: error: {e}"));
+            say(format_args!("bundle: error: {e:#}"));
+            FAILURE
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sign(cli: &SignCli) -> u8 {
+    match bundle::inspect::integrity::sign_file(&cli.file, &cli.key) {
+        Ok(fingerprint) => {
+            print_stdout(&format!("{}: signed by {fingerprint}\n", cli.file.display()));
+            SUCCESS
+        }
+        Err(e) => {
+            say(format_args!("bundle: error: {e:#}"));
             FAILURE
         }
     }
@@ -484,6 +506,7 @@ fn run() -> u8 {
         Some(Command::Rockspec(c)) => rockspec(c).map(Ok),
         Some(Command::Inspect(c)) => return finish(inspect(c)),
         Some(Command::Verify(c)) => return finish(verify(c)),
+        Some(Command::Sign(c)) => return finish(sign(c)),
         Some(Command::Extract(c)) => return finish(extract(c)),
         Some(Command::Links(c)) => return finish(links(c)),
         Some(Command::Heroku(c)) => return finish(heroku(c)),

@@ -66,6 +66,8 @@ pub struct OutputPlan {
     pub ignore_sigpipe: bool,
     /// `--emit-c`: a C file instead of an executable.
     pub emit_c: Option<EmitC>,
+    /// `--sign KEY`: the private key that signs the executable.
+    pub sign: Option<PathBuf>,
 }
 
 /// The `--trace` settings.
@@ -804,5 +806,6 @@ fn output_plan(
         depfile: cli.depfile.clone(),
         ignore_sigpipe: cli.sigpipe == crate::cli::Sigpipe::Ignore,
         emit_c,
+        sign: cli.sign.clone(),
     })
 }

@@ -123,6 +123,8 @@ const LAYERS: &[&[&str]] = &[
     &["graph"],
     &["compile"],
     &["output"],
+    // Image hashes and signatures (issue 18): sealing an executable the output stage attached.
+    &["trust"],
     &["inspect"],
     &["deploy"],
     // LuaRocks projects: rockspecs, trees, generated rockspecs (base and graph only).

@@ -74,6 +74,8 @@ fn masked_inspect(dir: &Path) -> String {
                 "[size]"
             } else if line.starts_with("payload ") && prev == "checksum" {
                 "[checksum]"
+            } else if line.starts_with("image hash ") && prev == "sha256" {
+                "[sha256]"
             } else if line.starts_with("glibc ") && next == "or" {
                 "[glibc]"
             } else {

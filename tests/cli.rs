@@ -801,7 +801,8 @@ fn issue14_help_lists_every_command() {
     let dir = tempdir();
     let r = run(bundle_cmd(dir.path(), &["--help"]).env("COLUMNS", "100"));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    for cmd in ["why", "rockspec", "inspect", "verify", "extract", "links", "heroku", "oci"] {
+    for cmd in ["why", "rockspec", "inspect", "verify", "sign", "extract", "links", "heroku", "oci"]
+    {
         assert!(r.stdout.contains(&format!("\n  {cmd} ")), "{cmd} missing from:\n{}", r.stdout);
     }
     insta::assert_snapshot!("help", r.stdout);
@@ -811,7 +812,8 @@ fn issue14_help_lists_every_command() {
 #[test]
 fn every_command_help_is_stable() {
     let dir = tempdir();
-    for cmd in ["why", "rockspec", "inspect", "verify", "extract", "links", "heroku", "oci"] {
+    for cmd in ["why", "rockspec", "inspect", "verify", "sign", "extract", "links", "heroku", "oci"]
+    {
         let r = run(bundle_cmd(dir.path(), &[cmd, "--help"]).env("COLUMNS", "100"));
         assert_eq!(r.code, 0, "{cmd}: {}", r.stderr);
         insta::assert_snapshot!(format!("help_{cmd}"), r.stdout);

@@ -118,7 +118,10 @@ pub fn locate(image: &[u8]) -> Result<Located, LocateError> {
             }),
         };
     }
-    // The trailer: the payload is the last `declared_len` bytes of the file.
+    // The trailer: the payload is the last `declared_len` bytes of the file, before a
+    // signature block if there is one (docs/FORMAT.md, "Signature block").
+    let image = &image[..image.len() - signature_block_len(image)];
+    let file_len = image.len() as u64;
     let len = match format::declared_len(image) {
         Ok(len) => len,
         Err(format::FormatError::BadEndMagic | format::FormatError::Truncated { .. }) => {
@@ -138,6 +141,33 @@ pub fn locate(image: &[u8]) -> Result<Located, LocateError> {
         });
     }
     Ok(Located { carrier: Carrier::Trailer, range: (file_len - len) as usize..image.len() })
+}
+
+/// The length of the signature block that ends `image` (`bundle sign`, docs/FORMAT.md,
+/// "Signature block"): a SIGNATURE record (tag, length, value), then the block's own length
+/// (u64) and [`format::record::SIGNATURE_MAGIC`]. 0 when `image` does not end with a
+/// well-formed one.
+pub fn signature_block_len(image: &[u8]) -> usize {
+    const TAIL: usize = 16;
+    let Some(tail_at) = image.len().checked_sub(TAIL) else { return 0 };
+    if image[tail_at + 8..] != format::record::SIGNATURE_MAGIC {
+        return 0;
+    }
+    let declared = u64::from_le_bytes(image[tail_at..tail_at + 8].try_into().unwrap_or_default());
+    let Some(start) = usize::try_from(declared).ok().and_then(|n| image.len().checked_sub(n))
+    else {
+        return 0;
+    };
+    let Some(head) = image.get(start..start + 6).filter(|_| start + 6 <= tail_at) else {
+        return 0;
+    };
+    let tag = u16::from_le_bytes([head[0], head[1]]);
+    let len = u32::from_le_bytes([head[2], head[3], head[4], head[5]]) as usize;
+    if tag == format::record::SIGNATURE && start + 6 + len == tail_at {
+        image.len() - start
+    } else {
+        0
+    }
 }
 
 /// Maps `file` read-only.

@@ -221,6 +221,8 @@ impl Facts {
                 Record::Hermetic => f.hermetic = true,
                 Record::Args(_) => f.has_args = true,
                 Record::Preload(_) | Record::Needs(_) | Record::Assets(_) => {}
+                // The image hash is for `bundle verify`: start-up checks only the payload.
+                Record::ImageHash(_) => {}
             }
         }
         f.ignore_sigpipe = sigpipe == Some(true);

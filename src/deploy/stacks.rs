@@ -81,6 +81,7 @@ mod tests {
 
     fn report(glibc: &str, arch: &str) -> Report {
         Report {
+            integrity: Default::default(),
             schema: 1,
             file: "app".into(),
             size: 1,

@@ -7,6 +7,7 @@
 //! field changes meaning or disappears.
 
 pub mod extract;
+pub mod integrity;
 pub mod links;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,29 @@ pub struct Report {
     pub size: u64,
     pub executable: Option<Executable>,
     pub payload: PayloadInfo,
+    /// The image hash and the signature (docs/FORMAT.md, "Image hash", "Signature block").
+    pub integrity: Integrity,
+}
+
+/// What protects the bytes outside the payload.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Integrity {
+    /// The recorded SHA-256 of the executable outside the payload, hexadecimal; null for an
+    /// executable without an IMAGE_HASH record.
+    pub image_hash: Option<String>,
+    /// Whether the file's bytes still hash to it; null without one.
+    pub image_hash_ok: Option<bool>,
+    /// The signature block at the end of the file, if any.
+    pub signature: Option<SignatureInfo>,
+}
+
+/// A signature block.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureInfo {
+    /// `ed25519`.
+    pub algorithm: String,
+    /// The signer's public key fingerprint, as `ssh-keygen -l` prints it (`SHA256:...`).
+    pub fingerprint: String,
 }
 
 /// The executable around the payload.
@@ -372,7 +396,9 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
         .collect();
     external_libraries.sort();
     external_libraries.dedup();
+    let integrity = integrity(&bytes, located.range.clone(), &p);
     Ok(Report {
+        integrity,
         schema: SCHEMA,
         file: path.display().to_string(),
         size: bytes.len() as u64,
@@ -400,6 +426,20 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
             external_libraries,
         },
     })
+}
+
+/// The image hash `p` records, whether `bytes` match it, and the signature block's signer.
+fn integrity(bytes: &[u8], range: std::ops::Range<usize>, p: &Payload) -> Integrity {
+    let recorded = crate::trust::recorded(p).ok().flatten().and_then(|h| h.hash().copied());
+    let hex = |h: &[u8]| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    Integrity {
+        image_hash: recorded.map(|h| hex(&h)),
+        image_hash_ok: recorded.map(|h| crate::trust::image_hash(bytes, range) == h),
+        signature: crate::trust::sign::signer(bytes).ok().flatten().map(|k| SignatureInfo {
+            algorithm: "ed25519".into(),
+            fingerprint: crate::trust::sign::fingerprint(&k),
+        }),
+    }
 }
 
 /// The entry points of `p`, the interpreter entry among them, sorted by name.
@@ -517,6 +557,19 @@ pub fn render(r: &Report) -> String {
         p.checksum,
         if p.checksum_ok { "ok" } else { "MISMATCH: damaged" }
     );
+    let integrity = &r.integrity;
+    let _ = match (&integrity.image_hash, integrity.image_hash_ok) {
+        (Some(h), Some(ok)) => writeln!(
+            out,
+            "image hash   sha256 {h} ({})",
+            if ok { "ok" } else { "MISMATCH: damaged outside the payload; see bundle verify" }
+        ),
+        _ => writeln!(out, "image hash   none (made before image hashes, or not sealed)"),
+    };
+    let _ = match &integrity.signature {
+        Some(s) => writeln!(out, "signature    {} {}", s.algorithm, s.fingerprint),
+        None => writeln!(out, "signature    none"),
+    };
     let main = match (&p.main, p.entry_points.is_empty()) {
         (Some(m), _) => shown(m),
         (None, true) => "(none: interpreter)".to_owned(),
@@ -677,6 +730,7 @@ mod tests {
             mode: None,
         };
         let report = Report {
+            integrity: Integrity::default(),
             schema: SCHEMA,
             file: "app".into(),
             size: 1,

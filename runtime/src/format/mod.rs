@@ -107,6 +107,6 @@ pub use layout::{
     SECTION_NAME, VERSION,
 };
 pub use read::Payload;
-pub use record::{Args, Needs, Record, Records};
+pub use record::{Args, ImageHash, ImageRegion, Needs, Record, Records};
 pub use verify::MAX_LIBRARY_DEPTH;
-pub use write::{NewEntry, Totals, Writer};
+pub use write::{with_record, NewEntry, Totals, Writer};

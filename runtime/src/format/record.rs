@@ -46,6 +46,16 @@ pub const HERMETIC: u16 = 0x0009;
 /// The name of an entry that runs the [`INTERPRETER`] (`--entry lua=@interpreter`). At most
 /// one; only with an INTERPRETER record.
 pub const INTERPRETER_ENTRY: u16 = 0x000A;
+/// The SHA-256 of every byte of the executable outside the payload (and outside a signature
+/// block), then the file regions it covers, each with a short digest of its own, so that
+/// `bundle verify` can name the damaged one (docs/FORMAT.md, "Image hash"). At most one. The
+/// runtime never reads it: start-up checks only the payload checksum.
+pub const IMAGE_HASH: u16 = 0x0010;
+/// An Ed25519 signature, stored after the payload at the very end of the file, never inside
+/// it (docs/FORMAT.md, "Signature block"); optional: a reader that does not know it skips it.
+pub const SIGNATURE: u16 = 0x8011;
+/// The last 8 bytes of a file that ends with a signature block.
+pub const SIGNATURE_MAGIC: [u8; 8] = *b"LJBNDSIG";
 /// Bit marking a record that readers may ignore when they do not know it.
 pub const OPTIONAL: u16 = 0x8000;
 
@@ -76,6 +86,8 @@ pub enum Record<'a> {
     Hermetic,
     /// [`INTERPRETER_ENTRY`]: the name of the entry that runs the interpreter.
     InterpreterEntry(&'a [u8]),
+    /// [`IMAGE_HASH`]: the hash of the executable outside the payload, and its regions.
+    ImageHash(ImageHash<'a>),
 }
 
 impl<'a> Record<'a> {
@@ -92,6 +104,7 @@ impl<'a> Record<'a> {
             Record::DefaultEntry(_) => DEFAULT_ENTRY,
             Record::Hermetic => HERMETIC,
             Record::InterpreterEntry(_) => INTERPRETER_ENTRY,
+            Record::ImageHash(_) => IMAGE_HASH,
         }
     }
 
@@ -108,6 +121,7 @@ impl<'a> Record<'a> {
             Record::DefaultEntry(_) => "DEFAULT_ENTRY",
             Record::Hermetic => "HERMETIC",
             Record::InterpreterEntry(_) => "INTERPRETER_ENTRY",
+            Record::ImageHash(_) => "IMAGE_HASH",
         }
     }
 
@@ -122,7 +136,8 @@ impl<'a> Record<'a> {
             | Record::Assets(_)
             | Record::DefaultEntry(_)
             | Record::Hermetic
-            | Record::InterpreterEntry(_) => true,
+            | Record::InterpreterEntry(_)
+            | Record::ImageHash(_) => true,
         }
     }
 
@@ -158,6 +173,7 @@ impl<'a> Record<'a> {
                 ))
             }
             INTERPRETER_ENTRY => Record::InterpreterEntry(value),
+            IMAGE_HASH => Record::ImageHash(ImageHash(value)),
             t if t & OPTIONAL != 0 => return Ok(None),
             t => return Err(FormatError::UnknownRecord(t)),
         }))
@@ -172,7 +188,7 @@ impl<'a> Record<'a> {
             | Record::Assets(v)
             | Record::DefaultEntry(v)
             | Record::InterpreterEntry(v) => v,
-            Record::Needs(Needs(v)) | Record::Args(Args(v)) => v,
+            Record::Needs(Needs(v)) | Record::Args(Args(v)) | Record::ImageHash(ImageHash(v)) => v,
             Record::Hermetic => &[],
             Record::Sigpipe { ignore: false } => &[0],
             Record::Sigpipe { ignore: true } => &[1],
@@ -214,6 +230,7 @@ impl<'a> Record<'a> {
                 "the ARGS record for '{}' does not name an entry (an entry name has no '/')",
                 escaped(args.entry())
             )),
+            Record::ImageHash(h) => h.regions().try_for_each(|r| r.map(drop)),
             Record::Preload(_)
             | Record::Needs(_)
             | Record::Sigpipe { .. }
@@ -284,6 +301,77 @@ impl<'a> Args<'a> {
     /// The baked arguments, in order (empty ones included: `''` is an argument).
     pub fn args(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.0.split(|b| *b == 0).skip(1)
+    }
+}
+
+/// An IMAGE_HASH record's value as stored: the SHA-256 of the executable outside the payload
+/// (32 bytes), then its regions, in file order, each `offset: u64, len: u64, digest: 8 bytes`
+/// (the first 8 bytes of the SHA-256 of the region's bytes), `name_len: u16`, the name (UTF-8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageHash<'a>(pub &'a [u8]);
+
+/// One region of an [`ImageHash`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageRegion<'a> {
+    pub offset: u64,
+    pub len: u64,
+    pub digest: [u8; 8],
+    /// What the bytes are: `ELF header`, `program headers`, `section .text`, ...
+    pub name: &'a [u8],
+}
+
+impl<'a> ImageHash<'a> {
+    /// Bytes before the regions: the SHA-256 of the image.
+    pub const HASH_LEN: usize = 32;
+
+    /// The value that holds `hash` and `regions`.
+    pub fn join(hash: &[u8; 32], regions: &[ImageRegion<'_>]) -> Vec<u8> {
+        let mut value = hash.to_vec();
+        for r in regions {
+            value.extend_from_slice(&r.offset.to_le_bytes());
+            value.extend_from_slice(&r.len.to_le_bytes());
+            value.extend_from_slice(&r.digest);
+            let name = &r.name[..r.name.len().min(u16::MAX as usize)];
+            value.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            value.extend_from_slice(name);
+        }
+        value
+    }
+
+    /// The SHA-256 of the image; `None` when the value is too short to hold one.
+    pub fn hash(&self) -> Option<&'a [u8; 32]> {
+        self.0.get(..Self::HASH_LEN).and_then(|h| h.try_into().ok())
+    }
+
+    /// The regions, in order; an error for a value that does not hold a hash and whole regions.
+    pub fn regions(&self) -> impl Iterator<Item = Result<ImageRegion<'a>, FormatError>> + 'a {
+        let value = self.0;
+        let mut at = if value.len() < Self::HASH_LEN { usize::MAX } else { Self::HASH_LEN };
+        std::iter::from_fn(move || {
+            if at == value.len() {
+                return None;
+            }
+            let region = (|| {
+                if at == usize::MAX {
+                    return Err(FormatError::BadRecord(format!(
+                        "the IMAGE_HASH record holds {} bytes, fewer than a SHA-256",
+                        value.len()
+                    )));
+                }
+                let what = "IMAGE_HASH region";
+                let offset = super::layout::u64_at(value, at, what)?;
+                let len = super::layout::u64_at(value, at + 8, what)?;
+                let digest = super::layout::array::<8>(value, at + 16, what)?;
+                let name_len = u16_at(value, at + 24, what)?;
+                let name = slice(value, at as u64 + 26, name_len.into(), what)?;
+                at += 26 + name.len();
+                Ok(ImageRegion { offset, len, digest, name })
+            })();
+            if region.is_err() {
+                at = value.len();
+            }
+            Some(region)
+        })
     }
 }
 

@@ -210,10 +210,67 @@ fn push_string(strings: &mut Vec<u8>, s: &[u8], what: &'static str) -> Result<u3
     Ok(off)
 }
 
+/// `payload` (a whole, well-formed payload) with one more record, after its others: the
+/// header's `records_len` and `total_len` and the footer follow. Entries' data offsets are
+/// relative to the data section, so nothing else moves. How the bundler adds IMAGE_HASH to a
+/// payload once it knows where the payload lands in the executable.
+pub fn with_record(payload: &[u8], tag: u16, value: &[u8]) -> Result<Vec<u8>, FormatError> {
+    let header = Header::read(payload)?;
+    let records_end = (HEADER_LEN as u64)
+        .checked_add(u64::from(header.entry_count) * ENTRY_LEN as u64)
+        .and_then(|n| n.checked_add(header.strings_len.into()))
+        .and_then(|n| n.checked_add(header.records_len.into()))
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n <= payload.len().saturating_sub(FOOTER_LEN))
+        .ok_or(FormatError::BadHeader("section lengths exceed the payload"))?;
+    let body_end = payload.len() - FOOTER_LEN;
+    let mut record = Vec::new();
+    record::write(&mut record, tag, value)?;
+    let records_len = u32::try_from(u64::from(header.records_len) + record.len() as u64)
+        .map_err(|_| FormatError::TooLarge("the records section"))?;
+    let total_len = header.total_len + record.len() as u64;
+    let mut out = Vec::with_capacity(payload.len() + record.len());
+    Header { records_len, total_len, ..header }.write(&mut out);
+    out.extend_from_slice(&payload[HEADER_LEN..records_end]);
+    out.extend_from_slice(&record);
+    out.extend_from_slice(&payload[records_end..body_end]);
+    write_footer(&mut out, total_len);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::format::testing::{entry, sample};
+
+    /// Issue 18: a record added to a finished payload reads back after the others, and the
+    /// entries, their data and the checksum all still hold.
+    #[test]
+    fn issue18_with_record_appends_a_record() {
+        use crate::format::{record, ImageHash, ImageRegion, Payload, Record};
+        let bytes = sample();
+        let before = Payload::parse(&bytes).unwrap();
+        let regions = [ImageRegion { offset: 0, len: 64, digest: [7; 8], name: b"ELF header" }];
+        let value = ImageHash::join(&[9; 32], &regions);
+        let after = with_record(&bytes, record::IMAGE_HASH, &value).unwrap();
+        assert_eq!(after.len(), bytes.len() + 6 + value.len());
+        let p = Payload::parse(&after).unwrap();
+        p.verify_all().unwrap();
+        let records: Vec<Record> = p.records().collect::<Result<_, _>>().unwrap();
+        let Some(Record::ImageHash(h)) = records.last() else { panic!("{records:?}") };
+        assert_eq!(h.hash(), Some(&[9; 32]));
+        assert_eq!(h.regions().collect::<Result<Vec<_>, _>>().unwrap(), regions);
+        assert_eq!(Record::decode(record::IMAGE_HASH, &value), Ok(Some(Record::ImageHash(*h))));
+        for (a, b) in before.entries().zip(p.entries()) {
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert_eq!((a.name, a.decode().unwrap()), (b.name, b.decode().unwrap()));
+        }
+        // A value too short for a hash, or with a region cut short, is refused by verify_all.
+        for bad in [&value[..31], &value[..40]] {
+            let err = Record::ImageHash(ImageHash(bad)).check().unwrap_err().to_string();
+            assert!(err.contains("IMAGE_HASH"), "{err}");
+        }
+    }
 
     /// The hex example of docs/FORMAT.md, byte for byte: the spec cannot drift from the code.
     #[test]
