@@ -759,8 +759,11 @@ show(listing(uv, uv.fs_scandir(ABS .. "/data")))
 show(listing(uv, uv.fs_scandir(ABS .. "/data/sub/deep")))
 show(uv.fs_realpath(ABS .. "/data/sub/../hello.txt") == ABS .. "/data/hello.txt")
 show(uv.fs_stat(ABS .. "/data/missing.txt"))
-uv.fs_stat(ABS .. "/data/lines.txt", function(err, s) show("async stat", err, s.size) end)
-uv.fs_scandir(ABS .. "/data/sub", function(err, req) show("async scandir", err, listing(uv, req)) end)
+-- One request after the other: two in flight complete in either order, on disk as embedded.
+uv.fs_stat(ABS .. "/data/lines.txt", function(err, s)
+  show("async stat", err, s.size)
+  uv.fs_scandir(ABS .. "/data/sub", function(err2, req) show("async scandir", err2, listing(uv, req)) end)
+end)
 uv.run()
 "##,
         ),
