@@ -157,6 +157,18 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Sigpipe::Default)]
     pub sigpipe: Sigpipe,
 
+    /// Rewrite the paths the executable records (chunk names, so tracebacks; the bill of
+    /// materials) that start with FROM to start with TO instead, as rustc's flag does
+    /// (repeatable; the last matching one wins). Builds of one project from different
+    /// directories are then byte-identical.
+    #[arg(long = "remap-path-prefix", value_name = "FROM=TO", value_parser = crate::base::remap::parse_rule)]
+    pub remap_path_prefix: Vec<(PathBuf, PathBuf)>,
+
+    /// Fail, writing nothing, when the executable would be larger than this (bytes, or with
+    /// a unit: K, KiB, M, MiB, G, GiB); the error shows where the bytes go.
+    #[arg(long = "max-size", value_name = "BYTES", value_parser = crate::base::size::parse_size)]
+    pub max_size: Option<u64>,
+
     /// Sign the executable with this OpenSSH Ed25519 private key (`ssh-keygen -t ed25519`;
     /// an encrypted one takes its passphrase from BUNDLE_KEY_PASSPHRASE), as `bundle sign`
     /// would: the output is written signed or not at all.
@@ -185,6 +197,10 @@ pub enum Command {
     Extract(ExtractCli),
     /// Make a symlink to an executable for each of its entry points.
     Links(LinksCli),
+    /// Show where an executable's bytes go: modules, rocks and search roots, libraries, stub.
+    Size(SizeCli),
+    /// Compare two executables' entries: added, removed, changed, with size deltas.
+    Diff(DiffCli),
     /// Deploy an executable to Heroku (slug, Platform API).
     Heroku(HerokuCli),
     /// Write a container image (OCI layout and docker-archive), without Docker.
@@ -320,6 +336,37 @@ pub struct InspectCli {
     /// Also check that it runs on this stack (heroku-22, heroku-24): exit 1 if not.
     #[arg(long, value_name = "STACK")]
     pub stack: Option<String>,
+
+    /// Print a CycloneDX 1.5 JSON SBOM made from the bill of materials instead.
+    #[arg(long, conflicts_with_all = ["json", "stack"])]
+    pub sbom: bool,
+}
+
+/// `bundle size APP`: where an executable's bytes go.
+#[derive(Debug, Parser)]
+#[command(name = "bundle size")]
+pub struct SizeCli {
+    /// The executable.
+    pub file: PathBuf,
+
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bundle diff OLD NEW`: entries added, removed and changed (by content hash).
+#[derive(Debug, Parser)]
+#[command(name = "bundle diff")]
+pub struct DiffCli {
+    /// The older executable.
+    pub old: PathBuf,
+
+    /// The newer executable.
+    pub new: PathBuf,
+
+    /// Print JSON instead of tab-separated lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `bundle heroku ...`: deploy a bundled executable to Heroku.

@@ -80,6 +80,10 @@ pub enum Error {
     },
     #[error("--trace: cannot prepare the traced executable: {0}")]
     TraceSetup(std::io::Error),
+    #[error("{} would be {size} bytes, more than --max-size {max}; where the bytes go:\n{table}", path.display())]
+    TooLarge { path: PathBuf, size: u64, max: u64, table: String },
+    #[error(transparent)]
+    Sizes(#[from] inspect::InspectError),
     #[error("cannot write the dependency file {}: {source}", path.display())]
     Depfile {
         path: PathBuf,
@@ -114,6 +118,8 @@ pub struct Report {
     pub trace: Option<TraceReport>,
     /// `--emit-c`: the command that compiles and links the C file.
     pub link_line: Option<String>,
+    /// Where the executable's bytes go (not for `--emit-c`).
+    pub sizes: Option<inspect::size::Sizes>,
 }
 
 /// What the rounds of `--trace` found.
@@ -365,7 +371,12 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         Some(spec) => Some(trace_rounds(plan, &mut request, &files, spec, &target)?),
         None => None,
     };
-    let graph = discover_ok(&request, &target)?;
+    let mut graph = discover_ok(&request, &target)?;
+    // --remap-path-prefix: chunk names (tracebacks, and the bytecode's debug info) remapped
+    // before anything is compiled.
+    for u in &mut graph.units {
+        u.chunkname = output.remap.chunkname(&u.chunkname);
+    }
     let inputs = inputs(plan, &graph, &clibs, &files);
     // Checked before any work, so that nothing is compiled for an output that cannot be written.
     inputs.check(&output.path)?;
@@ -402,7 +413,20 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
             build_c(&request, &program, c, &clibs, &output.path, &inputs)?
         }
         None => {
-            let program = program::Program::new(&graph, compiled, files, start);
+            let roots = bom_roots(&request.search, &target);
+            let bom = output::bom::build(
+                &graph,
+                &files,
+                &roots,
+                &output.remap,
+                &target.luajit,
+                &output.flags,
+            );
+            let mut program = program::Program::new(&graph, compiled, files, start);
+            program.manifest = bom.encode();
+            for lib in &mut program.libraries {
+                lib.path = output.remap.path(&lib.path);
+            }
             let (payload, totals) = pack::pack(&program)?;
             let exe = trust::seal(&target.stub, &payload)?;
             // Signed before it is written: the output appears signed or not at all.
@@ -410,6 +434,15 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
                 Some(key) => trust::sign::sign_file_bytes(&exe, key)?,
                 None => exe,
             };
+            let sizes = inspect::size::sizes(&output.path, &exe)?;
+            if let Some(max) = output.max_size.filter(|max| exe.len() as u64 > *max) {
+                return Err(Error::TooLarge {
+                    path: output.path.clone(),
+                    size: exe.len() as u64,
+                    max,
+                    table: sizes.render(),
+                });
+            }
             let mut inputs = inputs.clone();
             if let Some(key) = &output.sign {
                 inputs.add(key);
@@ -424,6 +457,7 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
                 warnings: Vec::new(),
                 trace: None,
                 link_line: None,
+                sizes: Some(sizes),
             }
         }
     };
@@ -444,6 +478,52 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
     report.warnings = warnings;
     report.trace = trace;
     Ok(report)
+}
+
+/// The places modules are looked up from, for the bill of materials: the main script's
+/// directory, the `-I` roots, the directories of `LUA_PATH`/`LUA_CPATH` templates, and the
+/// LuaRocks trees with the rock (and its installed rockspec's licence) of each module.
+fn bom_roots(
+    search: &graph::resolve::SearchConfig,
+    target: &target::Target,
+) -> Vec<output::bom::Root> {
+    use output::bom::Root;
+    use std::os::unix::ffi::OsStrExt;
+    let mut roots =
+        vec![Root { kind: "main", dir: search.root.clone(), rocks: Default::default() }];
+    roots.extend(search.includes.iter().map(|d| Root {
+        kind: "include",
+        dir: d.clone(),
+        rocks: Default::default(),
+    }));
+    for var in [&search.env_path, &search.env_cpath].into_iter().flatten() {
+        for template in var.split(|b| *b == b';') {
+            // `/opt/lua/?.lua` → `/opt/lua`: the part before the first `?`, up to a `/`.
+            let head = template.split(|b| *b == b'?').next().unwrap_or_default();
+            let Some(end) = head.iter().rposition(|b| *b == b'/') else { continue };
+            let dir = Path::new(std::ffi::OsStr::from_bytes(&head[..end]));
+            if dir.is_absolute() {
+                roots.push(Root {
+                    kind: "path",
+                    dir: dir.to_path_buf(),
+                    rocks: Default::default(),
+                });
+            }
+        }
+    }
+    for tree in &search.trees {
+        roots.push(Root {
+            kind: "tree",
+            dir: tree.clone(),
+            rocks: project::manifest::rocks_by_module(tree, target.multiarch)
+                .into_iter()
+                .map(|(m, (name, version, license))| {
+                    (m, output::bom::Rock { name, version, license })
+                })
+                .collect(),
+        });
+    }
+    roots
 }
 
 /// The module graph of `plan` for what writes nothing (`--list`, `why`, `bundle rockspec`): the
@@ -825,6 +905,7 @@ fn build_c(
         warnings: Vec::new(),
         trace: None,
         link_line: Some(emit_c::link_line(output, clibs)),
+        sizes: None,
     })
 }
 

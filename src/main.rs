@@ -120,6 +120,9 @@ fn build(cli: &Cli) -> Result<(), Error> {
             human(report.raw),
             human(report.stored),
         ));
+        if let Some(sizes) = &report.sizes {
+            say(format_args!("{}", sizes.render_top(10).trim_end()));
+        }
     }
     Ok(())
 }
@@ -197,6 +200,27 @@ fn why(cli: &WhyCli) -> Result<bool, Error> {
 
 fn inspect(cli: &InspectCli) -> u8 {
     match bundle::inspect::inspect(&cli.file) {
+        Ok(report) if cli.sbom => match &report.manifest {
+            Some(bom) => {
+                let name = cli
+                    .file
+                    .file_name()
+                    .map_or_else(|| "app".to_owned(), |n| n.to_string_lossy().into_owned());
+                let doc = bundle::inspect::sbom::sbom(&name, bom);
+                print_stdout(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&doc).unwrap_or_default()
+                ));
+                SUCCESS
+            }
+            None => {
+                say(format_args!(
+                    "bundle: error: {}: carries no bill of materials (no MANIFEST record: built by an older bundle, or with --emit-c); rebuild it to get an SBOM",
+                    cli.file.display()
+                ));
+                FAILURE
+            }
+        },
         Ok(report) => {
             if cli.json {
                 let text = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -232,6 +256,44 @@ fn inspect(cli: &InspectCli) -> u8 {
                 ));
                 FAILURE
             }
+        }
+        Err(e) => {
+            say(format_args!("bundle: error: {e}"));
+            FAILURE
+        }
+    }
+}
+
+/// `bundle size APP`: where the bytes go.
+fn size(cli: &bundle::cli::SizeCli) -> u8 {
+    let sizes = bundle::inspect::size::read_app(&cli.file)
+        .and_then(|bytes| bundle::inspect::size::sizes(&cli.file, &bytes));
+    match sizes {
+        Ok(s) if cli.json => {
+            print_stdout(&format!("{}\n", serde_json::to_string_pretty(&s).unwrap_or_default()));
+            SUCCESS
+        }
+        Ok(s) => {
+            print_stdout(&s.render());
+            SUCCESS
+        }
+        Err(e) => {
+            say(format_args!("bundle: error: {e}"));
+            FAILURE
+        }
+    }
+}
+
+/// `bundle diff OLD NEW`: added, removed and changed entries.
+fn diff(cli: &bundle::cli::DiffCli) -> u8 {
+    match bundle::inspect::size::diff(&cli.old, &cli.new) {
+        Ok(d) if cli.json => {
+            print_stdout(&format!("{}\n", serde_json::to_string_pretty(&d).unwrap_or_default()));
+            SUCCESS
+        }
+        Ok(d) => {
+            print_stdout(&d.render());
+            SUCCESS
         }
         Err(e) => {
             say(format_args!("bundle: error: {e}"));
@@ -509,6 +571,8 @@ fn run() -> u8 {
         Some(Command::Sign(c)) => return finish(sign(c)),
         Some(Command::Extract(c)) => return finish(extract(c)),
         Some(Command::Links(c)) => return finish(links(c)),
+        Some(Command::Size(c)) => return finish(size(c)),
+        Some(Command::Diff(c)) => return finish(diff(c)),
         Some(Command::Heroku(c)) => return finish(heroku(c)),
         Some(Command::Oci(c)) => return finish(oci(c)),
         None => {

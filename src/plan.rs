@@ -66,6 +66,12 @@ pub struct OutputPlan {
     pub ignore_sigpipe: bool,
     /// `--emit-c`: a C file instead of an executable.
     pub emit_c: Option<EmitC>,
+    /// `--remap-path-prefix`: how recorded paths are rewritten.
+    pub remap: crate::base::remap::Remap,
+    /// `--max-size`: the largest executable the build may write.
+    pub max_size: Option<u64>,
+    /// The flags that shaped the program, normalised for the bill of materials.
+    pub flags: Vec<String>,
     /// `--sign KEY`: the private key that signs the executable.
     pub sign: Option<PathBuf>,
 }
@@ -806,6 +812,59 @@ fn output_plan(
         depfile: cli.depfile.clone(),
         ignore_sigpipe: cli.sigpipe == crate::cli::Sigpipe::Ignore,
         emit_c,
+        remap: crate::base::remap::Remap::new(cli.remap_path_prefix.clone()),
+        max_size: cli.max_size,
+        flags: build_flags(cli),
         sign: cli.sign.clone(),
     })
+}
+
+/// The flags that decide what the program is, for the bill of materials: a fixed order of
+/// flags (each repeatable one in the order given), paths remapped, and nothing that names
+/// where the output goes or how the build talks (`-o`, `--depfile`, `-q`, tracing's files).
+fn build_flags(cli: &Cli) -> Vec<String> {
+    let remap = crate::base::remap::Remap::new(cli.remap_path_prefix.clone());
+    let path = |p: &std::path::Path| remap.text(p);
+    let g = &cli.graph;
+    let mut out = Vec::new();
+    let mut push = |flag: &str, value: String| out.push(format!("{flag}={value}"));
+    g.modules.iter().for_each(|m| push("--module", m.clone()));
+    g.preloads.iter().for_each(|m| push("--preload", m.clone()));
+    g.includes.iter().for_each(|d| push("--include", path(d)));
+    g.trees.iter().for_each(|d| push("--tree", path(d)));
+    g.excludes.iter().for_each(|x| push("--exclude", x.clone()));
+    g.no_libs.iter().for_each(|x| push("--no-lib", x.clone()));
+    if let Some(r) = &g.rockspec {
+        push("--rockspec", path(r));
+    }
+    g.vars.iter().for_each(|v| push("--var", v.clone()));
+    cli.entries.iter().for_each(|e| push("--entry", e.clone()));
+    if let Some(d) = &cli.default_entry {
+        push("--default", d.clone());
+    }
+    if let Some(a) = &cli.args {
+        push("--args", a.clone());
+    }
+    cli.entry_args.iter().for_each(|a| push("--entry-args", a.clone()));
+    if let Some(e) = &cli.interpreter_env {
+        push("--interpreter-env", e.clone());
+    }
+    cli.assets.iter().for_each(|a| push("--asset", a.clone()));
+    cli.asset_excludes.iter().for_each(|a| push("--asset-exclude", a.clone()));
+    if cli.sigpipe == crate::cli::Sigpipe::Ignore {
+        push("--sigpipe", "ignore".into());
+    }
+    for (on, flag) in [
+        (cli.hermetic, "--hermetic"),
+        (cli.strip, "--strip"),
+        (cli.source, "--source"),
+        (g.allow_missing, "--allow-missing"),
+        (g.strict, "--strict"),
+        (cli.stub.is_some(), "--stub"),
+    ] {
+        if on {
+            out.push(flag.to_owned());
+        }
+    }
+    out
 }

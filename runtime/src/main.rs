@@ -221,6 +221,8 @@ impl Facts {
                 Record::Hermetic => f.hermetic = true,
                 Record::Args(_) => f.has_args = true,
                 Record::Preload(_) | Record::Needs(_) | Record::Assets(_) => {}
+                // The bill of materials is for `bundle inspect`, never read at start-up.
+                Record::Manifest(_) => {}
                 // The image hash is for `bundle verify`: start-up checks only the payload.
                 Record::ImageHash(_) => {}
             }

@@ -85,6 +85,7 @@ mod tests {
             schema: 1,
             file: "app".into(),
             size: 1,
+            manifest: None,
             executable: Some(Executable {
                 format: "elf64".into(),
                 arch: arch.into(),

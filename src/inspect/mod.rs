@@ -9,6 +9,8 @@
 pub mod extract;
 pub mod integrity;
 pub mod links;
+pub mod sbom;
+pub mod size;
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +40,8 @@ pub enum InspectError {
         #[source]
         source: LocateError,
     },
+    #[error("{}: {reason}", path.display())]
+    Manifest { path: PathBuf, reason: String },
 }
 
 /// Everything `inspect` reports.
@@ -50,6 +54,9 @@ pub struct Report {
     pub payload: PayloadInfo,
     /// The image hash and the signature (docs/FORMAT.md, "Image hash", "Signature block").
     pub integrity: Integrity,
+    /// The bill of materials (the MANIFEST record), when the executable carries one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<crate::output::bom::Bom>,
 }
 
 /// What protects the bytes outside the payload.
@@ -375,6 +382,8 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
     let default_entry = p.default_entry().map_err(damaged)?.map(lossy);
     let args = p.args_for(b"").map_err(damaged)?.map(|a| a.into_iter().map(lossy).collect());
     let hermetic = p.hermetic().map_err(damaged)?;
+    let manifest = size::manifest(&p)
+        .map_err(|reason| InspectError::Manifest { path: path.to_path_buf(), reason })?;
     let totals = Totals {
         entries: entries.len(),
         raw: entries.iter().map(|e| e.raw).sum(),
@@ -425,6 +434,7 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
             totals,
             external_libraries,
         },
+        manifest,
     })
 }
 
@@ -734,6 +744,7 @@ mod tests {
             schema: SCHEMA,
             file: "app".into(),
             size: 1,
+            manifest: None,
             executable: None,
             payload: PayloadInfo {
                 format_version: 1,

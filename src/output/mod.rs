@@ -2,6 +2,7 @@
 //! payload, `emit` it onto the stub) or one C file (`emit_c`). Every write goes through
 //! [`emit::write_with`], which never replaces an input and leaves nothing partial.
 
+pub mod bom;
 pub mod emit;
 pub mod emit_c;
 pub mod pack;

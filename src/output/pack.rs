@@ -72,5 +72,8 @@ pub fn pack(program: &Program) -> Result<(Vec<u8>, Totals), FormatError> {
     if start.hermetic {
         writer.hermetic();
     }
+    if !program.manifest.is_empty() {
+        writer.record(bundle_runtime::format::Record::Manifest(&program.manifest));
+    }
     writer.finish()
 }

@@ -68,6 +68,8 @@ pub struct Program {
     /// order they must be opened.
     pub needs: BTreeMap<String, Vec<String>>,
     pub start: Start,
+    /// The bill of materials (`output::bom`), JSON; empty for none.
+    pub manifest: Vec<u8>,
 }
 
 impl Program {
@@ -87,7 +89,7 @@ impl Program {
         for u in graph.units.iter().filter(|u| !u.needs.is_empty()) {
             needs.insert(u.label().to_owned(), u.needs.clone());
         }
-        Program { units, files, libraries, needs, start }
+        Program { units, files, libraries, needs, start, manifest: Vec::new() }
     }
 
     /// The main chunk, if the program has a main script.

@@ -187,6 +187,36 @@ impl Tree {
     }
 }
 
+/// For the bill of materials: every module of the LuaRocks tree at `root` and the rock whose
+/// file of it is in use, with `description.license` of that rock's installed rockspec
+/// (`<tree>/lib/luarocks/rocks-5.1/<rock>/<version>/<rock>-<version>.rockspec`, read with the
+/// sandboxed evaluation of `project::rockspec`): module → (rock, version, licence). Empty for a
+/// tree without a manifest.
+pub fn rocks_by_module(
+    root: &Path,
+    multiarch: &str,
+) -> BTreeMap<String, (String, String, Option<String>)> {
+    let Ok(tree) = Tree::open(root) else { return BTreeMap::new() };
+    let vars = crate::project::rockspec::Vars::new(multiarch);
+    let mut licences: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for module in tree.modules.keys() {
+        let Some(r) = tree.provider(module) else { continue };
+        let key = (r.name.clone(), r.version.as_str().to_owned());
+        let license = licences
+            .entry(key.clone())
+            .or_insert_with(|| {
+                let file = tree
+                    .rock_dir(&r.name, &r.version)
+                    .join(format!("{}-{}.rockspec", key.0, key.1));
+                crate::project::rockspec::load(&file, &vars).ok()?.description.license
+            })
+            .clone();
+        out.insert(module.clone(), (key.0, key.1, license));
+    }
+    out
+}
+
 /// What the runtime provides in place of rocks: `lua` 5.1 and, with LuaJIT, `luajit` and
 /// `luabitop` at LuaJIT's version.
 #[derive(Debug, Clone, PartialEq)]

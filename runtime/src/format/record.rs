@@ -46,6 +46,10 @@ pub const HERMETIC: u16 = 0x0009;
 /// The name of an entry that runs the [`INTERPRETER`] (`--entry lua=@interpreter`). At most
 /// one; only with an INTERPRETER record.
 pub const INTERPRETER_ENTRY: u16 = 0x000A;
+/// The bill of materials (docs/FORMAT.md, "MANIFEST"): compact JSON describing where every
+/// entry came from, for `bundle inspect`, `size` and `diff`. Optional: the runtime never reads
+/// it. At most one.
+pub const MANIFEST: u16 = 0x8012;
 /// The SHA-256 of every byte of the executable outside the payload (and outside a signature
 /// block), then the file regions it covers, each with a short digest of its own, so that
 /// `bundle verify` can name the damaged one (docs/FORMAT.md, "Image hash"). At most one. The
@@ -86,6 +90,8 @@ pub enum Record<'a> {
     Hermetic,
     /// [`INTERPRETER_ENTRY`]: the name of the entry that runs the interpreter.
     InterpreterEntry(&'a [u8]),
+    /// [`MANIFEST`]: the bill of materials, JSON.
+    Manifest(&'a [u8]),
     /// [`IMAGE_HASH`]: the hash of the executable outside the payload, and its regions.
     ImageHash(ImageHash<'a>),
 }
@@ -104,6 +110,7 @@ impl<'a> Record<'a> {
             Record::DefaultEntry(_) => DEFAULT_ENTRY,
             Record::Hermetic => HERMETIC,
             Record::InterpreterEntry(_) => INTERPRETER_ENTRY,
+            Record::Manifest(_) => MANIFEST,
             Record::ImageHash(_) => IMAGE_HASH,
         }
     }
@@ -121,6 +128,7 @@ impl<'a> Record<'a> {
             Record::DefaultEntry(_) => "DEFAULT_ENTRY",
             Record::Hermetic => "HERMETIC",
             Record::InterpreterEntry(_) => "INTERPRETER_ENTRY",
+            Record::Manifest(_) => "MANIFEST",
             Record::ImageHash(_) => "IMAGE_HASH",
         }
     }
@@ -137,6 +145,7 @@ impl<'a> Record<'a> {
             | Record::DefaultEntry(_)
             | Record::Hermetic
             | Record::InterpreterEntry(_)
+            | Record::Manifest(_)
             | Record::ImageHash(_) => true,
         }
     }
@@ -173,6 +182,7 @@ impl<'a> Record<'a> {
                 ))
             }
             INTERPRETER_ENTRY => Record::InterpreterEntry(value),
+            MANIFEST => Record::Manifest(value),
             IMAGE_HASH => Record::ImageHash(ImageHash(value)),
             t if t & OPTIONAL != 0 => return Ok(None),
             t => return Err(FormatError::UnknownRecord(t)),
@@ -187,7 +197,8 @@ impl<'a> Record<'a> {
             | Record::InterpreterEnv(v)
             | Record::Assets(v)
             | Record::DefaultEntry(v)
-            | Record::InterpreterEntry(v) => v,
+            | Record::InterpreterEntry(v)
+            | Record::Manifest(v) => v,
             Record::Needs(Needs(v)) | Record::Args(Args(v)) | Record::ImageHash(ImageHash(v)) => v,
             Record::Hermetic => &[],
             Record::Sigpipe { ignore: false } => &[0],
@@ -240,7 +251,8 @@ impl<'a> Record<'a> {
             | Record::Args(_)
             | Record::DefaultEntry(_)
             | Record::Hermetic
-            | Record::InterpreterEntry(_) => Ok(()),
+            | Record::InterpreterEntry(_)
+            | Record::Manifest(_) => Ok(()),
         }
     }
 }
@@ -569,6 +581,10 @@ mod tests {
             "invalid payload record: the SIGPIPE record holds 0 bytes, not one byte 0 or 1"
         );
         assert_eq!(Record::decode(0x8042, b"x"), Ok(None));
+        // MANIFEST is optional (old readers skip it) and round-trips.
+        let manifest = Record::Manifest(b"{}");
+        assert_eq!(Record::decode(manifest.tag(), manifest.value()), Ok(Some(manifest)));
+        assert_ne!(MANIFEST & OPTIONAL, 0);
         assert_eq!(Record::decode(0x0042, b"x"), Err(FormatError::UnknownRecord(0x0042)));
     }
 }
