@@ -1346,53 +1346,6 @@ fn example_server_serves_its_embedded_files_as_luajit_serves_them_from_disk() {
     compare_servers(port, luajit_port);
 }
 
-/// A bare root filesystem, as tests/native.rs makes one for its server tests: only the dynamic
-/// loader and the glibc runtime files, a `/tmp` and a mounted `/proc`; with the chroot command
-/// to enter it. `None` (after saying SKIPPED) where this machine cannot make one.
-fn bare_root(test: &str) -> Option<(tempfile::TempDir, Mounted, &'static str)> {
-    let root = tempdir();
-    let r = root.path();
-    for lib in [
-        "/lib64/ld-linux-x86-64.so.2",
-        "/lib/x86_64-linux-gnu/libc.so.6",
-        "/lib/x86_64-linux-gnu/libm.so.6",
-        "/lib/x86_64-linux-gnu/libdl.so.2",
-        "/lib/x86_64-linux-gnu/libpthread.so.0",
-        "/lib/x86_64-linux-gnu/libgcc_s.so.1",
-    ] {
-        let to = r.join(lib.trim_start_matches('/'));
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(lib, &to).unwrap_or_else(|e| panic!("copying {lib}: {e}"));
-    }
-    std::fs::create_dir_all(r.join("tmp")).unwrap();
-    let Some(mounted) = mount_proc(r) else {
-        eprintln!("SKIPPED {test}: cannot mount /proc here");
-        return None;
-    };
-    let Some(chroot) = chroot_available(r) else {
-        eprintln!("SKIPPED {test}: chroot refused");
-        return None;
-    };
-    Some((root, mounted, chroot))
-}
-
-/// Every file under `dir` but /proc.
-fn walk(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.ends_with("proc") {
-            continue;
-        }
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p.display().to_string());
-        }
-    }
-    out
-}
-
 #[test]
 fn example_server_serves_its_embedded_files_in_a_bare_root_filesystem() {
     let test = "example_server_serves_its_embedded_files_in_a_bare_root_filesystem";
@@ -1404,7 +1357,7 @@ fn example_server_serves_its_embedded_files_in_a_bare_root_filesystem() {
     let r = root.path();
     bundle_server_with_files(&r.join("server"));
     let files: Vec<String> =
-        walk(r).iter().map(|f| f.trim_start_matches(utf8(r)).to_owned()).collect();
+        files_under(r).iter().map(|f| f.trim_start_matches(utf8(r)).to_owned()).collect();
     assert!(
         !files.iter().any(|f| ["public", "templates", ".html", ".css", ".png", "lua", "libuv"]
             .iter()

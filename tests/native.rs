@@ -138,41 +138,6 @@ fn example_server_answers_and_survives_resetting_clients() {
     assert_eq!(get(port, "/").0, "HTTP/1.1 200 OK", "the server still answers");
 }
 
-/// Copies a file, following symlinks, creating the directory.
-fn copy_into(root: &Path, from: &str) {
-    let to = root.join(from.trim_start_matches('/'));
-    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    std::fs::copy(from, &to).unwrap_or_else(|e| panic!("copying {from}: {e}"));
-}
-
-/// A bare root filesystem for `test`: only the dynamic loader and the glibc runtime files, a
-/// `/tmp` and a mounted `/proc`; with the chroot command to enter it. `None` (after saying
-/// SKIPPED) where this machine cannot make one.
-fn bare_root(test: &str) -> Option<(tempfile::TempDir, Mounted, &'static str)> {
-    let root = tempdir();
-    let r = root.path();
-    for lib in [
-        "/lib64/ld-linux-x86-64.so.2",
-        "/lib/x86_64-linux-gnu/libc.so.6",
-        "/lib/x86_64-linux-gnu/libm.so.6",
-        "/lib/x86_64-linux-gnu/libdl.so.2",
-        "/lib/x86_64-linux-gnu/libpthread.so.0",
-        "/lib/x86_64-linux-gnu/libgcc_s.so.1",
-    ] {
-        copy_into(r, lib);
-    }
-    std::fs::create_dir_all(r.join("tmp")).unwrap();
-    let Some(mounted) = mount_proc(r) else {
-        eprintln!("SKIPPED {test}: cannot mount /proc here");
-        return None;
-    };
-    let Some(chroot) = chroot_available(r) else {
-        eprintln!("SKIPPED {test}: chroot refused");
-        return None;
-    };
-    Some((root, mounted, chroot))
-}
-
 #[test]
 fn example_server_runs_in_a_bare_root_filesystem() {
     if !is_root() {
@@ -197,27 +162,11 @@ fn example_server_runs_in_a_bare_root_filesystem() {
         0,
         "memfd path: nothing written in the root"
     );
-    let files: Vec<String> = walk(r);
+    let files: Vec<String> = files_under(r);
     assert!(
         !files.iter().any(|f| f.contains("lua") || f.contains("libuv")),
         "the root holds no Lua: {files:?}"
     );
-}
-
-fn walk(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.ends_with("proc") {
-            continue;
-        }
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p.display().to_string());
-        }
-    }
-    out
 }
 
 #[test]
@@ -577,7 +526,7 @@ fn cqueues_server_runs_in_a_bare_root_filesystem_with_its_ssl_libraries_packed()
     let out = r.join("server");
     let b = bundle(src.path(), &["server.lua", "-o", out.to_str().unwrap()]);
     assert_eq!(b.code, 0, "bundling the cqueues server: {}", b.stderr);
-    let files = walk(r);
+    let files = files_under(r);
     assert!(
         !files.iter().any(|f| ["lua", "cqueues", "ssl", "crypto"].iter().any(|n| f.contains(n))),
         "the root holds no Lua, no cqueues, no OpenSSL: {files:?}"

@@ -180,40 +180,6 @@ fn run_hermetic(exe: &Path, args: &[&str]) -> Run {
     normalized(run(&mut cmd), utf8(exe))
 }
 
-/// A bare root filesystem, as tests/native.rs makes one: only the dynamic loader and the glibc
-/// runtime files, a `/tmp` and a mounted `/proc`; with the chroot command to enter it. `None`
-/// (after saying SKIPPED) where this machine cannot make one.
-fn bare_root(test: &str) -> Option<(tempfile::TempDir, Mounted, &'static str)> {
-    if !is_root() {
-        eprintln!("SKIPPED {test} (bare root part): chroot needs root");
-        return None;
-    }
-    let root = tempdir();
-    let r = root.path();
-    for lib in [
-        "/lib64/ld-linux-x86-64.so.2",
-        "/lib/x86_64-linux-gnu/libc.so.6",
-        "/lib/x86_64-linux-gnu/libm.so.6",
-        "/lib/x86_64-linux-gnu/libdl.so.2",
-        "/lib/x86_64-linux-gnu/libpthread.so.0",
-        "/lib/x86_64-linux-gnu/libgcc_s.so.1",
-    ] {
-        let to = r.join(lib.trim_start_matches('/'));
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(lib, &to).unwrap_or_else(|e| panic!("copying {lib}: {e}"));
-    }
-    std::fs::create_dir_all(r.join("tmp")).unwrap();
-    let Some(mounted) = mount_proc(r) else {
-        eprintln!("SKIPPED {test} (bare root part): cannot mount /proc here");
-        return None;
-    };
-    let Some(chroot) = chroot_available(r) else {
-        eprintln!("SKIPPED {test} (bare root part): chroot refused");
-        return None;
-    };
-    Some((root, mounted, chroot))
-}
-
 /// The arguments the app runs with: a greeting, an error with a traceback, an exit status.
 const APP_CASES: [&[&str]; 3] = [&["you"], &["fail"], &["x", "3"]];
 

@@ -547,3 +547,69 @@ pub fn assert_only(dir: &Path, names: &[&str]) {
     want.sort();
     assert_eq!(found, want, "directory contents of {}", dir.display());
 }
+
+/// The dynamic loader and glibc runtime files of this machine, for a bare root filesystem.
+fn glibc_runtime_files() -> &'static [&'static str] {
+    match std::env::consts::ARCH {
+        "aarch64" => &[
+            "/lib/ld-linux-aarch64.so.1",
+            "/lib/aarch64-linux-gnu/libc.so.6",
+            "/lib/aarch64-linux-gnu/libm.so.6",
+            "/lib/aarch64-linux-gnu/libdl.so.2",
+            "/lib/aarch64-linux-gnu/libpthread.so.0",
+            "/lib/aarch64-linux-gnu/libgcc_s.so.1",
+        ],
+        _ => &[
+            "/lib64/ld-linux-x86-64.so.2",
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "/lib/x86_64-linux-gnu/libm.so.6",
+            "/lib/x86_64-linux-gnu/libdl.so.2",
+            "/lib/x86_64-linux-gnu/libpthread.so.0",
+            "/lib/x86_64-linux-gnu/libgcc_s.so.1",
+        ],
+    }
+}
+
+/// A bare root filesystem for `test`: only the dynamic loader and the glibc runtime files, a
+/// `/tmp` and a mounted `/proc`; with the chroot command to enter it. `None` (after saying
+/// SKIPPED) where this machine cannot make one (not root, no /proc mount, chroot refused).
+pub fn bare_root(test: &str) -> Option<(tempfile::TempDir, Mounted, &'static str)> {
+    if !is_root() {
+        eprintln!("SKIPPED {test} (bare root part): chroot needs root");
+        return None;
+    }
+    let root = tempdir();
+    let r = root.path();
+    for lib in glibc_runtime_files() {
+        let to = r.join(lib.trim_start_matches('/'));
+        std::fs::create_dir_all(to.parent().expect("a parent")).expect("mkdir in the root");
+        std::fs::copy(lib, &to).unwrap_or_else(|e| panic!("copying {lib}: {e}"));
+    }
+    std::fs::create_dir_all(r.join("tmp")).expect("mkdir /tmp in the root");
+    let Some(mounted) = mount_proc(r) else {
+        eprintln!("SKIPPED {test} (bare root part): cannot mount /proc here");
+        return None;
+    };
+    let Some(chroot) = chroot_available(r) else {
+        eprintln!("SKIPPED {test} (bare root part): chroot refused");
+        return None;
+    };
+    Some((root, mounted, chroot))
+}
+
+/// Every file under `dir` but /proc, as paths.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.ends_with("proc") {
+            continue;
+        }
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}
