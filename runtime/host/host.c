@@ -15,6 +15,7 @@
 
 #if defined(_XOPEN_SOURCE)
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #define BUNDLE_POSIX 1
 #endif
@@ -183,6 +184,7 @@ static void open_runtime(lua_State *L, const bundle_host *h, int noenv) {
   lua_pushcclosure(L, h->hint, 1);
   lua_rawseti(L, -2, n + 2);
   lua_pop(L, 2);
+  if (h->trace) h->trace(h->ud, "standard libraries opened, searchers installed");
   /* The embedded files' overlay, before any user code (the -l modules included) runs. */
   status = h->push_assets(L, h->ud);
   if (status == 0) {
@@ -358,7 +360,10 @@ static int pmain(lua_State *L) {
     } else {
       status = h->load_main(L, h->ud);
     }
-    if (status == 0) status = docall(L, push_script_args(L), 0);
+    if (status == 0) {
+      if (h->trace) h->trace(h->ud, "main chunk loaded; calling it");
+      status = docall(L, push_script_args(L), 0);
+    }
   }
   if (report(L, status) != 0) s->failed = 1;
   return 0;
@@ -613,6 +618,7 @@ int bundle_host_main(const bundle_host *h) {
     l_message("cannot create state: not enough memory");
     return EXIT_FAILURE;
   }
+  if (h->trace) h->trace(h->ud, "Lua state opened");
   status = lua_cpcall(L, s.what == RUN_INTERPRETER ? pmain_interpreter : pmain, &s);
   report(L, status);
   lua_close(L);

@@ -51,6 +51,9 @@ typedef struct bundle_host {
   int (*push_assets)(lua_State *L, void *ud);
   lua_CFunction searcher;          /* the bundle's searcher, upvalue 1 = ud */
   lua_CFunction hint;              /* the last searcher, upvalue 1 = ud */
+  /* BUNDLE_TRACE=startup: prints one line for a start-up phase; NULL when tracing is off (the
+   * host then does nothing at all for it). */
+  void (*trace)(void *ud, const char *phase);
   void *ud;
 } bundle_host;
 

@@ -411,6 +411,33 @@ static int push_assets(lua_State *L, void *ud) {
   return 0;
 }
 
+/* BUNDLE_TRACE=startup: one line per start-up phase on stderr, with the time since main(). */
+#ifdef BUNDLE_POSIX
+static struct timespec trace_start;
+static double trace_elapsed_us(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)(now.tv_sec - trace_start.tv_sec) * 1e6 +
+         (double)(now.tv_nsec - trace_start.tv_nsec) / 1e3;
+}
+#else
+static double trace_elapsed_us(void) { return 0.0; }
+#endif
+
+static int trace_wanted(void) {
+  const char *v = getenv("BUNDLE_TRACE");
+  if (v == NULL || strcmp(v, "startup") != 0) return 0;
+#ifdef BUNDLE_POSIX
+  clock_gettime(CLOCK_MONOTONIC, &trace_start);
+#endif
+  return 1;
+}
+
+static void trace_phase(void *ud, const char *phase) {
+  (void)ud;
+  fprintf(stderr, "bundle: trace %8.0f us  %s\n", trace_elapsed_us(), phase);
+}
+
 static int load_main(lua_State *L, void *ud) {
   (void)ud;
   return load_module(L, bundle_main);
@@ -490,6 +517,7 @@ int main(int argc, char **argv) {
   host.load_entry = load_entry;
   host.push_args = push_args;
   host.push_assets = push_assets;
+  host.trace = trace_wanted() ? trace_phase : NULL;
   host.searcher = searcher;
   host.hint = hint;
   host.ud = NULL;

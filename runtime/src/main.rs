@@ -26,6 +26,7 @@ use std::ptr;
 
 mod assets;
 mod native;
+mod trace;
 
 use bundle_runtime::carrier::{self, LocateError};
 use bundle_runtime::format::{Codec, Decoder, Entry, FormatError, Kind, Payload, Record};
@@ -89,6 +90,7 @@ struct Host {
     push_assets: PushFn,
     searcher: ffi::lua_CFunction,
     hint: ffi::lua_CFunction,
+    trace: Option<extern "C" fn(*mut c_void, *const c_char)>,
     ud: *mut c_void,
 }
 
@@ -134,10 +136,18 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         unsafe { bundle_host_message(argv0, msg.as_ptr().cast(), msg.len()) };
         EXIT_DAMAGED
     };
+    trace::init();
     let payload = match load_payload() {
         Ok(p) => p,
         Err(msg) => return fail(&msg),
     };
+    if trace::on() {
+        trace::line(&format!(
+            "payload found and verified: {} entries, {} bytes",
+            payload.len(),
+            payload.total_len()
+        ));
+    }
     let facts = match Facts::read(&payload) {
         Ok(f) => f,
         Err(e) => return fail(&format!("bundle payload: {e}")),
@@ -172,6 +182,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         push_assets: assets::push,
         searcher,
         hint,
+        trace: if trace::on() { Some(trace::phase) } else { None },
         // Only shared references to `ctx` exist from here on: every callback reaches it
         // through this one pointer.
         ud: ptr::from_ref(&ctx).cast_mut().cast::<c_void>(),
@@ -554,7 +565,21 @@ unsafe fn search(l: *mut lua_State) -> Result<c_int, ()> {
         let mut len = 0;
         let name = ffi::luaL_checklstring(l, 1, &mut len);
         let name = std::slice::from_raw_parts(name.cast::<u8>(), len);
-        match ctx.payload.module(name) {
+        let started = trace::on().then(trace::now_us);
+        let found = ctx.payload.module(name);
+        if let (Some(t0), Ok(Some(entry))) = (started, &found) {
+            // The line is printed before loading, with the lookup's time; the load's own time
+            // shows as the gap to the next line.
+            trace::line(&format!(
+                "require '{}': found in the bundle ({}, {} bytes stored, {} decoded) in {:.0} us; loading",
+                String::from_utf8_lossy(name),
+                entry.kind,
+                entry.stored.len(),
+                entry.raw_len,
+                trace::now_us() - t0
+            ));
+        }
+        match found {
             Ok(Some(entry)) if entry.kind == Kind::Native => match load_native(ctx, &entry) {
                 Ok(open) => {
                     ffi::lua_pushcfunction(l, open);
