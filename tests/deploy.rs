@@ -16,18 +16,7 @@ fn app() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 fn entries(slug: &std::path::Path) -> Vec<(String, u32, Vec<u8>)> {
-    let bytes = std::fs::read(slug).unwrap();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
-    let mut out = Vec::new();
-    for e in archive.entries().unwrap() {
-        let mut e = e.unwrap();
-        let path = String::from_utf8(e.path_bytes().into_owned()).unwrap();
-        let mode = e.header().mode().unwrap();
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-        out.push((path, mode, data));
-    }
-    out
+    tgz_entries(&std::fs::read(slug).unwrap())
 }
 
 #[test]

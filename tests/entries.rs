@@ -425,21 +425,6 @@ fn links_of(dir: &Path, app: &str, target: &str) -> Run {
     run(Command::new(bundle_bin()).current_dir(dir).args(["links", app, target]))
 }
 
-/// The entries of a gzipped tarball: path, mode, contents.
-fn tgz_entries(bytes: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    let mut out = Vec::new();
-    for e in archive.entries().unwrap() {
-        let mut e = e.unwrap();
-        let path = String::from_utf8(e.path_bytes().into_owned()).unwrap();
-        let mode = e.header().mode().unwrap();
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-        out.push((path, mode, data));
-    }
-    out
-}
-
 /// A slug of a two-entry app: a Procfile line per entry, and each process, run as its line
 /// says from `/app` of a root filesystem made of the slug and the glibc runtime a stack
 /// provides, gives what luajit gives for that entry's script.

@@ -613,3 +613,18 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+/// The entries of a gzipped tarball (a Heroku slug): path, mode, contents.
+pub fn tgz_entries(bytes: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut out = Vec::new();
+    for e in archive.entries().expect("a tar archive") {
+        let mut e = e.expect("a tar entry");
+        let path = String::from_utf8(e.path_bytes().into_owned()).expect("a UTF-8 path");
+        let mode = e.header().mode().expect("a mode");
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).expect("the entry's bytes");
+        out.push((path, mode, data));
+    }
+    out
+}
