@@ -417,10 +417,39 @@ pub enum HerokuCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Push a container image per process type to Heroku's registry, then release them
+    /// (PATCH /apps/APP/formation). Reads the API key from HEROKU_API_KEY.
+    Container {
+        /// The bundled executable.
+        binary: PathBuf,
+        /// The Heroku app (name or id).
+        #[arg(long)]
+        app: String,
+        /// A process type, TYPE or TYPE=ARGS (the image's command: the executable's arguments,
+        /// e.g. worker='worker --fast'); repeatable. Default: one per entry point, else web.
+        #[arg(long = "process", value_name = "TYPE[=ARGS]")]
+        processes: Vec<String>,
+        /// The Platform API base URL.
+        #[arg(long, default_value = bundle_heroku_api_url())]
+        api_url: String,
+        /// The container registry (http:// only for a loopback one).
+        #[arg(long, default_value = bundle_heroku_registry_url())]
+        registry_url: String,
+        /// Default value of the PORT environment variable in the images (Heroku sets PORT).
+        #[arg(long = "port-env", value_name = "PORT", default_value_t = 8080)]
+        port: u16,
+        /// Print the requests instead of sending them.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 const fn bundle_heroku_api_url() -> &'static str {
     crate::deploy::heroku::API_URL
+}
+
+const fn bundle_heroku_registry_url() -> &'static str {
+    crate::deploy::heroku::REGISTRY_URL
 }
 
 /// `bundle verify FILE [--key PUB]`: exit 0 only if the payload is intact (structure and
@@ -480,19 +509,43 @@ pub struct LinksCli {
 }
 
 /// `bundle oci BINARY -o image.tar`: a container image (OCI layout and docker-archive in one
-/// tar), built without Docker. Its entrypoint is the executable; for a program of entry points,
-/// its command is the default entry.
+/// tar), built without Docker, and/or `--push REF`: the same image pushed to a registry. Its
+/// entrypoint is the executable; for a program of entry points, its command is the default
+/// entry.
 #[derive(Debug, Parser)]
 #[command(name = "bundle oci")]
+#[command(group(clap::ArgGroup::new("destination").required(true).multiple(true).args(["output", "push"])))]
 pub struct OciCli {
     /// The bundled executable.
     pub binary: PathBuf,
 
     /// Where to write the image archive.
     #[arg(short, long, value_name = "IMAGE.tar")]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
 
-    /// Image reference, repository:tag (default: the executable's name, tag latest).
+    /// Push the image to a registry: HOST[:PORT]/REPOSITORY[:TAG] (tag latest by default;
+    /// USER/REPO is Docker Hub's).
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
+
+    /// Registry credentials for --push (default: Docker's config.json, $DOCKER_CONFIG or
+    /// ~/.docker, else none). The command line is visible to other users of the machine:
+    /// prefer config.json.
+    #[arg(long, value_name = "USER:PASSWORD", requires = "push")]
+    pub creds: Option<String>,
+
+    /// Push over plain HTTP: allowed to a loopback registry only (127.0.0.0/8, ::1,
+    /// localhost).
+    #[arg(long, requires = "push")]
+    pub insecure: bool,
+
+    /// The manifest to push: oci, docker (Docker v2 schema 2), or auto (OCI, then Docker's
+    /// if the registry refuses it).
+    #[arg(long, value_name = "FORMAT", default_value = "auto", value_parser = ["auto", "oci", "docker"], requires = "push")]
+    pub manifest: String,
+
+    /// The archive's image reference, repository:tag (default: the executable's name, tag
+    /// latest).
     #[arg(long)]
     pub tag: Option<String>,
 

@@ -399,6 +399,7 @@ fn heroku(cli: &HerokuCli) -> u8 {
             Ok::<(), bundle::deploy::heroku::HerokuError>(())
         })(),
         deploy @ HerokuCommand::Deploy { .. } => heroku_deploy(deploy),
+        container @ HerokuCommand::Container { .. } => heroku_container(container),
     };
     match result {
         Ok(()) => SUCCESS,
@@ -452,6 +453,79 @@ fn heroku_deploy(cmd: &HerokuCommand) -> Result<(), bundle::deploy::heroku::Hero
     Ok(())
 }
 
+/// `bundle heroku container`: an image per process type, pushed to Heroku's registry, then
+/// released with one formation update.
+fn heroku_container(cmd: &HerokuCommand) -> Result<(), bundle::deploy::heroku::HerokuError> {
+    use bundle::deploy::heroku::{self, HerokuError};
+    let HerokuCommand::Container { binary, app, processes, api_url, registry_url, port, dry_run } =
+        cmd
+    else {
+        return Ok(());
+    };
+    if !heroku::valid_app_name(app) {
+        return Err(HerokuError::Invalid(format!(
+            "--app {app}: not a Heroku app name (3 to 30 lowercase letters, digits and dashes, starting with a letter) nor an app id"
+        )));
+    }
+    let key = std::env::var("HEROKU_API_KEY").ok().filter(|k| !k.trim().is_empty());
+    if key.is_none() && !dry_run {
+        return Err(HerokuError::Invalid(
+            "HEROKU_API_KEY is not set: create a key with `heroku authorizations:create` and export it".into(),
+        ));
+    }
+    let registry = bundle::deploy::registry::Endpoint::from_url("--registry-url", registry_url)
+        .map_err(|e| HerokuError::Invalid(e.to_string()))?;
+    let (bytes, report) = heroku::checked_app(binary, None)?;
+    let name = binary
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| {
+            HerokuError::Invalid(format!("{}: needs a UTF-8 file name", binary.display()))
+        })?
+        .to_owned();
+    let processes = heroku::container_processes(
+        &name,
+        processes,
+        &heroku::process_entries(&report),
+        report.payload.default_entry.as_deref(),
+    )?;
+    let runtime = bundle::deploy::oci::runtime_files(&bytes)
+        .map_err(|e| HerokuError::Invalid(e.to_string()))?;
+    let mut images = Vec::new();
+    for p in processes {
+        let image = bundle::deploy::oci::Image {
+            name: name.clone(),
+            binary: bytes.clone(),
+            tag: format!("{}/{app}/{}:latest", registry.registry, p.kind),
+            port: *port,
+            cmd: p.cmd.clone(),
+        };
+        let built = bundle::deploy::oci::image(&image, &runtime)
+            .map_err(|e| HerokuError::Invalid(format!("building the {} image: {e}", p.kind)))?;
+        images.push((p, built));
+    }
+    let container =
+        heroku::Container { app: app.clone(), api_url: api_url.clone(), registry, images };
+    if *dry_run {
+        print_stdout(&container.describe());
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let (uploaded, present) = container
+        .run(key.as_deref().unwrap_or_default(), &mut |line| say(format_args!("bundle: {line}")))?;
+    let released: Vec<String> = container
+        .images
+        .iter()
+        .map(|(p, built)| format!("{}={}", p.kind, built.config.digest))
+        .collect();
+    say(format_args!(
+        "bundle: released {} on {app} ({uploaded} blobs uploaded, {present} already present, in {:.1}s)",
+        released.join(", "),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
 fn oci(cli: &OciCli) -> u8 {
     let result = (|| -> Result<(), String> {
         let (bytes, report) =
@@ -485,18 +559,46 @@ fn oci(cli: &OciCli) -> u8 {
             port: cli.port,
             cmd,
         };
-        let archive = bundle::deploy::oci::build(&image, &runtime).map_err(|e| e.to_string())?;
-        let mut inputs = bundle::output::emit::Inputs::of([cli.binary.as_path()]);
-        runtime.keys().for_each(|f| inputs.add(Path::new(f)));
-        bundle::output::emit::write_atomically_with_mode(&cli.output, &archive, 0o644, &inputs)
-            .map_err(|e| e.to_string())?;
-        say(format_args!(
-            "bundle: wrote {} ({} bytes): {tag}, {} runtime files, PORT={}",
-            cli.output.display(),
-            archive.len(),
-            runtime.len(),
-            cli.port
-        ));
+        // Checked before anything is built or written: a bad REF or credentials fail fast.
+        let push = match &cli.push {
+            Some(text) => Some(oci_push_target(cli, text).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let built = bundle::deploy::oci::image(&image, &runtime).map_err(|e| e.to_string())?;
+        if let Some(output) = &cli.output {
+            let archive = bundle::deploy::oci::archive(&built, &tag).map_err(|e| e.to_string())?;
+            let mut inputs = bundle::output::emit::Inputs::of([cli.binary.as_path()]);
+            runtime.keys().for_each(|f| inputs.add(Path::new(f)));
+            bundle::output::emit::write_atomically_with_mode(output, &archive, 0o644, &inputs)
+                .map_err(|e| e.to_string())?;
+            say(format_args!(
+                "bundle: wrote {} ({} bytes): {tag}, {} runtime files, PORT={}",
+                output.display(),
+                archive.len(),
+                runtime.len(),
+                cli.port
+            ));
+        }
+        if let Some((reference, mut client, format)) = push {
+            let started = std::time::Instant::now();
+            let pushed = client
+                .push(&reference.tag, &built, format, &mut |line| {
+                    say(format_args!("bundle: {line}"))
+                })
+                .map_err(|e| e.to_string())?;
+            say(format_args!(
+                "bundle: pushed {reference} ({} manifest {}; image id {}): {} blobs uploaded, {} already present, in {:.1}s",
+                match pushed.format {
+                    bundle::deploy::oci::ManifestFormat::Oci => "OCI",
+                    bundle::deploy::oci::ManifestFormat::Docker => "Docker v2 schema 2",
+                },
+                pushed.manifest_digest,
+                built.config.digest,
+                pushed.uploaded,
+                pushed.present,
+                started.elapsed().as_secs_f64()
+            ));
+        }
         Ok(())
     })();
     match result {
@@ -506,6 +608,33 @@ fn oci(cli: &OciCli) -> u8 {
             FAILURE
         }
     }
+}
+
+/// The reference, the registry session (credentials: `--creds`, else Docker's config.json, else
+/// none) and the manifest format of `bundle oci --push`.
+fn oci_push_target(
+    cli: &OciCli,
+    text: &str,
+) -> Result<
+    (
+        bundle::deploy::registry::Reference,
+        bundle::deploy::registry::Client,
+        bundle::deploy::registry::Format,
+    ),
+    bundle::deploy::registry::RegistryError,
+> {
+    use bundle::deploy::oci::ManifestFormat;
+    use bundle::deploy::registry::{self, Client, Credentials, Endpoint, Format, Reference};
+    let reference = Reference::parse(text)?;
+    let endpoint = Endpoint::of(&reference, cli.insecure)?;
+    let given = cli.creds.as_deref().map(Credentials::parse).transpose()?;
+    let creds = registry::credentials_for(&reference.registry, given)?;
+    let format = match cli.manifest.as_str() {
+        "oci" => Format::Only(ManifestFormat::Oci),
+        "docker" => Format::Only(ManifestFormat::Docker),
+        _ => Format::Auto,
+    };
+    Ok((reference.clone(), Client::new(endpoint, &reference.repository, creds), format))
 }
 
 /// Whether descriptor 1 was closed when `bundle` started.

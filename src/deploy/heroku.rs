@@ -20,6 +20,13 @@ pub enum HerokuError {
     Stack(crate::deploy::stacks::Mismatch),
     #[error(transparent)]
     Http(HttpError),
+    /// A container image that could not be built or pushed: nothing was released.
+    #[error("pushing the {kind} image: {source}; nothing was released")]
+    Push {
+        kind: String,
+        #[source]
+        source: crate::deploy::registry::RegistryError,
+    },
     #[error("{}: {}", printable(&path.display().to_string()), printable(&source.to_string()))]
     Io {
         path: std::path::PathBuf,
@@ -28,38 +35,7 @@ pub enum HerokuError {
     },
 }
 
-/// Whether `c` is shown as an escape by [`printable`]: the control characters (C0, DEL, C1),
-/// the Unicode line and paragraph separators and the bidirectional formatting characters (which
-/// reorder what a terminal shows).
-fn escaped(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
-        || ('\u{202a}'..='\u{202e}').contains(&c)
-        || ('\u{2066}'..='\u{2069}').contains(&c)
-}
-
-/// `text` with every control character replaced by a visible escape (`\n`, `\t`, `\x1b`,
-/// `\u{85}`, `\u{202e}`, ...), for messages that quote a file name or an API response. Other
-/// text, backslashes included, is kept, so that escaping twice changes nothing.
-pub fn printable(text: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_ascii_control() => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if escaped(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::deploy::printable;
 
 /// Whether a Procfile line cannot carry `c` literally: a line break (`\n`, `\r`, vertical tab,
 /// form feed, NEL, U+2028, U+2029) would start another process line, and the other control
@@ -557,4 +533,198 @@ fn string_field(v: &serde_json::Value, path: &[&str], step: &str) -> Result<Stri
     at.as_str()
         .map(str::to_owned)
         .ok_or_else(|| HerokuError::Invalid(format!("{step}: {} is not a string", path.join("."))))
+}
+
+// ---------------------------------------------------------------------------------------------
+// `bundle heroku container`: Heroku's container registry and runtime (devcenter.heroku.com/
+// articles/container-registry-and-runtime, "Using a CI/CD platform"): push an image per process
+// type to `registry.heroku.com/<app>/<type>` (user `_`, the API key as password), then release
+// them all with one "Formation Batch Update" carrying each image's id (its config digest).
+
+/// Heroku's container registry.
+pub const REGISTRY_URL: &str = "https://registry.heroku.com";
+/// The Accept header of the Platform API variant that releases container images.
+pub const DOCKER_RELEASES_ACCEPT: &str = "application/vnd.heroku+json; version=3.docker-releases";
+
+/// One process type of a container release: its image runs the executable with `cmd` (the
+/// image's `Cmd`, after the entrypoint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerProcess {
+    pub kind: String,
+    pub cmd: Vec<String>,
+}
+
+/// The process types to push: the ones given (`TYPE`, or `TYPE=ARGS` with the executable's
+/// arguments, split at white space; a leading `./NAME` or `/app/NAME` is the executable itself
+/// and dropped, so that a Procfile command works too); else, for a program of entry points
+/// (`entries`), one per entry, running it; else `web`, running `default_entry` if any. A bare
+/// `TYPE` runs the entry of that name, or, for a program without entries, the program.
+pub fn container_processes(
+    binary_name: &str,
+    given: &[String],
+    entries: &[String],
+    default_entry: Option<&str>,
+) -> Result<Vec<ContainerProcess>, HerokuError> {
+    let mut out: Vec<ContainerProcess> = Vec::new();
+    for spec in given {
+        let (kind, args) = match spec.split_once('=') {
+            Some((k, a)) => (k, Some(a)),
+            None => (spec.as_str(), None),
+        };
+        if !valid_process_type(kind) {
+            return Err(HerokuError::Invalid(format!(
+                "--process {spec}: '{kind}' is not a process type Heroku accepts (ASCII letters, digits, '-' and '_', 1 to 128)"
+            )));
+        }
+        if out.iter().any(|p| p.kind == kind) {
+            return Err(HerokuError::Invalid(format!("process type '{kind}' is given twice")));
+        }
+        let cmd = match args {
+            Some(args) => {
+                if let Some(c) = args.chars().find(|&c| breaks_procfile(c)) {
+                    return Err(HerokuError::Invalid(format!(
+                        "--process {spec}: the arguments have {}; give them on one line",
+                        describe(c)
+                    )));
+                }
+                let mut words: Vec<String> = args.split_whitespace().map(str::to_owned).collect();
+                let own = [format!("./{binary_name}"), format!("/app/{binary_name}")];
+                if words.first().is_some_and(|w| own.contains(w)) {
+                    words.remove(0);
+                }
+                words
+            }
+            None if entries.iter().any(|e| e == kind) => vec![kind.to_owned()],
+            None if entries.is_empty() => Vec::new(),
+            None => {
+                return Err(HerokuError::Invalid(format!(
+                    "--process {kind}: {binary_name} has no entry point '{kind}' (it has {}); say what the process runs, e.g. --process {kind}={}",
+                    entries.join(", "),
+                    entries[0]
+                )))
+            }
+        };
+        out.push(ContainerProcess { kind: kind.to_owned(), cmd });
+    }
+    if out.is_empty() {
+        if entries.is_empty() {
+            let cmd = default_entry.map(|e| vec![e.to_owned()]).unwrap_or_default();
+            out.push(ContainerProcess { kind: "web".into(), cmd });
+        }
+        for entry in entries {
+            if !valid_process_type(entry) {
+                return Err(HerokuError::Invalid(format!(
+                    "entry point '{entry}' is not a process type Heroku accepts; name the processes with --process TYPE=ARGS"
+                )));
+            }
+            out.push(ContainerProcess { kind: entry.clone(), cmd: vec![entry.clone()] });
+        }
+    }
+    Ok(out)
+}
+
+/// What a container release needs: one built image per process type.
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub app: String,
+    pub api_url: String,
+    pub registry: crate::deploy::registry::Endpoint,
+    pub images: Vec<(ContainerProcess, crate::deploy::oci::Built)>,
+}
+
+impl Container {
+    fn formation_url(&self) -> String {
+        format!("{}/apps/{}/formation", self.api_url.trim_end_matches('/'), self.app)
+    }
+
+    /// The repository of a process type's image: `<app>/<type>`.
+    pub fn repository(&self, kind: &str) -> String {
+        format!("{}/{kind}", self.app)
+    }
+
+    /// The body of "Formation Batch Update": each process type with its image id.
+    pub fn formation_request(&self) -> serde_json::Value {
+        let updates: Vec<serde_json::Value> = self
+            .images
+            .iter()
+            .map(|(p, built)| serde_json::json!({ "type": p.kind, "docker_image": built.config.digest }))
+            .collect();
+        serde_json::json!({ "updates": updates })
+    }
+
+    /// The requests a release makes, for `--dry-run` (the key is never shown).
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for (p, built) in &self.images {
+            let repo = self.repository(&p.kind);
+            out.push_str(&format!(
+                "PUSH {}/{repo}:latest (Docker v2 schema 2 manifest; Cmd {})\n  Authorization: Basic <_:HEROKU_API_KEY> (or the token its challenge asks for)\n",
+                self.registry.registry,
+                serde_json::json!(p.cmd),
+            ));
+            for blob in built.blobs() {
+                out.push_str(&format!(
+                    "  HEAD /v2/{repo}/blobs/{}, if absent POST /v2/{repo}/blobs/uploads/ and PUT ?digest= ({} bytes)\n",
+                    blob.digest,
+                    blob.data.len()
+                ));
+            }
+            out.push_str(&format!("  PUT /v2/{repo}/manifests/latest\n"));
+        }
+        out.push_str(&format!(
+            "PATCH {}\n  Accept: {DOCKER_RELEASES_ACCEPT}\n  Authorization: Bearer <HEROKU_API_KEY>\n  Content-Type: application/json\n  {}\n",
+            self.formation_url(),
+            self.formation_request()
+        ));
+        out
+    }
+
+    /// Pushes every image with `key`, then releases them, reporting each step through
+    /// `progress`. Returns the number of blobs uploaded and already present.
+    pub fn run(
+        &self,
+        key: &str,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(usize, usize), HerokuError> {
+        use crate::deploy::registry::{Client, Credentials, Format};
+        let (mut uploaded, mut present) = (0, 0);
+        for (p, built) in &self.images {
+            let repo = self.repository(&p.kind);
+            progress(&format!(
+                "pushing the {} image to {}/{repo}:latest",
+                p.kind, self.registry.registry
+            ));
+            let creds = Credentials {
+                user: "_".into(),
+                password: key.to_owned(),
+                source: "HEROKU_API_KEY".into(),
+            };
+            let mut client = Client::new(self.registry.clone(), &repo, Some(creds));
+            let pushed = client
+                .push(
+                    "latest",
+                    built,
+                    Format::Only(crate::deploy::oci::ManifestFormat::Docker),
+                    progress,
+                )
+                .map_err(|source| HerokuError::Push { kind: p.kind.clone(), source })?;
+            uploaded += pushed.uploaded;
+            present += pushed.present;
+        }
+        let kinds: Vec<&str> = self.images.iter().map(|(p, _)| p.kind.as_str()).collect();
+        progress(&format!("releasing {} on {}", kinds.join(", "), self.app));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(300)))
+            .build()
+            .into();
+        let response = agent
+            .patch(&self.formation_url())
+            .header("Accept", DOCKER_RELEASES_ACCEPT)
+            .header("Authorization", &format!("Bearer {key}"))
+            .header("Content-Type", "application/json")
+            .send(self.formation_request().to_string().as_bytes());
+        json_response("releasing the images", response)?;
+        Ok((uploaded, present))
+    }
 }

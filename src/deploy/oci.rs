@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 
-use crate::deploy::heroku::printable;
+use crate::deploy::printable;
 
 /// Why no image was made. Messages are shown through [`printable`]: a file name never puts a
 /// control character on the terminal.
@@ -160,10 +160,98 @@ fn gzip(bytes: &[u8]) -> Result<Vec<u8>, OciError> {
         .map_err(|e| OciError::Invalid(format!("compressing the layer: {e}")))
 }
 
-/// Builds the image archive. The executable's name must be one plain path component, and no
-/// two files of the layer may take the same path (the executable and a runtime file, a file
-/// where a directory goes): either would silently lose a file.
-pub fn build(image: &Image, runtime: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, OciError> {
+/// The media types of a manifest and its descriptors: OCI image-spec v1, or Docker's image
+/// manifest v2 schema 2 (which some registries, Heroku's among them, require). The blobs are the
+/// same bytes in both; only the manifest that points at them differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestFormat {
+    Oci,
+    Docker,
+}
+
+impl ManifestFormat {
+    /// The manifest's own media type (its `Content-Type` when pushed).
+    pub fn manifest_type(self) -> &'static str {
+        match self {
+            ManifestFormat::Oci => "application/vnd.oci.image.manifest.v1+json",
+            ManifestFormat::Docker => "application/vnd.docker.distribution.manifest.v2+json",
+        }
+    }
+
+    fn config_type(self) -> &'static str {
+        match self {
+            ManifestFormat::Oci => "application/vnd.oci.image.config.v1+json",
+            ManifestFormat::Docker => "application/vnd.docker.container.image.v1+json",
+        }
+    }
+
+    fn layer_type(self) -> &'static str {
+        match self {
+            ManifestFormat::Oci => "application/vnd.oci.image.layer.v1.tar+gzip",
+            ManifestFormat::Docker => "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        }
+    }
+}
+
+/// One content-addressed blob of an image.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    /// `sha256:<hex>`.
+    pub digest: String,
+    pub data: Vec<u8>,
+}
+
+impl Blob {
+    fn of(data: Vec<u8>) -> Blob {
+        Blob { digest: format!("sha256:{}", sha256_hex(&data)), data }
+    }
+
+    /// The hex part of the digest (the file name under `blobs/sha256/`).
+    fn hex(&self) -> &str {
+        self.digest.trim_start_matches("sha256:")
+    }
+}
+
+/// A built image as data: its config and its one layer, from which the manifest (in either
+/// format), the archive of [`build`] and a registry push ([`crate::deploy::registry`]) are made.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The config JSON; its digest is the image id (`docker inspect --format {{.Id}}`).
+    pub config: Blob,
+    /// The gzipped layer tar.
+    pub layer: Blob,
+}
+
+impl Built {
+    /// The manifest in `format`, as the bytes to store or push.
+    pub fn manifest(&self, format: ManifestFormat) -> Result<Vec<u8>, OciError> {
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": format.manifest_type(),
+            "config": {
+                "mediaType": format.config_type(),
+                "digest": self.config.digest,
+                "size": self.config.data.len(),
+            },
+            "layers": [{
+                "mediaType": format.layer_type(),
+                "digest": self.layer.digest,
+                "size": self.layer.data.len(),
+            }],
+        });
+        serde_json::to_vec(&manifest).map_err(|e| OciError::Invalid(e.to_string()))
+    }
+
+    /// The blobs a manifest points at, config first.
+    pub fn blobs(&self) -> [&Blob; 2] {
+        [&self.config, &self.layer]
+    }
+}
+
+/// Builds the image's config and layer. The executable's name must be one plain path
+/// component, and no two files of the layer may take the same path (the executable and a
+/// runtime file, a file where a directory goes): either would silently lose a file.
+pub fn image(image: &Image, runtime: &BTreeMap<String, Vec<u8>>) -> Result<Built, OciError> {
     let name = &image.name;
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
         return Err(OciError::Invalid(format!(
@@ -183,7 +271,7 @@ pub fn build(image: &Image, runtime: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u
     )?;
     let layer_tar = tar_of(&files, &[("tmp/", 0o1777)])?;
     let layer = gzip(&layer_tar)?;
-    let (layer_digest, diff_id) = (sha256_hex(&layer), sha256_hex(&layer_tar));
+    let diff_id = sha256_hex(&layer_tar);
     let mut run = serde_json::json!({
         "Entrypoint": [format!("/app/{}", image.name)],
         "Env": [format!("PORT={}", image.port)],
@@ -201,37 +289,32 @@ pub fn build(image: &Image, runtime: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u
         "history": [{ "created_by": "bundle oci" }],
     });
     let config = serde_json::to_vec(&config).map_err(|e| OciError::Invalid(e.to_string()))?;
-    let config_digest = sha256_hex(&config);
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": format!("sha256:{config_digest}"),
-            "size": config.len(),
-        },
-        "layers": [{
-            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-            "digest": format!("sha256:{layer_digest}"),
-            "size": layer.len(),
-        }],
-    });
-    let manifest = serde_json::to_vec(&manifest).map_err(|e| OciError::Invalid(e.to_string()))?;
-    let manifest_digest = sha256_hex(&manifest);
+    Ok(Built { config: Blob::of(config), layer: Blob::of(layer) })
+}
+
+/// Builds the image archive: [`image`], then [`archive`] with the image's tag.
+pub fn build(image_of: &Image, runtime: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, OciError> {
+    archive(&image(image_of, runtime)?, &image_of.tag)
+}
+
+/// The archive of a built image, tagged `tag` (`repository:tag`): an OCI layout whose index
+/// points at the OCI manifest, and a docker-archive `manifest.json` over the same blobs.
+pub fn archive(built: &Built, tag: &str) -> Result<Vec<u8>, OciError> {
+    let manifest = Blob::of(built.manifest(ManifestFormat::Oci)?);
     let index = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": [{
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": format!("sha256:{manifest_digest}"),
-            "size": manifest.len(),
-            "annotations": { "org.opencontainers.image.ref.name": image.tag.rsplit_once(':').map_or("latest", |(_, t)| t), "io.containerd.image.name": image.tag },
+            "digest": manifest.digest,
+            "size": manifest.data.len(),
+            "annotations": { "org.opencontainers.image.ref.name": tag.rsplit_once(':').map_or("latest", |(_, t)| t), "io.containerd.image.name": tag },
         }],
     });
     let docker = serde_json::json!([{
-        "Config": format!("blobs/sha256/{config_digest}"),
-        "RepoTags": [image.tag],
-        "Layers": [format!("blobs/sha256/{layer_digest}")],
+        "Config": format!("blobs/sha256/{}", built.config.hex()),
+        "RepoTags": [tag],
+        "Layers": [format!("blobs/sha256/{}", built.layer.hex())],
     }]);
     let mut out = Files::new();
     out.insert("oci-layout".into(), (0o644, br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()));
@@ -243,9 +326,9 @@ pub fn build(image: &Image, runtime: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u
         "manifest.json".into(),
         (0o644, serde_json::to_vec(&docker).map_err(|e| OciError::Invalid(e.to_string()))?),
     );
-    out.insert(format!("blobs/sha256/{config_digest}"), (0o644, config));
-    out.insert(format!("blobs/sha256/{manifest_digest}"), (0o644, manifest));
-    out.insert(format!("blobs/sha256/{layer_digest}"), (0o644, layer));
+    for blob in [&built.config, &manifest, &built.layer] {
+        out.insert(format!("blobs/sha256/{}", blob.hex()), (0o644, blob.data.clone()));
+    }
     tar_of(&out, &[])
 }
 
