@@ -326,17 +326,15 @@ fn zero_length_and_non_elf_files_through_the_tools() {
 // ---- Issue 13, item 17: `verify` runs every check the runtime runs, and more; item 18: the
 // messages read well and escape what a crafted payload holds.
 
-/// `image` (the program [`built`] makes) with its payload changed by `edit` and the checksum made
-/// to match again, written to `dir/name`: a crafted executable, not a damaged one. The payload
-/// keeps its length, so its section keeps its place.
+/// `image` (the program [`built`] makes) with its payload changed by `edit` and the checksums
+/// (the entries' and the footer's) made to match again, written to `dir/name`: a crafted
+/// executable, not a damaged one. The payload keeps its length, so its section keeps its place.
 fn crafted(dir: &Path, image: &[u8], name: &str, edit: impl FnOnce(&mut [u8])) -> PathBuf {
     let range = bundle_runtime::carrier::locate(image).unwrap().range;
     let mut bytes = image.to_vec();
     let payload = &mut bytes[range];
     edit(payload);
-    let body = payload.len() - bundle_runtime::format::FOOTER_LEN;
-    let sum = bundle_runtime::format::checksum(&payload[..body]);
-    payload[body..body + 8].copy_from_slice(&sum.to_le_bytes());
+    bundle_runtime::format::reseal(payload).unwrap();
     let exe = dir.join(name);
     write_exe(&exe, &bytes);
     exe
@@ -359,24 +357,26 @@ fn assert_refused(exe: &Path, want: &str) {
     }
 }
 
+/// An index unsorted on purpose, its checksums recomputed: `bundle verify` refuses it. Since
+/// issue 19 the runtime no longer checks the order at start-up (the footer's checksum covers
+/// the index against damage; a crafted file is out of the checksum's reach, docs/FORMAT.md,
+/// "Verification"), but it stays safe: no signal, whatever its searches find.
 #[test]
-fn issue13_an_unsorted_index_is_refused_by_verify_and_at_start_up() {
+fn issue13_an_unsorted_index_is_refused_by_verify() {
     let (dir, app) = built();
     let image = std::fs::read(&app).unwrap();
+    let entry_len = bundle_runtime::format::ENTRY_LEN;
     // Entries: (main), lib.a, lib.big, pkg, pre. Swap lib.a and lib.big.
     let exe = crafted(dir.path(), &image, "unsorted", |p| {
         let (one, two) = (field(1, 0), field(2, 0));
         let saved = p[one..two].to_vec();
-        p.copy_within(two..two + 40, one);
-        p[two..two + 40].copy_from_slice(&saved);
+        p.copy_within(two..two + entry_len, one);
+        p[two..two + entry_len].copy_from_slice(&saved);
     });
     let want = "payload index is not sorted by name: entry 2 ('lib.a') comes after 'lib.big'";
     assert_refused(&exe, want);
-    // The runtime checks the order before running anything: one line, exit 65.
     let r = run(&mut Command::new(&exe));
-    assert_eq!(r.code, 65, "{}", r.stderr);
-    assert!(r.stdout.is_empty(), "{}", r.stdout);
-    assert!(r.stderr.contains(want), "{}", r.stderr);
+    assert_eq!(r.signal, None, "{}", r.stderr);
     // Two entries of one name: lib.big renamed lib.a (same offset and length in the index).
     let exe = crafted(dir.path(), &image, "duplicate", |p| {
         let name = p[field(1, 0)..field(1, 6)].to_vec();
@@ -384,7 +384,7 @@ fn issue13_an_unsorted_index_is_refused_by_verify_and_at_start_up() {
     });
     assert_refused(&exe, "duplicate entry name 'lib.a'");
     let r = run(&mut Command::new(&exe));
-    assert_eq!(r.code, 65, "{}", r.stderr);
+    assert_eq!(r.signal, None, "{}", r.stderr);
 }
 
 #[test]
@@ -424,8 +424,9 @@ fn issue13_names_from_the_payload_are_escaped_in_messages() {
     });
     let want = "entry 4 ('p\\u{1b}\\n') comes after 'pkg'";
     assert_refused(&exe, want);
+    // The runtime no longer checks the order at start-up (issue 19): the program runs, its
+    // searches miss what the crafted index misplaces, and nothing it prints carries the name raw.
     let r = run(&mut Command::new(&exe));
-    assert_eq!(r.code, 65, "{}", r.stderr);
-    assert!(r.stderr.contains(want), "{:?}", r.stderr);
+    assert_eq!(r.signal, None, "{}", r.stderr);
     assert!(!r.stderr.contains('\x1b'), "{:?}", r.stderr);
 }

@@ -210,8 +210,7 @@ fn issue18_sign_and_verify_round_trip() {
     let payload = &mut forged[at..at + plen];
     let pos = payload.windows(32).position(|w| w == old).expect("the recorded hash");
     payload[pos..pos + 32].copy_from_slice(&new);
-    let sum = bundle_runtime::format::checksum(&payload[..plen - 24]);
-    payload[plen - 24..plen - 16].copy_from_slice(&sum.to_le_bytes());
+    bundle_runtime::format::reseal(payload).unwrap();
     let file = dir.path().join("forged");
     write_exe(&file, &forged);
     assert_eq!(verify(&file, None).code, 0, "the forgery is consistent without a key");

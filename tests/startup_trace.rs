@@ -46,7 +46,7 @@ fn startup_phases_are_traced_in_order_by_both_hosts() {
             let at = positions(
                 &traced.stderr,
                 &[
-                    "payload found and verified",
+                    "payload found, index verified",
                     "Lua state opened",
                     "require 'lib.util': found in the bundle (lua-bytecode",
                 ],

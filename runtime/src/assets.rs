@@ -78,7 +78,8 @@ unsafe fn args<'a>(l: *mut lua_State) -> (&'a Ctx, &'a [u8]) {
     }
 }
 
-/// Raises `msg` as a Lua error (a damaged payload: verified at start, so not expected).
+/// Raises `msg` as a Lua error (an index that does not read: verified at start, so not
+/// expected; a damaged asset's bytes end the process instead, `crate::damaged`).
 ///
 /// # Safety
 /// `l` is in a Lua C function.
@@ -141,8 +142,9 @@ unsafe extern "C-unwind" fn read(l: *mut lua_State) -> c_int {
             ffi::luaL_checkinteger(l, 3).max(0) as usize
         };
         if entry.codec == bundle_runtime::format::Codec::Stored {
-            // Straight from the mapped payload into the Lua string.
-            let bytes = entry.stored;
+            // Straight from the mapped payload into the Lua string, once verified (the first
+            // read of the asset hashes it; a damaged one ends the process).
+            let bytes = crate::verified(c, &entry);
             let start = offset.min(bytes.len());
             let end = start.saturating_add(length).min(bytes.len());
             push_bytes(l, &bytes[start..end]);

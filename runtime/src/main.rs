@@ -1,10 +1,12 @@
 //! `bundle-stub`: the LuaJIT runtime every executable made by `bundle` starts as.
 //!
 //! This file is the stub's payload side: it finds the payload in its own executable (in
-//! memory, else through `/proc/self/exe`), verifies the checksum before anything of it is
-//! loaded, and serves what the payload holds: the main chunk, the interpreter, the `-l`
-//! preloads and the bundled modules, decoded only when first required (start-up does not grow
-//! with the number of modules), C modules loaded from memory (`native`).
+//! memory, else through `/proc/self/exe`), verifies the checksum of its index and records
+//! before anything of it is loaded and each entry's own checksum before that entry's bytes are
+//! first used ([`verified`], [`decode`]), and serves what the payload holds: the main chunk, the
+//! interpreter, the `-l` preloads and the bundled modules, decoded only when first required
+//! (start-up does not grow with the number of modules, nor with their size), C modules loaded
+//! from memory (`native`).
 //!
 //! Running the program the way `luajit app.lua` does (luajit.c's `pmain`, `docall`,
 //! `traceback`, `report`, SIGINT, how `arg` is built, which program or interpreter runs, where
@@ -14,12 +16,13 @@
 //! to match, and mlua's state set-up costs more than the whole of luajit's start-up.
 //!
 //! A payload that is missing or damaged ends the process with [`EXIT_DAMAGED`] and one line on
-//! stderr, before any Lua code runs.
+//! stderr, before any Lua code runs; an entry found damaged when the program first uses it ends
+//! the process the same way ([`damaged`]), before any of its bytes are used.
 #![no_main]
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::fs::File;
 use std::ptr;
@@ -119,6 +122,11 @@ struct Ctx {
     modules: RefCell<HashMap<Vec<u8>, native::Handle>>,
     /// The compressed asset decoded last (key, bytes), for reads by slices.
     last_asset: RefCell<Option<(Vec<u8>, Vec<u8>)>>,
+    /// Stored entries whose bytes matched their checksum, by (offset, length, checksum): an
+    /// asset read by slices is hashed once, not at every slice.
+    verified: RefCell<HashSet<(u64, usize, u64)>>,
+    /// `argv[0]`, for the message of a damaged entry.
+    argv0: *const c_char,
 }
 
 /// The C entry point. `#![no_main]` skips Rust's runtime set-up: arguments arrive as the raw
@@ -143,7 +151,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     };
     if trace::on() {
         trace::line(&format!(
-            "payload found and verified: {} entries, {} bytes",
+            "payload found, index verified: {} entries, {} bytes",
             payload.len(),
             payload.total_len()
         ));
@@ -160,6 +168,8 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         libraries: RefCell::new(HashMap::new()),
         modules: RefCell::new(HashMap::new()),
         last_asset: RefCell::new(None),
+        verified: RefCell::new(HashSet::new()),
+        argv0,
     };
     let host = Host {
         argc,
@@ -473,15 +483,17 @@ fn backed(last: *const u8) -> bool {
     }
 }
 
-/// Reads and verifies the payload of the running executable: from memory when it was loaded
-/// with the program, else from the executable file (a payload in a non-loaded section or a
-/// trailer).
+/// The running executable's path, for messages (readlink is not free: only on the way out).
+fn exe_name() -> String {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "its own executable".to_owned())
+}
+
+/// Reads the payload of the running executable and verifies its header, index and records
+/// (its entries are verified when first used): from memory when it was loaded with the
+/// program, else from the executable file (a payload in a non-loaded section or a trailer).
 fn load_payload() -> Result<Payload<'static>, String> {
-    let exe_name = || {
-        std::env::current_exe()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| "its own executable".to_owned())
-    };
     if let Some(bytes) = payload_in_memory() {
         if bytes.is_empty() {
             return Err(format!(
@@ -622,19 +634,68 @@ unsafe fn search(l: *mut lua_State) -> Result<c_int, ()> {
     }
 }
 
-/// Decodes an entry (borrowing the shared decoder only for the call).
+/// Ends the process for an entry whose bytes do not match its checksum, as a damaged payload
+/// ends it at start-up: one line on stderr naming the executable and the entry, exit status
+/// [`EXIT_DAMAGED`]. Not a Lua error: a `pcall` around `require` or `io.open` must not let the
+/// program go on past damage. C's stdio is flushed (what the program printed stays printed);
+/// the Lua state is not closed, as with `os.exit`.
+fn damaged(ctx: &Ctx, e: &FormatError) -> ! {
+    let msg = format!("{}: damaged bundle payload: {e}", exe_name());
+    // SAFETY: argv0 is NULL or argv[0]; the message pointer and length describe `msg`.
+    unsafe { bundle_host_message(ctx.argv0, msg.as_ptr().cast(), msg.len()) };
+    std::process::exit(EXIT_DAMAGED)
+}
+
+/// `r`, with a damaged entry ending the process ([`damaged`]) and any other error as a message.
+fn checked<T>(ctx: &Ctx, r: Result<T, FormatError>) -> Result<T, String> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(e @ FormatError::EntryDamaged { .. }) => damaged(ctx, &e),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The stored bytes of `entry`, verified against its checksum the first time they are asked
+/// for in this run ([`Entry::verified`]); a mismatch ends the process ([`damaged`]).
+pub(crate) fn verified<'a>(ctx: &Ctx, entry: &Entry<'a>) -> &'a [u8] {
+    let key = (entry.offset, entry.stored.len(), entry.checksum);
+    if ctx.verified.borrow().contains(&key) {
+        return entry.stored;
+    }
+    match entry.verified() {
+        Ok(bytes) => {
+            ctx.verified.borrow_mut().insert(key);
+            bytes
+        }
+        Err(e) => damaged(ctx, &e),
+    }
+}
+
+/// Decodes an entry (borrowing the shared decoder only for the call), its bytes verified
+/// first: [`verified`] for a stored entry, [`Entry::decode_with`] for a compressed one.
 fn decode<'a>(ctx: &Ctx, entry: &Entry<'a>) -> Result<Cow<'a, [u8]>, String> {
     Ok(match entry.codec {
-        Codec::Stored => Cow::Borrowed(entry.stored),
+        Codec::Stored => Cow::Borrowed(verified(ctx, entry)),
         Codec::Zstd => {
             let mut slot = ctx.decoder.borrow_mut();
             let decoder = match &mut *slot {
                 Some(d) => d,
                 empty @ None => empty.insert(Decoder::new().map_err(|e| e.to_string())?),
             };
-            Cow::Owned(entry.decode_with(decoder).map_err(|e| e.to_string())?)
+            let decoded = entry.decode_with(decoder);
+            drop(slot);
+            Cow::Owned(checked(ctx, decoded)?)
         }
     })
+}
+
+/// The key a library's file is kept under in the private directory (docs/NATIVE.md): the
+/// XXH3-64 of its bytes, which for a stored entry is its checksum, already computed.
+fn content_hash(entry: &Entry, bytes: &[u8]) -> u64 {
+    match entry.codec {
+        Codec::Stored => entry.checksum,
+        Codec::Zstd => bundle_runtime::format::checksum(bytes),
+    }
 }
 
 /// Opens the packed library `name` and, first, the libraries it needs.
@@ -653,7 +714,7 @@ fn open_library(ctx: &Ctx, name: &[u8], depth: usize) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("the bundle lacks the library {shown}"))?;
     let bytes = decode(ctx, &entry)?;
-    let handle = native::open(name, &bytes, bundle_runtime::format::checksum(&bytes))
+    let handle = native::open(name, &bytes, content_hash(&entry, &bytes))
         .map_err(|e| format!("{shown}: {e}"))?;
     ctx.libraries.borrow_mut().insert(name.to_vec(), handle);
     Ok(())
@@ -676,7 +737,7 @@ fn open_needs(ctx: &Ctx, name: &[u8], depth: usize) -> Result<(), String> {
 /// [`flags::SHARED`]: bundle_runtime::format::flags::SHARED
 fn load_native(ctx: &Ctx, entry: &Entry) -> Result<ffi::lua_CFunction, String> {
     let owner = if entry.flags & bundle_runtime::format::flags::SHARED != 0 {
-        ctx.payload.library_owner(entry).map_err(|e| e.to_string())?
+        checked(ctx, ctx.payload.library_owner(entry))?
     } else {
         *entry
     };
@@ -686,7 +747,7 @@ fn load_native(ctx: &Ctx, entry: &Entry) -> Result<ffi::lua_CFunction, String> {
         None => {
             open_needs(ctx, owner.name, 0)?;
             let bytes = decode(ctx, &owner)?;
-            let h = native::open(owner.name, &bytes, bundle_runtime::format::checksum(&bytes))?;
+            let h = native::open(owner.name, &bytes, content_hash(&owner, &bytes))?;
             ctx.modules.borrow_mut().insert(owner.name.to_vec(), h);
             h
         }
@@ -715,7 +776,7 @@ unsafe fn load_chunk(l: *mut lua_State, ctx: &Ctx, entry: &Entry) -> Result<(), 
     let chunkname =
         CString::new(entry.chunkname).map_err(|_| "chunk name contains NUL".to_owned())?;
     // SAFETY: buffer and length describe `code`; luaL_loadbuffer runs protected and copies what
-    // it keeps. The checksum was verified at start-up, so bytecode is what the bundler wrote.
+    // it keeps. `decode` verified the entry's checksum, so bytecode is what the bundler wrote.
     let status = unsafe {
         luaL_loadbufferx(l, code.as_ptr().cast(), code.len(), chunkname.as_ptr(), mode.as_ptr())
     };

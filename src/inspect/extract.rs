@@ -238,6 +238,7 @@ mod tests {
             stored: b"",
             raw_len: 0,
             offset: 0,
+            checksum: 0,
         }
     }
 

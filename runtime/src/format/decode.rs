@@ -35,9 +35,11 @@ impl Entry<'_> {
     }
 
     /// Decodes the entry with a reusable decoder (one decompression context for many entries).
-    /// The result has exactly `raw_len` bytes, or this is an error; a zstd entry must be exactly
+    /// Its stored bytes are verified against its checksum first ([`Entry::verified`]). The
+    /// result has exactly `raw_len` bytes, or this is an error; a zstd entry must be exactly
     /// one frame that states its decoded size, and that size must be `raw_len`.
     pub fn decode_with(&self, decoder: &mut Decoder) -> Result<Vec<u8>, FormatError> {
+        self.verified()?;
         let fail = |reason: String| FormatError::Decompress { entry: label(self.name), reason };
         let no_memory = |_| fail(format!("not enough memory for {} bytes", self.raw_len));
         let raw_len = usize::try_from(self.raw_len)
@@ -128,6 +130,7 @@ mod tests {
             stored: &frame,
             raw_len: 3 << 30,
             offset: 0,
+            checksum: crate::format::checksum(&frame),
         };
         // zstd itself refuses a window this large when streaming; either way, an error and no
         // 3 GiB reservation (the one-shot path is the one that reserved it).
@@ -148,6 +151,7 @@ mod tests {
             stored: &frame,
             raw_len: 94,
             offset: 0,
+            checksum: crate::format::checksum(&frame),
         };
         assert_eq!(
             e.decode().unwrap_err().to_string(),
@@ -159,12 +163,14 @@ mod tests {
         std::io::Write::write_all(&mut enc, b"abc").unwrap();
         enc.finish().unwrap();
         e.stored = &no_size;
+        e.checksum = crate::format::checksum(&no_size);
         e.raw_len = 3;
         assert_eq!(
             e.decode().unwrap_err().to_string(),
             "entry 'm' could not be decompressed: its zstd frame does not state its size"
         );
         e.stored = b"not zstd";
+        e.checksum = crate::format::checksum(b"not zstd");
         e.name = b"";
         assert_eq!(
             e.decode().unwrap_err().to_string(),

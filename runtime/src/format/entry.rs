@@ -179,12 +179,30 @@ pub struct Entry<'a> {
     pub raw_len: u64,
     /// Offset of the stored bytes from the start of the payload.
     pub offset: u64,
+    /// XXH3-64 of the stored bytes, as the index records it ([`Entry::verified`] checks it).
+    pub checksum: u64,
 }
 
 impl<'a> Entry<'a> {
     /// Whether this is the main script.
     pub fn is_main(&self) -> bool {
         is_main(self.name)
+    }
+
+    /// The stored bytes, once they match the entry's checksum; else
+    /// [`FormatError::EntryDamaged`] naming the entry. Every use of an entry's bytes goes
+    /// through this first ([`Entry::decode`] does): the payload's own checksum, verified at
+    /// start-up, covers the index but not the entries' data.
+    pub fn verified(&self) -> Result<&'a [u8], FormatError> {
+        let computed = super::checksum(self.stored);
+        if computed != self.checksum {
+            return Err(FormatError::EntryDamaged {
+                entry: super::label(self.name),
+                stored: self.checksum,
+                computed,
+            });
+        }
+        Ok(self.stored)
     }
 
     /// Whether it has the [`flags::LIBRARY`] bit: a library loaded on behalf of native modules.

@@ -20,6 +20,10 @@ pub enum FormatError {
     BadHeader(&'static str),
     #[error("payload checksum mismatch (stored {stored:016x}, computed {computed:016x}): the file is damaged")]
     ChecksumMismatch { stored: u64, computed: u64 },
+    /// An entry's bytes differ from what its checksum says. `entry` is [`label`]'s form of the
+    /// entry's name.
+    #[error("{entry} is damaged: its checksum does not match its data (stored {stored:016x}, computed {computed:016x})")]
+    EntryDamaged { entry: String, stored: u64, computed: u64 },
     /// An index entry whose name cannot even be read (otherwise: [`FormatError::InvalidEntry`]).
     #[error("payload index entry {index} is invalid: {reason}")]
     BadEntry { index: usize, reason: String },

@@ -13,11 +13,11 @@ pub const MAGIC: [u8; 8] = *b"LJBUNDLE";
 /// Last 8 bytes of a payload.
 pub const END_MAGIC: [u8; 8] = *b"LJBNDEND";
 /// The only format version this code reads and writes.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 48;
 /// Size of one index entry.
-pub const ENTRY_LEN: usize = 40;
+pub const ENTRY_LEN: usize = 48;
 /// Size of the footer: checksum, total length, end magic.
 pub const FOOTER_LEN: usize = 24;
 /// Name of the ELF section that carries the payload.
@@ -71,7 +71,7 @@ pub(super) fn u64_at(buf: &[u8], offset: usize, what: &'static str) -> Result<u6
 // Header.
 
 /// The header's variable fields (docs/FORMAT.md, "Header"); the others are fixed: magic,
-/// version, `header_len`, and the flags and reserved fields, zero in version 1.
+/// version, `header_len`, and the flags and reserved fields, zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Header {
     pub entry_count: u32,
@@ -107,6 +107,15 @@ impl Header {
         let data_len = u64_at(bytes, 32, "data length")?;
         let total_len = u64_at(bytes, 40, "total length")?;
         Ok(Header { entry_count, strings_len, records_len, data_len, total_len })
+    }
+
+    /// Where the data section starts: the bytes before it (header, index, strings, records)
+    /// are what the footer's checksum covers. `None` if that overflows.
+    pub fn data_start(&self) -> Option<u64> {
+        (HEADER_LEN as u64)
+            .checked_add(u64::from(self.entry_count).checked_mul(ENTRY_LEN as u64)?)?
+            .checked_add(self.strings_len.into())?
+            .checked_add(self.records_len.into())
     }
 
     /// Appends the [`HEADER_LEN`] bytes of the header to `out`.
@@ -160,6 +169,8 @@ pub(super) struct IndexEntry {
     pub data_off: u64,
     pub stored_len: u64,
     pub raw_len: u64,
+    /// XXH3-64 of the stored bytes.
+    pub checksum: u64,
 }
 
 impl IndexEntry {
@@ -177,6 +188,7 @@ impl IndexEntry {
             data_off: u64::from_le_bytes(at.take()),
             stored_len: u64::from_le_bytes(at.take()),
             raw_len: u64::from_le_bytes(at.take()),
+            checksum: u64::from_le_bytes(at.take()),
         }
     }
 
@@ -193,6 +205,7 @@ impl IndexEntry {
         out.extend_from_slice(&self.data_off.to_le_bytes());
         out.extend_from_slice(&self.stored_len.to_le_bytes());
         out.extend_from_slice(&self.raw_len.to_le_bytes());
+        out.extend_from_slice(&self.checksum.to_le_bytes());
     }
 }
 
@@ -216,15 +229,16 @@ impl Fields<'_> {
 // ---------------------------------------------------------------------------------------------
 // Footer.
 
-/// The XXH3-64 checksum the footer stores.
+/// XXH3-64 (seed 0): the checksum the footer stores (of the header, index, strings and
+/// records) and each index entry stores (of its stored bytes).
 pub fn checksum(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
-/// Appends the footer to `out`, which holds everything before it: the checksum of those bytes,
-/// `total_len`, the end magic.
-pub(super) fn write_footer(out: &mut Vec<u8>, total_len: u64) {
-    let sum = checksum(out);
+/// Appends the footer to `out`, which holds everything before it: the checksum of its first
+/// `data_start` bytes (header, index, strings, records), `total_len`, the end magic.
+pub(super) fn write_footer(out: &mut Vec<u8>, data_start: usize, total_len: u64) {
+    let sum = checksum(out.get(..data_start).unwrap_or(out));
     out.extend_from_slice(&sum.to_le_bytes());
     out.extend_from_slice(&total_len.to_le_bytes());
     out.extend_from_slice(&END_MAGIC);

@@ -1,4 +1,4 @@
-//! Payload format v1: the bytes a bundled executable carries, read by the stub runtime and
+//! Payload format v2: the bytes a bundled executable carries, read by the stub runtime and
 //! written by the bundler. `docs/FORMAT.md` is the normative specification; this module is its
 //! only implementation.
 //!
@@ -10,10 +10,12 @@
 //!
 //! The footer ends with its own magic and repeats the total length, so a payload can be found
 //! from its last byte: that is what lets the same bytes ride in an ELF section or at the end of
-//! a file (`carrier`, beside this module, finds them). An XXH3-64 checksum over everything
-//! before the footer is verified by [`Payload::parse`] before any entry can be read. LuaJIT does
+//! a file (`carrier`, beside this module, finds them). An XXH3-64 checksum over the header,
+//! index, strings and records is verified by [`Payload::parse`] before any entry can be read,
+//! and each index entry holds the XXH3-64 of its own data, verified before that data is first
+//! used ([`Entry::verified`]): start-up does not grow with the size of the entries. LuaJIT does
 //! not verify bytecode, so a flipped bit in a bytecode entry could crash the process; the
-//! checksum is what makes a damaged executable report an error instead.
+//! checksums are what make a damaged executable report an error instead.
 //!
 //! Every read of payload bytes goes through a bounds-checked helper (`layout`); nothing here
 //! indexes a slice with an unchecked offset, and nothing here panics on any input.
@@ -109,4 +111,4 @@ pub use layout::{
 pub use read::Payload;
 pub use record::{Args, ImageHash, ImageRegion, Needs, Record, Records};
 pub use verify::MAX_LIBRARY_DEPTH;
-pub use write::{with_record, NewEntry, Totals, Writer};
+pub use write::{reseal, with_record, NewEntry, Totals, Writer};

@@ -1,7 +1,10 @@
 //! Reading a payload: [`Payload::parse`] with the start-up checks (the runtime parses its
 //! payload on every run, so this is on the start-up path and kept to what docs/FORMAT.md,
-//! "Verification", lists for start-up), then lazy lookups of entries and what the records say.
-//! Each entry is checked when it is read ([`Payload::entry`]) and decoded only when loaded.
+//! "Verification", lists for start-up: the fixed fields and the footer's checksum, which covers
+//! the header, index, strings and records, never the entries' data), then lazy lookups of
+//! entries and what the records say. Each entry is checked when it is read
+//! ([`Payload::entry`]), its bytes against its own checksum before any use
+//! ([`Entry::verified`]), and decoded only when loaded.
 
 use std::cmp::Ordering;
 
@@ -11,7 +14,9 @@ use super::layout::{IndexEntry, ENTRY_LEN, FOOTER_LEN, HEADER_LEN, MAX_RAW_LEN};
 use super::record::{Record, Records};
 use super::{escaped, label, quoted, Codec, Entry, FormatError, Kind};
 
-/// A verified payload: header checked, checksum matched. Entries are decoded lazily.
+/// A parsed payload: header checked, the checksum of header, index, strings and records
+/// matched. Each entry's bytes are verified against its own checksum when first used, and
+/// decoded lazily.
 #[derive(Debug, Clone, Copy)]
 pub struct Payload<'a> {
     pub(super) entry_count: usize,
@@ -27,16 +32,23 @@ pub struct Payload<'a> {
 pub type Child<'a> = (&'a [u8], bool);
 
 impl<'a> Payload<'a> {
-    /// Parses and verifies a payload that spans exactly `bytes`: structure, checksum, and that
-    /// the index is strictly sorted by name. This is the only way the runtime reads a payload;
-    /// entries are checked when read ([`Payload::entry`]) and decoded when loaded, and
+    /// Parses and verifies a payload that spans exactly `bytes`: structure, and the checksum of
+    /// everything before the data section (header, index, strings, records). This is the only
+    /// way the runtime reads a payload; its cost grows with the index, not with the entries'
+    /// data. Entries are checked when read ([`Payload::entry`]), their bytes against their own
+    /// checksum before any use ([`Entry::verified`], which [`Entry::decode`] calls), and
     /// [`Payload::verify_all`] runs every check on everything at once.
+    ///
+    /// That the index is sorted by name ([`Payload::check_order`]) is not checked here: the
+    /// writer sorts it and the checksum covers it, so a damaged file cannot unsort it unseen,
+    /// and a crafted one (its checksum recomputed) is a tampered file, which the checksum was
+    /// never meant to catch (signatures are). On an unsorted index every read stays
+    /// bounds-checked: a search may miss an entry, never read outside the payload.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, FormatError> {
         let p = Self::parse_unverified(bytes)?;
         if p.checksum != p.computed {
             return Err(FormatError::ChecksumMismatch { stored: p.checksum, computed: p.computed });
         }
-        p.check_order()?;
         Ok(p)
     }
 
@@ -70,7 +82,8 @@ impl<'a> Payload<'a> {
         }
         let body_len = total_len - FOOTER_LEN as u64;
         let stored = layout::u64_at(bytes, body_len as usize, "checksum")?;
-        let computed = checksum(slice(bytes, 0, body_len, "checksummed bytes")?);
+        let data_start = total_len - FOOTER_LEN as u64 - header.data_len;
+        let computed = checksum(slice(bytes, 0, data_start, "checksummed bytes")?);
         let mut at = HEADER_LEN as u64;
         let mut take = |len: u64, what| {
             let s = slice(bytes, at, len, what);
@@ -103,9 +116,15 @@ impl<'a> Payload<'a> {
         self.checksum
     }
 
-    /// Whether the stored checksum matches the bytes (always true after [`Payload::parse`]).
+    /// Whether the stored checksum matches the header, index, strings and records (always true
+    /// after [`Payload::parse`]); entries' data have their own ([`Entry::verified`]).
     pub fn checksum_ok(&self) -> bool {
         self.checksum == self.computed
+    }
+
+    /// Offset of the data section from the start of the payload.
+    pub(super) fn data_start(&self) -> u64 {
+        (HEADER_LEN + self.index.len() + self.strings.len() + self.records.len()) as u64
     }
 
     /// Total length of the payload in bytes.
@@ -137,7 +156,7 @@ impl<'a> Payload<'a> {
         if kind == Kind::Asset && name.first() != Some(&super::ASSET_PREFIX) {
             return Err(bad("an asset's name must start with '?'".into()));
         }
-        let IndexEntry { data_off, stored_len, raw_len, .. } = raw;
+        let IndexEntry { data_off, stored_len, raw_len, checksum, .. } = raw;
         if raw_len > MAX_RAW_LEN {
             return Err(bad(format!("its decoded length, {raw_len} bytes, exceeds 4 GiB")));
         }
@@ -163,10 +182,8 @@ impl<'a> Payload<'a> {
                 self.data.len()
             ))
         })?;
-        let offset = (HEADER_LEN + self.index.len() + self.strings.len() + self.records.len())
-            as u64
-            + data_off;
-        Ok(Entry { name, chunkname, kind, codec, flags, stored, raw_len, offset })
+        let offset = self.data_start() + data_off;
+        Ok(Entry { name, chunkname, kind, codec, flags, stored, raw_len, offset, checksum })
     }
 
     /// The name of entry `i`, the one field that searches and the start-up check of the order
@@ -204,10 +221,10 @@ impl<'a> Payload<'a> {
     }
 
     /// That the index is strictly sorted by name, which also rules out two entries of one name
-    /// (two main scripts among them): binary search depends on it. Run by [`Payload::parse`] at
-    /// every start, so kept to the minimum: per entry, two fields read and one comparison of
-    /// names.
-    pub(super) fn check_order(&self) -> Result<(), FormatError> {
+    /// (two main scripts among them): binary search depends on it. Part of
+    /// [`Payload::verify_all`]; not of [`Payload::parse`] (see there why). Per entry, two fields
+    /// read and one comparison of names.
+    pub fn check_order(&self) -> Result<(), FormatError> {
         let mut previous: Option<&[u8]> = None;
         for (i, raw) in self.index.chunks_exact(ENTRY_LEN).enumerate() {
             let name = match self.name_in(raw) {
@@ -273,13 +290,14 @@ impl<'a> Payload<'a> {
     }
 
     /// The native module whose library serves the [`super::flags::SHARED`] entry `entry`: an
-    /// entry that holds code itself, never another shared one.
+    /// entry that holds code itself, never another shared one. The name is read from `entry`'s
+    /// data, verified first ([`Entry::verified`]).
     pub fn library_owner(&self, entry: &Entry<'a>) -> Result<Entry<'a>, FormatError> {
         let bad = |reason| FormatError::BadShared { name: escaped(entry.name), reason };
         if entry.kind != Kind::Native || entry.codec != Codec::Stored {
             return Err(bad("is not a stored native entry"));
         }
-        match self.module(entry.stored)? {
+        match self.module(entry.verified()?)? {
             Some(owner) if owner.kind == Kind::Native && !owner.is_shared() => Ok(owner),
             _ => Err(bad("names no native module holding a library")),
         }
@@ -700,17 +718,46 @@ mod tests {
         }
     }
 
+    /// Issue 19: a flip in the header, index, strings, records or footer fails `parse` (at
+    /// start-up); a flip in an entry's data passes it, fails that entry's verification (before
+    /// any use of its bytes, decoding included) and `verify_all`, and leaves every other entry
+    /// readable.
     #[test]
     fn every_bit_flip_is_detected() {
         let bytes = sample();
+        let p = Payload::parse(&bytes).unwrap();
+        let (data_start, data_end) = (p.data_start() as usize, bytes.len() - FOOTER_LEN);
+        let owners: Vec<Entry> = p.entries().map(Result::unwrap).collect();
         for i in 0..bytes.len() {
             for bit in 0..8 {
                 let mut damaged = bytes.clone();
                 damaged[i] ^= 1 << bit;
-                assert!(
-                    Payload::parse(&damaged).is_err(),
-                    "flip of bit {bit} in byte {i} went unnoticed"
-                );
+                let at = format!("flip of bit {bit} in byte {i}");
+                if !(data_start..data_end).contains(&i) {
+                    assert!(Payload::parse(&damaged).is_err(), "{at} went unnoticed at start-up");
+                    continue;
+                }
+                let p = Payload::parse(&damaged).expect("data is not verified at start-up");
+                let hit = owners
+                    .iter()
+                    .position(|e| {
+                        (e.offset..e.offset + e.stored.len() as u64).contains(&(i as u64))
+                    })
+                    .expect("the entries' data fills the data section");
+                for (n, e) in p.entries().map(Result::unwrap).enumerate() {
+                    if n != hit {
+                        assert_eq!(e.verified(), Ok(owners[n].stored), "{at}");
+                        continue;
+                    }
+                    let err = || FormatError::EntryDamaged {
+                        entry: label(e.name),
+                        stored: e.checksum,
+                        computed: checksum(e.stored),
+                    };
+                    assert_eq!(e.verified(), Err(err()), "{at}");
+                    assert_eq!(e.decode(), Err(err()), "{at}");
+                    assert_eq!(p.verify_all(), Err(err()), "{at}");
+                }
             }
         }
     }
@@ -730,18 +777,27 @@ mod tests {
         assert_eq!((p.interpreter().unwrap(), p.interpreter_env().unwrap()), (None, None));
     }
 
-    // ---- Issue 13, item 17: what `parse` refuses.
+    // ---- Issue 13, item 17: what `parse` refuses (the order of the index: `verify_all`, since
+    // issue 19; the checksum covers it at start-up).
 
     #[test]
-    fn issue13_parse_refuses_an_unsorted_index() {
+    fn issue13_verify_all_refuses_an_unsorted_index() {
         // sample(): (main), a, b.c. Swap the last two index entries.
         let mut bytes = sample();
         let (one, two) = (field(1, 0), field(2, 0));
         let saved = bytes[one..two].to_vec();
         bytes.copy_within(two..two + ENTRY_LEN, one);
         bytes[two..two + ENTRY_LEN].copy_from_slice(&saved);
+        // Damage that unsorts it fails the checksum at start-up...
+        assert!(matches!(
+            Payload::parse(&bytes).unwrap_err(),
+            FormatError::ChecksumMismatch { .. }
+        ));
+        // ... and an index unsorted with its checksum made to match is refused by verify_all
+        // (`bundle verify`, `bundle inspect`), not at start-up.
         reseal(&mut bytes);
-        let err = Payload::parse(&bytes).unwrap_err();
+        let p = Payload::parse(&bytes).expect("the order is not checked at start-up");
+        let err = p.verify_all().unwrap_err();
         assert_eq!(
             err,
             FormatError::Unsorted { index: 2, name: "'a'".into(), previous: "'b.c'".into() }
@@ -750,34 +806,37 @@ mod tests {
             err.to_string(),
             "payload index is not sorted by name: entry 2 ('a') comes after 'b.c'"
         );
-        // What inspect reads without the checksum still shows it; verify_all refuses it too.
-        let p = Payload::parse_unverified(&bytes).unwrap();
-        assert_eq!(p.verify_all().unwrap_err(), err);
+        assert_eq!(p.check_order().unwrap_err(), err);
+        // Searches stay in bounds: 'a' is missed (it sorts before where it stands), no panic.
+        assert_eq!(p.module(b"b.c").unwrap().unwrap().name, b"b.c");
+        let _ = p.module(b"a");
     }
 
     #[test]
-    fn issue13_parse_refuses_duplicate_names() {
+    fn issue13_verify_all_refuses_duplicate_names() {
+        let verified = |bytes: &[u8]| Payload::parse(bytes).unwrap().verify_all().unwrap_err();
         // Entry 2 (b.c) renamed to entry 1's name (a).
         let mut bytes = sample();
         let name = bytes[field(1, 0)..field(1, 6)].to_vec();
         bytes[field(2, 0)..field(2, 6)].copy_from_slice(&name);
         reseal(&mut bytes);
-        assert_eq!(Payload::parse(&bytes).unwrap_err(), FormatError::DuplicateName("'a'".into()));
+        assert_eq!(verified(&bytes), FormatError::DuplicateName("'a'".into()));
         // Two main scripts: entry 1's name made empty.
         let mut bytes = sample();
         bytes[field(1, 4)..field(1, 6)].copy_from_slice(&0u16.to_le_bytes());
         reseal(&mut bytes);
-        let err = Payload::parse(&bytes).unwrap_err();
-        assert_eq!(err.to_string(), "duplicate entry name '' (the main script)");
+        assert_eq!(verified(&bytes).to_string(), "duplicate entry name '' (the main script)");
     }
 
     #[test]
-    fn issue13_a_name_outside_the_string_table_fails_parse() {
+    fn issue13_a_name_outside_the_string_table_is_an_error_when_read() {
         let mut bytes = sample();
         bytes[field(2, 0)..field(2, 4)].copy_from_slice(&1000u32.to_le_bytes());
         reseal(&mut bytes);
+        let p = Payload::parse(&bytes).unwrap();
+        assert_eq!(p.entry(2).unwrap_err(), p.verify_all().unwrap_err());
         assert_eq!(
-            Payload::parse(&bytes).unwrap_err().to_string(),
+            p.verify_all().unwrap_err().to_string(),
             "payload index entry 2 is invalid: its name (3 bytes at offset 1000) lies outside \
              the string table (31 bytes)"
         );

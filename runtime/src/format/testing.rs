@@ -1,6 +1,6 @@
 //! What the format's unit tests share: a sample payload and ways to damage one.
 
-use super::layout::{checksum, ENTRY_LEN, FOOTER_LEN, HEADER_LEN};
+use super::layout::{ENTRY_LEN, HEADER_LEN};
 use super::{Kind, NewEntry, Writer};
 
 pub(super) fn entry(name: &str, chunk: &str, kind: Kind, data: &[u8]) -> NewEntry {
@@ -18,11 +18,9 @@ pub(super) fn sample() -> Vec<u8> {
     w.finish().unwrap().0
 }
 
-/// Recomputes the checksum after the bytes before the footer were changed.
+/// Recomputes the checksums (the entries' and the footer's) after bytes were changed.
 pub(super) fn reseal(bytes: &mut [u8]) {
-    let body = bytes.len() - FOOTER_LEN;
-    let sum = checksum(&bytes[..body]);
-    bytes[body..body + 8].copy_from_slice(&sum.to_le_bytes());
+    super::reseal(bytes).unwrap();
 }
 
 /// Byte offset of field `at` of index entry `i`.

@@ -14,9 +14,12 @@ pub const MAX_LIBRARY_DEPTH: usize = 32;
 
 impl<'a> Payload<'a> {
     /// Every check there is, for `bundle verify` and `bundle inspect`; the first problem found is
-    /// the error. What [`Payload::parse`] checks at start-up (structure, checksum, order of the
-    /// index), then what the runtime would find only when the program reaches it: every entry
-    /// read ([`Payload::entry`]) and decoded in full to its `raw_len`, its kind and flags
+    /// the error. What [`Payload::parse`] checks at start-up (structure, checksum), that the
+    /// index is sorted ([`Payload::check_order`]), then what the runtime would find only when
+    /// the program reaches it: every entry read ([`Payload::entry`]), its data matching its
+    /// checksum ([`Entry::verified`]) and decoded in full to its `raw_len`, the entries' data
+    /// following each other in index order and filling the data section (so that every byte of
+    /// the payload is covered by a checksum that was checked), its kind and flags
     /// consistent (at most one main script, of Lua source or bytecode; `LIBRARY` and `SHARED`
     /// only on native entries, never both; a `SHARED` entry served by a native module that holds
     /// code, see [`Payload::library_owner`]; bytecode that starts with LuaJIT's signature and
@@ -34,8 +37,29 @@ impl<'a> Payload<'a> {
         }
         self.check_order()?;
         let mut decoder = Decoder::new()?;
+        let data_start = self.data_start();
+        let mut next = data_start;
         for i in 0..self.entry_count {
-            self.check_entry(&self.entry(i)?, &mut decoder)?;
+            let e = self.entry(i)?;
+            self.check_entry(&e, &mut decoder)?;
+            if e.offset != next {
+                return Err(FormatError::InvalidEntry {
+                    entry: label(e.name),
+                    reason: format!(
+                        "its data starts at offset {} of the data section, where {} was expected \
+                         (each entry's data follows the previous entry's)",
+                        e.offset - data_start,
+                        next - data_start
+                    ),
+                });
+            }
+            next = e.offset + e.stored.len() as u64;
+        }
+        let data_end = self.total_len() - super::FOOTER_LEN as u64;
+        if next != data_end {
+            return Err(FormatError::BadHeader(
+                "the data section holds bytes that belong to no entry",
+            ));
         }
         self.check_records()
     }

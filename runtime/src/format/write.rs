@@ -3,7 +3,9 @@
 //! (reproducible builds): entries are sorted by name, records keep the order they were added in,
 //! and nothing is iterated out of a hash map.
 
-use super::layout::{write_footer, Header, IndexEntry, ENTRY_LEN, FOOTER_LEN, HEADER_LEN};
+use super::layout::{
+    checksum, write_footer, Header, IndexEntry, ENTRY_LEN, FOOTER_LEN, HEADER_LEN,
+};
 use super::record::{self, Args, Needs, Record};
 use super::{label, quoted, Codec, FormatError, Kind};
 
@@ -165,6 +167,7 @@ impl Writer {
                 data_off: data.len() as u64,
                 stored_len: stored.len() as u64,
                 raw_len: e.data.len() as u64,
+                checksum: checksum(&stored),
             }
             .write(&mut index);
             totals.raw += e.data.len() as u64;
@@ -191,8 +194,9 @@ impl Writer {
         out.extend_from_slice(&index);
         out.extend_from_slice(&strings);
         out.extend_from_slice(&records);
+        let data_start = out.len();
         out.extend_from_slice(&data);
-        write_footer(&mut out, total);
+        write_footer(&mut out, data_start, total);
         totals.payload = total;
         Ok((out, totals))
     }
@@ -233,9 +237,46 @@ pub fn with_record(payload: &[u8], tag: u16, value: &[u8]) -> Result<Vec<u8>, Fo
     Header { records_len, total_len, ..header }.write(&mut out);
     out.extend_from_slice(&payload[HEADER_LEN..records_end]);
     out.extend_from_slice(&record);
+    let data_start = out.len();
     out.extend_from_slice(&payload[records_end..body_end]);
-    write_footer(&mut out, total_len);
+    write_footer(&mut out, data_start, total_len);
     Ok(out)
+}
+
+/// Recomputes, in place, the checksums of a payload whose bytes were changed: each index
+/// entry's from its data (an entry whose data lies outside the data section keeps its own),
+/// then the footer's; the header's and footer's total lengths are left as they are. For tests
+/// and fuzzing, which damage a payload on purpose and need its checksums to hold, so that
+/// what they exercise is past them.
+pub fn reseal(payload: &mut [u8]) -> Result<(), FormatError> {
+    let header = Header::read(payload)?;
+    let data_start = header
+        .data_start()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n <= payload.len().saturating_sub(FOOTER_LEN))
+        .ok_or(FormatError::BadHeader("section lengths exceed the payload"))?;
+    let body_end = payload.len() - FOOTER_LEN;
+    for i in 0..header.entry_count as usize {
+        let at = HEADER_LEN + i * ENTRY_LEN;
+        let Some(raw) = payload.get(at..at + ENTRY_LEN).and_then(|r| r.first_chunk()) else {
+            break;
+        };
+        let e = IndexEntry::read(raw);
+        let range = usize::try_from(e.data_off)
+            .ok()
+            .zip(usize::try_from(e.stored_len).ok())
+            .and_then(|(off, len)| {
+                Some(data_start.checked_add(off)?..data_start + off.checked_add(len)?)
+            })
+            .filter(|r| r.end <= body_end);
+        if let Some(range) = range {
+            let sum = checksum(&payload[range]);
+            payload[at + ENTRY_LEN - 8..at + ENTRY_LEN].copy_from_slice(&sum.to_le_bytes());
+        }
+    }
+    let sum = checksum(&payload[..data_start]);
+    payload[body_end..body_end + 8].copy_from_slice(&sum.to_le_bytes());
+    Ok(())
 }
 
 #[cfg(test)]
