@@ -395,6 +395,36 @@ pub enum HerokuCommand {
         #[arg(long, default_value = "heroku-24")]
         stack: String,
     },
+    /// Write a classic buildpack (bin/detect, bin/compile, bin/release) that carries this
+    /// bundle executable and turns `git push heroku` into one executable (docs/deploy.md).
+    Buildpack {
+        /// The directory to write it into (created if missing; a file an earlier run did not
+        /// write is never replaced).
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+    },
+    /// bin/detect BUILD_DIR of the buildpack: exit 0 and print its name for a Lua app.
+    #[command(hide = true)]
+    BuildpackDetect {
+        /// Heroku's BUILD_DIR.
+        build_dir: PathBuf,
+    },
+    /// bin/compile BUILD_DIR CACHE_DIR ENV_DIR of the buildpack: bundle the app in place.
+    #[command(hide = true)]
+    BuildpackCompile {
+        /// Heroku's BUILD_DIR: the app, where the executable is left.
+        build_dir: PathBuf,
+        /// Heroku's CACHE_DIR: kept between builds; holds the compiled C modules.
+        cache_dir: PathBuf,
+        /// Heroku's ENV_DIR: one file per config var (BUNDLE_FLAGS, BUNDLE_KEEP_SOURCES).
+        env_dir: PathBuf,
+    },
+    /// bin/release BUILD_DIR of the buildpack: the default process types, as YAML.
+    #[command(hide = true)]
+    BuildpackRelease {
+        /// Heroku's BUILD_DIR, after bin/compile.
+        build_dir: PathBuf,
+    },
     /// Deploy through the Platform API: create a slug, upload it, release it. Reads the API
     /// key from HEROKU_API_KEY.
     Deploy {

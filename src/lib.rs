@@ -705,7 +705,7 @@ fn prepare_project(
             let spec = format!("{}={}", m.name, file.display());
             clibs.extend(emit_c::read_clib(&spec)?);
         } else {
-            let shared = cbuild::compile_shared(m, target.machine)?;
+            let shared = compile_shared_cached(m, target)?;
             push_compiler_warnings(warnings, &shared.name, &shared.warnings);
             let file = built.dir.path().join(format!("{}.so", shared.name));
             std::fs::write(&file, &shared.bytes)
@@ -717,6 +717,92 @@ fn prepare_project(
         }
     }
     Ok(built)
+}
+
+/// A project's C module as a shared object, from the build cache when `BUNDLE_CBUILD_CACHE`
+/// names one (the Heroku buildpack points it at CACHE_DIR; docs/deploy.md): a file
+/// `<key>.so` there, the key a SHA-256 of what the compilation reads that bundle can name
+/// ([`cbuild_cache_key`]). A cached object is checked as a compiled one is; one that fails the
+/// check, or a cache that cannot be written, only means compiling.
+fn compile_shared_cached(
+    m: &project::cbuild::CModule,
+    target: &target::Target,
+) -> Result<project::cbuild::Built, Error> {
+    use project::cbuild;
+    let Some(dir) = std::env::var_os("BUNDLE_CBUILD_CACHE").filter(|d| !d.is_empty()) else {
+        return Ok(cbuild::compile_shared(m, target.machine)?);
+    };
+    let file = Path::new(&dir).join(format!("{}.so", cbuild_cache_key(m, target)));
+    if let Ok(bytes) = std::fs::read(&file) {
+        let symbol = bundle_runtime::luaopen_symbol(m.name.as_bytes());
+        if base::native::check(&bytes, target.machine, Some(&symbol)).is_ok() {
+            let display = m.sources.first().map(|s| s.display().to_string()).unwrap_or_default();
+            return Ok(cbuild::Built {
+                name: m.name.clone(),
+                bytes,
+                display,
+                warnings: String::new(),
+            });
+        }
+    }
+    let built = cbuild::compile_shared(m, target.machine)?;
+    let _ = std::fs::create_dir_all(&dir)
+        .and_then(|()| tempfile::NamedTempFile::new_in(&dir))
+        .and_then(|tmp| {
+            std::fs::write(tmp.path(), &built.bytes)?;
+            tmp.persist(&file).map(drop).map_err(|e| e.error)
+        });
+    Ok(built)
+}
+
+/// The build cache's key for `m`: this bundle executable (its compiler flags and LuaJIT
+/// headers), the target machine, `CC`/`CFLAGS`/`CPPFLAGS`/`LDFLAGS`/`SOURCE_DATE_EPOCH`, the
+/// module's rockspec entry, its sources' contents, and every file beside a source and under an
+/// include directory. A header reached some other way (`#include "../x.h"`) is not covered.
+/// Paths count relative to the rockspec's directory, which the compiler maps away (a Heroku
+/// BUILD_DIR is new at every build); with `libdirs`, whose absolute paths go into the object
+/// as its rpath, the directory counts too.
+fn cbuild_cache_key(m: &project::cbuild::CModule, target: &target::Target) -> String {
+    use sha2::Digest;
+    use std::os::unix::ffi::OsStrExt;
+    let mut h = sha2::Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(&std::env::current_exe().and_then(std::fs::read).unwrap_or_default());
+    field(&target.machine.to_le_bytes());
+    field(target.luajit.as_bytes());
+    for var in ["CC", "CFLAGS", "CPPFLAGS", "LDFLAGS", "SOURCE_DATE_EPOCH"] {
+        field(std::env::var_os(var).unwrap_or_default().as_bytes());
+    }
+    let spec = (&m.name, &m.sources, &m.defines, &m.incdirs, &m.libraries, &m.libdirs);
+    field(format!("{spec:?}").as_bytes());
+    if !m.libdirs.is_empty() {
+        field(m.root.as_os_str().as_bytes());
+    }
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut dirs: Vec<(PathBuf, bool)> = m.incdirs.iter().map(|d| (m.root.join(d), true)).collect();
+    for s in &m.sources {
+        files.push(m.root.join(s));
+        dirs.extend(m.root.join(s).parent().map(|d| (d.to_path_buf(), false)));
+    }
+    while let Some((dir, deep)) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() && deep => dirs.push((e.path(), true)),
+                Ok(t) if t.is_file() => files.push(e.path()),
+                _ => {}
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    for f in files {
+        field(f.strip_prefix(&m.root).unwrap_or(&f).as_os_str().as_bytes());
+        field(&std::fs::read(&f).unwrap_or_default());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What [`prepare_project`] leaves to the rest of the build: the directory of the compiled

@@ -398,8 +398,62 @@ fn heroku(cli: &HerokuCli) -> u8 {
             ));
             Ok::<(), bundle::deploy::heroku::HerokuError>(())
         })(),
+        step @ (HerokuCommand::Buildpack { .. }
+        | HerokuCommand::BuildpackDetect { .. }
+        | HerokuCommand::BuildpackCompile { .. }
+        | HerokuCommand::BuildpackRelease { .. }) => return heroku_buildpack(step),
         deploy @ HerokuCommand::Deploy { .. } => heroku_deploy(deploy),
         container @ HerokuCommand::Container { .. } => heroku_container(container),
+    };
+    match result {
+        Ok(()) => SUCCESS,
+        Err(e) => {
+            say(format_args!("bundle: error: {e}"));
+            FAILURE
+        }
+    }
+}
+
+/// `bundle heroku buildpack -o DIR` and the steps its bin/ scripts run (detect, compile,
+/// release: src/deploy/buildpack.rs). A failed compile says so in Heroku's ` !     ` style.
+fn heroku_buildpack(cmd: &HerokuCommand) -> u8 {
+    use bundle::deploy::buildpack;
+    let exe = std::env::current_exe();
+    let exe = match &exe {
+        Ok(p) => p.as_path(),
+        Err(e) => {
+            say(format_args!("bundle: error: cannot find this executable's path: {e}"));
+            return FAILURE;
+        }
+    };
+    let result = match cmd {
+        HerokuCommand::Buildpack { output } => buildpack::write(output, exe).map(|w| {
+            say(format_args!(
+                "bundle: wrote the buildpack in {}: {} (bin/bundle {}); host it in a git repository, then heroku buildpacks:set URL",
+                output.display(),
+                w.files.join(", "),
+                human(w.bundle_len)
+            ));
+        }),
+        HerokuCommand::BuildpackDetect { build_dir } => {
+            buildpack::detect(build_dir).map(|_| print_stdout(&format!("{}\n", buildpack::NAME)))
+        }
+        HerokuCommand::BuildpackCompile { build_dir, cache_dir, env_dir } => {
+            let mut out = std::io::stdout();
+            let done = buildpack::compile(exe, build_dir, cache_dir, env_dir, &mut out);
+            let _ = out.flush();
+            if let Err(e) = &done {
+                for line in e.to_string().lines() {
+                    say(format_args!(" !     {line}"));
+                }
+                return FAILURE;
+            }
+            Ok(())
+        }
+        HerokuCommand::BuildpackRelease { build_dir } => {
+            buildpack::release(build_dir).map(|yaml| print_stdout(&yaml))
+        }
+        _ => Ok(()),
     };
     match result {
         Ok(()) => SUCCESS,

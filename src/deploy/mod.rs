@@ -3,6 +3,7 @@
 //! (`archive`).
 
 pub mod archive;
+pub mod buildpack;
 pub mod heroku;
 pub mod oci;
 pub mod registry;
