@@ -175,3 +175,66 @@ fn issue19_damage_outside_the_data_fails_at_start_up() {
         assert_eq!(r.code, 1, "{what}: {}", r.stdout);
     }
 }
+
+/// Native entries (a C module and the library it needs, both packed) are verified before they
+/// are written anywhere for the dynamic loader: a damaged one ends the run, exit 65, and no
+/// file of it appears in the private directory of the fallback path.
+#[test]
+fn issue19_native_libraries_are_verified_before_they_are_loaded() {
+    let dir = tempdir();
+    write_tree(dir.path(), &[("main.lua", "print('start')\nprint(pcall(require, 'luv'))\n")]);
+    let r = bundle(dir.path(), &["main.lua", "-o", "app", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let app = dir.path().join("app");
+    let image = std::fs::read(&app).unwrap();
+    let range = bundle_runtime::carrier::locate(&image).unwrap().range;
+    let p = Payload::parse(&image[range]).unwrap();
+    let natives: Vec<_> = p
+        .entries()
+        .map(Result::unwrap)
+        .filter(|e| e.kind == bundle_runtime::format::Kind::Native)
+        .collect();
+    let names: Vec<String> =
+        natives.iter().map(|e| String::from_utf8_lossy(e.name).into_owned()).collect();
+    assert!(names.iter().any(|n| n == "luv"), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("libuv")), "{names:?}");
+    for (i, e) in natives.iter().enumerate() {
+        let name = &names[i];
+        let exe = flipped(dir.path(), &image, &format!("native{i}"), e.offset + 100);
+        let needle = format!("entry '{name}' is damaged");
+        assert_stopped(&exe, &needle, "start\n");
+        // The fallback path writes nothing of it either.
+        let private = tempdir();
+        let r = run(Command::new(&exe)
+            .env("XDG_RUNTIME_DIR", private.path())
+            .env("BUNDLE_NO_MEMFD", "1"));
+        assert_eq!((r.code, r.stdout.as_str()), (65, "start\n"), "{}", r.stderr);
+        let written: Vec<_> = walk(private.path());
+        assert!(
+            written.iter().all(|f| !f.contains(&common_label(name))),
+            "{name} was written: {written:?}"
+        );
+        assert_verify_refuses(&exe, &needle);
+    }
+}
+
+/// Every file under `dir`, as paths.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}
+
+/// The part of a library's file name the runtime takes from its entry name (native.rs's label).
+fn common_label(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' })
+        .collect()
+}
