@@ -724,7 +724,7 @@ fn build_args(
     let entries = flags.iter().any(|f| f == "--entry" || f.starts_with("--entry="));
     let given_rockspec = flags.iter().any(|f| f == "--rockspec" || f.starts_with("--rockspec="));
     let specs = rockspecs(dir)?;
-    match &config.main {
+    let main = match &config.main {
         Some((main, line)) => {
             let ok = !main.is_empty()
                 && !Path::new(main).is_absolute()
@@ -738,31 +738,51 @@ fn build_args(
                     message: format!("main = {main:?}: no such file in the app (a path relative to its top, without '..')"),
                 });
             }
-            args.push(main.clone());
+            Some(main.clone())
         }
-        None if entries => {}
-        None => match ENTRY_SCRIPTS.iter().find(|s| dir.join(s).is_file()) {
-            Some(script) => args.push((*script).to_owned()),
-            None if given_rockspec => {}
-            None => match specs.as_slice() {
-                [one] => args.extend(["--rockspec".to_owned(), one.clone()]),
-                [] => return Err(BuildpackError::NoApp(dir.to_path_buf())),
-                several => {
-                    return Err(BuildpackError::SeveralRockspecs {
-                        dir: dir.to_path_buf(),
-                        rockspecs: several.to_vec(),
-                    })
+        None if entries => None,
+        None => ENTRY_SCRIPTS.iter().find(|s| dir.join(s).is_file()).map(|s| (*s).to_owned()),
+    };
+    // Whether the build reads a rockspec (which brings lua_modules/ beside it as a tree).
+    let mut rockspec = given_rockspec;
+    match main {
+        Some(main) => {
+            // bundle reads the one rockspec beside the main script by itself; for a main
+            // script below the top, the top's is named.
+            let at_top = Path::new(&main)
+                .components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .count()
+                == 1;
+            if let ([one], false) = (specs.as_slice(), given_rockspec) {
+                if !at_top {
+                    args.extend(["--rockspec".to_owned(), one.clone()]);
                 }
-            },
+                rockspec = true;
+            }
+            args.push(main);
+        }
+        None if entries || given_rockspec => {}
+        None => match specs.as_slice() {
+            [one] => {
+                args.extend(["--rockspec".to_owned(), one.clone()]);
+                rockspec = true;
+            }
+            [] => return Err(BuildpackError::NoApp(dir.to_path_buf())),
+            several => {
+                return Err(BuildpackError::SeveralRockspecs {
+                    dir: dir.to_path_buf(),
+                    rockspecs: several.to_vec(),
+                })
+            }
         },
     }
     args.extend(["-o".to_owned(), output.to_owned(), "--depfile".to_owned()]);
     args.push(depfile.display().to_string());
     // BUILD_DIR is new at every build, and the slug is unpacked at /app on the dyno: recorded
-    // paths (tracebacks, the bill of materials) say /app, and two pushes of the same app give
-    // the same bytes.
+    // paths (tracebacks, the bill of materials) say /app.
     args.extend(["--remap-path-prefix".to_owned(), format!("{}=/app", dir.display())]);
-    if specs.is_empty() && !given_rockspec && dir.join("lua_modules").is_dir() {
+    if !rockspec && dir.join("lua_modules").is_dir() {
         args.extend(["--tree".to_owned(), "lua_modules".to_owned()]);
     }
     args.extend(flags.iter().cloned());
@@ -967,7 +987,12 @@ pub fn compile(
         step(out, &format!("BUNDLE_FLAGS: {}", shell::join(&words)));
         flags.extend(words);
     }
-    for f in &flags {
+    // The values of --args and --entry-args are arguments of the program, not flags.
+    let values = flags
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i == 0 || !matches!(flags[i - 1].as_str(), "--args" | "--entry-args"));
+    for (_, f) in values {
         if let Some(why) = refused_flag(f) {
             return Err(BuildpackError::Invalid(format!(
                 "the flag {f} (in {CONFIG_FILE} or BUNDLE_FLAGS) is set by the buildpack or does not fit it: {why}"
@@ -1164,6 +1189,50 @@ mod tests {
         let want: Vec<PathBuf> =
             ["main.lua", "lib/a b.lua", "x$y", "c:d"].iter().map(PathBuf::from).collect();
         assert_eq!(deps, want);
+    }
+
+    #[test]
+    fn build_args_name_the_rockspec_and_the_tree_when_bundle_would_not_find_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("src")).unwrap();
+        std::fs::create_dir_all(d.join("lua_modules")).unwrap();
+        std::fs::write(d.join("src/main.lua"), "").unwrap();
+        let deps = Path::new("/tmp/x.d");
+        let args = |config: &Config, flags: &[&str]| {
+            let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+            let a = build_args(d, config, &flags, "app", deps).unwrap();
+            a.into_iter().filter(|w| w != "--depfile" && w != "/tmp/x.d").collect::<Vec<_>>()
+        };
+        let remap = format!("{}=/app", d.display());
+        let sub = Config { main: Some(("src/main.lua".into(), 1)), ..Config::default() };
+        // No rockspec: lua_modules/ as a tree.
+        assert_eq!(
+            args(&sub, &[]),
+            ["src/main.lua", "-o", "app", "--remap-path-prefix", &remap, "--tree", "lua_modules"]
+        );
+        // The top's one rockspec, named for a main script below the top; it brings the tree.
+        std::fs::write(d.join("app-1.0-1.rockspec"), "").unwrap();
+        assert_eq!(
+            args(&sub, &["-x", "a"]),
+            [
+                "--rockspec",
+                "app-1.0-1.rockspec",
+                "src/main.lua",
+                "-o",
+                "app",
+                "--remap-path-prefix",
+                &remap,
+                "-x",
+                "a"
+            ]
+        );
+        // Beside a main script at the top, bundle finds it itself; without one, it is the app.
+        std::fs::write(d.join("main.lua"), "").unwrap();
+        assert_eq!(args(&Config::default(), &[])[..3], ["main.lua", "-o", "app"]);
+        std::fs::remove_file(d.join("main.lua")).unwrap();
+        assert_eq!(args(&Config::default(), &[])[..2], ["--rockspec", "app-1.0-1.rockspec"]);
+        assert_eq!(args(&Config::default(), &["--entry", "web=src/main.lua"])[..2], ["-o", "app"]);
     }
 
     #[test]
