@@ -264,7 +264,7 @@ fn hardening_corpus() {
 
     // Single-bit flips in the payload header, the index, the string table, the data, the footer.
     let header = 0..48;
-    let index = 48..48 + 5 * 40;
+    let index = 48..48 + 5 * bundle_runtime::format::ENTRY_LEN;
     let len = range.len();
     let spots: Vec<usize> = header
         .step_by(7)
