@@ -424,6 +424,20 @@ fn registry_double() -> (u16, Arc<Mutex<Vec<Seen>>>) {
                     .into(),
             );
         }
+        // `elsewhere/...` wants basic credentials and hands uploads off to another origin.
+        if path.starts_with("/v2/elsewhere/")
+            && req.header("Authorization") != Some("Basic YWxpY2U6cmlnaHQtcGFzc3dvcmQ=")
+        {
+            return (
+                "401 Unauthorized",
+                vec![("WWW-Authenticate".into(), r#"Basic realm="double""#.into())],
+                String::new(),
+            );
+        }
+        if req.method == "POST" && path.starts_with("/v2/elsewhere/") {
+            let location = format!("http://localhost:{port}/v2/upload/handed-off?sig=1");
+            return ("202 Accepted", vec![("Location".into(), location)], String::new());
+        }
         let manifest_type = req.header("Content-Type").unwrap_or("");
         match req.method.as_str() {
             "GET" if path == "/v2/" => ok("200 OK"),
@@ -499,6 +513,15 @@ fn bearer_tokens_refusals_and_rejected_manifests() {
         r.stderr
     );
     assert!(!r.stderr.contains("wrong-password"));
+
+    // An upload handed off to another origin gets none of the registry's credentials.
+    let r = push("elsewhere/app", &["--creds", "alice:right-password"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let log = seen.lock().unwrap().clone();
+    let handed: Vec<&Seen> =
+        log.iter().filter(|s| s.path.starts_with("/v2/upload/handed-off?sig=1&digest=")).collect();
+    assert_eq!(handed.len(), 2, "{log:#?}");
+    assert!(handed.iter().all(|s| s.header("Authorization").is_none()));
 
     // 403: the registry's error is shown.
     let r = push("forbidden/app", &[]);

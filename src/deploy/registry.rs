@@ -743,14 +743,24 @@ impl Client {
         put.push_str(&format!("digest={}", query_escape(&blob.digest)));
         let step = format!("uploading blob {short}");
         let length = blob.data.len().to_string();
-        let answer = self.send(
-            &step,
-            "PUT",
-            &put,
-            &[("Content-Type", "application/octet-stream"), ("Content-Length", &length)],
-            Some(&blob.data),
-        )?;
-        if answer.status != 201 && !(200..300).contains(&answer.status) {
+        let headers = [("Content-Type", "application/octet-stream"), ("Content-Length", &length)];
+        // An upload elsewhere (a storage service the registry hands off to) gets no credentials
+        // of the registry's, and never over plain HTTP to another machine.
+        let base = format!("{}/", self.endpoint.base());
+        let answer = if put.starts_with(&base) {
+            self.send(&step, "PUT", &put, &headers, Some(&blob.data))?
+        } else {
+            let host = put.split("://").nth(1).and_then(|r| r.split(['/', '?']).next());
+            if put.starts_with("http://") && !host.is_some_and(is_loopback) {
+                return Err(RegistryError::Invalid(format!(
+                    "{}: {step}: the registry asks for an upload over plain HTTP to another machine ({}); refused",
+                    self.endpoint.registry,
+                    host.unwrap_or("?")
+                )));
+            }
+            self.raw("PUT", &put, &headers, None, Some(&blob.data))?
+        };
+        if !(200..300).contains(&answer.status) {
             return Err(self.refused(&step, &answer));
         }
         Ok(true)
