@@ -8,6 +8,9 @@
 //! files it needs, taken from this machine: the dynamic loader and the base-system libraries its
 //! `DT_NEEDED` (and its packed libraries') name. The config sets the entrypoint (the
 //! executable), `Cmd` (a program of entry points: its default entry) and defaults `PORT`. Everything is deterministic: sorted entries, zero times and owners.
+//!
+//! [`image`] gives the image as data (config and layer blobs, the manifest in OCI or Docker v2
+//! schema 2 form) for a push (`registry`); [`archive`] writes those same blobs as the tar.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
