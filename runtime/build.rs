@@ -13,6 +13,8 @@
 //!   built. mlua-sys does not publish where they are; its build script has run before this one
 //!   (it `links = "lua"`), so they are found beside this script's own output directory.
 //!   `BUNDLE_LUA_INCLUDE` names another directory.
+//! - The static stub (`-C target-feature=+crt-static`, a static PIE with no `PT_INTERP`) has no
+//!   dynamic loader: neither the export list nor lazy binding applies to it.
 use std::path::{Path, PathBuf};
 
 fn main() {
@@ -23,7 +25,9 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_STUB").is_some() {
         compile_host(&out);
     }
-    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+    let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    let static_link = features.split(',').any(|f| f == "crt-static");
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") || static_link {
         return;
     }
     let list = out.join("lua-api.list");

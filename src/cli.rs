@@ -86,6 +86,17 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", conflicts_with = "emit_c")]
     pub stub: Option<PathBuf>,
 
+    /// Link statically: glibc inside, no dynamic loader, runs with no library on the machine;
+    /// loads no C module. The default when nothing in the program can load C code: no C
+    /// module, every required module packed, no interpreter, "ffi", package.loadlib or
+    /// require of a computed name.
+    #[arg(long = "static", conflicts_with_all = ["dynamic", "stub", "emit_c"])]
+    pub static_link: bool,
+
+    /// Link dynamically: the system's libc and dynamic loader, C modules load at run time.
+    #[arg(long, conflicts_with_all = ["stub", "emit_c"])]
+    pub dynamic: bool,
+
     /// Write the program as one C file (modules as string literals and a main()) instead of
     /// an executable.
     #[arg(long)]

@@ -46,6 +46,8 @@ pub enum Error {
     Compile(#[from] compile::CompileError),
     #[error(transparent)]
     Stub(#[from] stub::StubError),
+    #[error(transparent)]
+    Linkage(#[from] output::linkage::LinkageError),
     #[error("cannot build the payload: {0}")]
     Pack(#[from] bundle_runtime::format::FormatError),
     #[error(transparent)]
@@ -118,6 +120,8 @@ pub struct Report {
     pub trace: Option<TraceReport>,
     /// `--emit-c`: the command that compiles and links the C file.
     pub link_line: Option<String>,
+    /// How the executable is linked and why (not for `--emit-c` or `--stub`).
+    pub linkage: Option<output::linkage::Decision>,
     /// Where the executable's bytes go (not for `--emit-c`).
     pub sizes: Option<inspect::size::Sizes>,
 }
@@ -340,7 +344,7 @@ fn trace_rounds(
 pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
     let output = plan.output.as_ref().ok_or(Error::NoOutput)?;
     // The stub is read and checked once, for every round and the build.
-    let target = stub::target(&plan.stub, plan.store)?;
+    let mut target = stub::target(&plan.stub, plan.store)?;
     let mut request = plan.graph.clone();
     // The C back end's static C modules provide their modules: never looked up.
     let mut clibs = match &output.emit_c {
@@ -372,6 +376,23 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         None => None,
     };
     let mut graph = discover_ok(&request, &target)?;
+    // Static or dynamic: decided once the program's C code is known (the --trace rounds, if
+    // any, ran the dynamic stub).
+    let linkage = match (&plan.stub, &output.emit_c) {
+        (target::StubChoice::Embedded, None) => {
+            let decision = output::linkage::decide(
+                plan.linkage,
+                &graph,
+                request.interpreter,
+                stub::has_static(),
+            )?;
+            if decision.linkage == target::Linkage::Static {
+                target = stub::target(&target::StubChoice::EmbeddedStatic, plan.store)?;
+            }
+            Some(decision)
+        }
+        _ => None,
+    };
     // --remap-path-prefix: chunk names (tracebacks, and the bytecode's debug info) remapped
     // before anything is compiled.
     for u in &mut graph.units {
@@ -457,6 +478,7 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
                 warnings: Vec::new(),
                 trace: None,
                 link_line: None,
+                linkage,
                 sizes: Some(sizes),
             }
         }
@@ -991,6 +1013,7 @@ fn build_c(
         warnings: Vec::new(),
         trace: None,
         link_line: Some(emit_c::link_line(output, clibs)),
+        linkage: None,
         sizes: None,
     })
 }

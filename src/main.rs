@@ -111,9 +111,16 @@ fn build(cli: &Cli) -> Result<(), Error> {
         }
         let shown = cli.output.as_deref().unwrap_or(&report.output);
         say(format_args!(
-            "bundle: wrote {} ({}): {} + {} module{}, {} → {} stored",
+            "bundle: wrote {} ({}{}): {} + {} module{}, {} → {} stored",
             shown.display(),
             human(report.output_len),
+            match &report.linkage {
+                Some(d) => match &d.reason {
+                    Some(why) => format!(", {} because {why}", d.linkage),
+                    None => format!(", {}", d.linkage),
+                },
+                None => String::new(),
+            },
             program_summary(&plan),
             report.modules,
             if report.modules == 1 { "" } else { "s" },

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::base::input::Input;
 use crate::base::lua::{is_builtin, valid_module_name};
-use crate::base::target::{Store, StubChoice};
+use crate::base::target::{LinkChoice, Store, StubChoice};
 use crate::cli::{Cli, GraphArgs};
 use crate::graph::assets::AssetSpec;
 use crate::graph::resolve::SearchConfig;
@@ -29,6 +29,8 @@ pub struct BuildPlan {
     /// Files read besides the program's own (`--modules-from`): never overwritten.
     pub extra_inputs: Vec<PathBuf>,
     pub stub: StubChoice,
+    /// `--static`, `--dynamic` or neither (src/output/linkage.rs decides).
+    pub linkage: LinkChoice,
     pub store: Store,
     pub quiet: bool,
     /// `None` when nothing is to be written (`--list`, `why`).
@@ -350,6 +352,7 @@ impl BuildPlan {
             trace: None,
             extra_inputs: args.modules_from.iter().cloned().collect(),
             stub: StubChoice::Embedded,
+            linkage: LinkChoice::Auto,
             store: Store::Bytecode { strip: false },
             quiet: false,
             output: None,
@@ -421,6 +424,11 @@ impl BuildPlan {
             trace,
             extra_inputs,
             stub,
+            linkage: match (cli.static_link, cli.dynamic) {
+                (true, _) => LinkChoice::Static,
+                (_, true) => LinkChoice::Dynamic,
+                _ => LinkChoice::Auto,
+            },
             store,
             quiet: cli.quiet,
             output,
@@ -733,7 +741,7 @@ fn output_plan(
         }))
         .chain(match stub {
             StubChoice::File(p) => Some((p.clone(), format!("--stub {}", display(p)))),
-            StubChoice::Embedded => None,
+            StubChoice::Embedded | StubChoice::EmbeddedStatic => None,
         });
     for (path, what) in inputs {
         if path == output {
@@ -861,6 +869,8 @@ fn build_flags(cli: &Cli) -> Vec<String> {
         (g.allow_missing, "--allow-missing"),
         (g.strict, "--strict"),
         (cli.stub.is_some(), "--stub"),
+        (cli.static_link, "--static"),
+        (cli.dynamic, "--dynamic"),
     ] {
         if on {
             out.push(flag.to_owned());

@@ -934,7 +934,7 @@ impl Built {
                 let exe = out.join("lj");
                 bundle_ok(&src, &["-o", utf8(&exe), "--asset", &asset]).map(|_| exe)
             }
-            Backend::StubSource => unreachable!("not a back end of these tests"),
+            Backend::StubSource | Backend::Dynamic => unreachable!("not a back end of these tests"),
         };
         let mut run_dirs = Vec::new();
         for (i, case) in program.cases.iter().enumerate() {

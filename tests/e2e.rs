@@ -75,9 +75,15 @@ fn static_discovery_covers_every_module_luajit_loads() {
     assert!(total >= 20, "the trace recorded too few modules ({total}): is the recorder working?");
 }
 
+/// The default build: statically linked for every fixture that loads no C code.
 #[test]
 fn bytecode_bundles_behave_like_luajit() {
     check_fixtures(Backend::Stub);
+}
+
+#[test]
+fn dynamically_linked_bundles_behave_like_luajit() {
+    check_fixtures(Backend::Dynamic);
 }
 
 #[test]

@@ -23,7 +23,8 @@ fn built() -> (tempfile::TempDir, PathBuf) {
             ("pre.lua", "PRE = true\n"),
         ],
     );
-    let r = bundle(dir.path(), &["main.lua", "-l", "pre", "-o", "app", "-q"]);
+    // Dynamic, for the loader's fields (tests/static_stub.rs inspects a static one).
+    let r = bundle(dir.path(), &["main.lua", "-l", "pre", "-o", "app", "-q", "--dynamic"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let app = dir.path().join("app");
     (dir, app)

@@ -143,6 +143,44 @@ typedef struct {
   int argv_n;        /* and its last index */
 } run_state;
 
+/* A statically linked executable's C and all-in-one searchers (upvalue 1: 0 or 1; upvalue 2:
+ * package): they search package.cpath as LuaJIT's do, so that a missing module reads the
+ * same, and stop with an error naming `--dynamic` where LuaJIT would load a library. */
+static int static_searcher(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  const char *search = name;
+  if (lua_tointeger(L, lua_upvalueindex(1))) { /* all-in-one: the root's file */
+    const char *dot = strchr(name, '.');
+    if (dot == NULL) return 0;
+    lua_pushlstring(L, name, (size_t)(dot - name));
+    search = lua_tostring(L, -1);
+  }
+  lua_getfield(L, lua_upvalueindex(2), "searchpath");
+  lua_pushstring(L, search);
+  lua_getfield(L, lua_upvalueindex(2), "cpath");
+  if (!lua_isstring(L, -1)) luaL_error(L, "'package.cpath' must be a string");
+  lua_call(L, 2, 2);
+  if (lua_isnil(L, -2)) return 1; /* the "\n\tno file ..." lines */
+  return luaL_error(L,
+                    "error loading module '%s' from file '%s':\n\tthis executable is statically "
+                    "linked and cannot load C modules (bundle it with --dynamic)",
+                    name, lua_tostring(L, -2));
+}
+
+/* A statically linked executable's package.loadlib: fails as Lua 5.1 does without dynamic
+ * libraries ("absent"), naming `--dynamic`. */
+static int static_loadlib(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  luaL_checkstring(L, 2);
+  lua_pushnil(L);
+  lua_pushfstring(L,
+                  "%s: this executable is statically linked and cannot load C libraries "
+                  "(bundle it with --dynamic)",
+                  path);
+  lua_pushliteral(L, "absent");
+  return 3;
+}
+
 /* The standard libraries, with LUA_NOENV set first for -E as luajit.c does, then the bundle's
  * searchers: the bundle's right after package.preload's, so that preload overrides keep
  * working and the filesystem searchers still serve what the bundle does not hold (Lua 5.1
@@ -172,6 +210,16 @@ static void open_runtime(lua_State *L, const bundle_host *h, int noenv) {
       lua_rawseti(L, -2, i);
     }
     n = n < 1 ? n : 1;
+  }
+  if (h->static_exe) {
+    lua_pushcfunction(L, static_loadlib);
+    lua_setfield(L, -3, "loadlib");
+    for (i = 3; i <= 4 && i <= n; i++) { /* the C and all-in-one searchers */
+      lua_pushinteger(L, i - 3);
+      lua_pushvalue(L, -3);
+      lua_pushcclosure(L, static_searcher, 2);
+      lua_rawseti(L, -2, i);
+    }
   }
   for (i = n; i >= 2; i--) { /* table.insert(package.loaders, 2, searcher) */
     lua_rawgeti(L, -1, i);

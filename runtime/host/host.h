@@ -38,6 +38,9 @@ typedef struct bundle_host {
   const char *default_entry;     /* the entry run when nothing names one; NULL: none */
   int hermetic;                  /* only what the executable carries: no filesystem searchers */
   int has_args;                  /* some entry, or the program, has baked arguments */
+  /* The executable is linked statically (no dynamic loader): it cannot load C modules, so
+   * package.loadlib and the C searchers say so and name `bundle --dynamic`. */
+  int static_exe;
   /* The payload primitives. */
   bundle_push_fn load_main;        /* the main chunk */
   bundle_push_fn load_interpreter; /* the interpreter chunk */

@@ -511,6 +511,7 @@ int main(int argc, char **argv) {
   host.default_entry = bundle_default_entry;
   host.hermetic = bundle_hermetic;
   host.has_args = bundle_nargs > 0;
+  host.static_exe = 0; /* the C file links as its compiler is told; dlopen is its business */
   host.load_main = load_main;
   host.load_interpreter = load_interpreter;
   host.push_preloads = push_preloads;

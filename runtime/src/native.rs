@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 pub struct Handle(*mut c_void);
 
 /// The last `dlerror()` message.
+#[cfg(not(target_feature = "crt-static"))]
 fn dlerror() -> String {
     // SAFETY: dlerror returns NULL or a NUL-terminated string valid until the next dl* call.
     unsafe {
@@ -40,6 +41,16 @@ fn dlerror() -> String {
     }
 }
 
+/// A statically linked stub has no dynamic loader to give a library to (the bundler never packs
+/// a C module into one; this guards a payload attached by other means).
+#[cfg(target_feature = "crt-static")]
+fn dlopen(_path: &CStr) -> Result<Handle, String> {
+    Err("this executable is statically linked and cannot load C modules \
+         (bundle it with --dynamic)"
+        .to_owned())
+}
+
+#[cfg(not(target_feature = "crt-static"))]
 fn dlopen(path: &CStr) -> Result<Handle, String> {
     // SAFETY: `path` is a valid C string; dlopen runs the library's constructors, which is what
     // loading a C module means.

@@ -5,10 +5,18 @@ use std::path::PathBuf;
 
 use object::{Object, ObjectSection};
 
-use crate::base::target::{Store, StubChoice, Target};
+use crate::base::target::{Linkage, Store, StubChoice, Target};
 
 /// The host stub, embedded at build time.
 pub static EMBEDDED: &[u8] = include_bytes!(env!("BUNDLE_EMBEDDED_STUB"));
+
+/// The same stub linked statically (build.rs); empty when this `bundle` was built without one.
+pub static EMBEDDED_STATIC: &[u8] = include_bytes!(env!("BUNDLE_EMBEDDED_STATIC_STUB"));
+
+/// Whether this `bundle` carries a static stub.
+pub fn has_static() -> bool {
+    !EMBEDDED_STATIC.is_empty()
+}
 
 /// Why a stub cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +31,8 @@ pub enum StubError {
     NotAStub { path: PathBuf, reason: NotAStub },
     #[error("{}: {reason}", path.display())]
     Incompatible { path: PathBuf, reason: Incompatible },
+    #[error("--static: this bundle was built without a static stub (see build.rs)")]
+    NoStatic,
 }
 
 /// Why a file is not a stub this bundler can use.
@@ -87,10 +97,11 @@ pub fn target(choice: &StubChoice, store: Store) -> Result<Target, StubError> {
     let machine = crate::base::native::machine_of(&stub).ok_or_else(|| StubError::NotAStub {
         path: match choice {
             StubChoice::File(p) => p.clone(),
-            StubChoice::Embedded => "(embedded stub)".into(),
+            StubChoice::Embedded | StubChoice::EmbeddedStatic => "(embedded stub)".into(),
         },
         reason: NotAStub::NotElf,
     })?;
+    let linkage = linkage_of(&stub);
     let multiarch = crate::base::target::multiarch_of(machine);
     let luajit = luajit_of(&stub);
     let ours = crate::base::runtime_lua::luajit_version();
@@ -101,7 +112,16 @@ pub fn target(choice: &StubChoice, store: Store) -> Result<Target, StubError> {
         machine,
         multiarch,
         luajit,
+        linkage,
     })
+}
+
+/// How `exe` is linked: static when it has no dynamic loader (`PT_INTERP`).
+pub fn linkage_of(exe: &[u8]) -> Linkage {
+    match goblin::elf::Elf::parse(exe) {
+        Ok(elf) if elf.interpreter.is_none() => Linkage::Static,
+        _ => Linkage::Dynamic,
+    }
 }
 
 /// The LuaJIT version the stub was built with (its `.bundle_luajit` marker); empty if it has
@@ -121,6 +141,8 @@ pub fn load(
 ) -> Result<std::borrow::Cow<'static, [u8]>, StubError> {
     match choice {
         StubChoice::Embedded => Ok(EMBEDDED.into()),
+        StubChoice::EmbeddedStatic if has_static() => Ok(EMBEDDED_STATIC.into()),
+        StubChoice::EmbeddedStatic => Err(StubError::NoStatic),
         StubChoice::File(path) => {
             let bytes = crate::base::input::read(path)
                 .map_err(|source| StubError::Read { path: path.clone(), source })?;
@@ -139,6 +161,11 @@ mod tests {
     #[test]
     fn embedded_stub_is_a_stub() {
         super::check(super::EMBEDDED).unwrap();
+        assert_eq!(super::linkage_of(super::EMBEDDED), super::Linkage::Dynamic);
+        if super::has_static() {
+            super::check(super::EMBEDDED_STATIC).unwrap();
+            assert_eq!(super::linkage_of(super::EMBEDDED_STATIC), super::Linkage::Static);
+        }
     }
 
     #[test]

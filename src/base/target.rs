@@ -24,6 +24,36 @@ pub struct Target {
     /// `jit.vmdef` refuses any other VM. Without them, an interpreter has no `-jv`, `-jdump`
     /// or `-b`, as a luajit installed without its tools.
     pub jit_tools: bool,
+    /// Whether the stub has a dynamic loader (`PT_INTERP`) and can load C modules.
+    pub linkage: Linkage,
+}
+
+/// How an executable is linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linkage {
+    /// With the dynamic loader and the system's libc: loads C modules.
+    Dynamic,
+    /// glibc linked in, no `PT_INTERP`: runs with no library on the machine, loads no C code.
+    Static,
+}
+
+impl std::fmt::Display for Linkage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Linkage::Dynamic => "dynamic",
+            Linkage::Static => "static",
+        })
+    }
+}
+
+/// `--static`, `--dynamic`, or neither: which stub the build starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinkChoice {
+    /// Static when the program loads no C code (src/output/linkage.rs decides).
+    #[default]
+    Auto,
+    Static,
+    Dynamic,
 }
 
 /// The machine's part of the shared-library search (ld.so(8)).
@@ -79,6 +109,8 @@ pub enum Store {
 pub enum StubChoice {
     /// The stub built into this `bundle`.
     Embedded,
+    /// The statically linked stub built into this `bundle`.
+    EmbeddedStatic,
     /// A stub file given with `--stub`.
     File(PathBuf),
 }

@@ -1142,6 +1142,20 @@ impl<'a> Finder<'a> {
     }
 }
 
+/// The line of the first `loadlib` name in `src`'s code (`package.loadlib`, or any alias of
+/// it), outside strings and comments; `None` if there is none or `src` does not lex.
+pub fn loadlib_line(src: &[u8]) -> Option<u32> {
+    let mut lexer = Lexer::new(src);
+    loop {
+        let t = lexer.next().ok()?;
+        match t.tok {
+            Tok::Eof => return None,
+            Tok::Name if &src[t.span.clone()] == b"loadlib" => return Some(t.line),
+            _ => {}
+        }
+    }
+}
+
 /// Lists the require sites of `src` in source order.
 pub fn scan(src: &[u8]) -> Result<Vec<Site>, ScanError> {
     let mut lexer = Lexer::new(src);
@@ -1554,6 +1568,17 @@ local require = nil
             let err = scan(src.as_bytes()).unwrap_err();
             assert_eq!(err.line, line, "{src:?}: {err}");
         }
+    }
+
+    #[test]
+    fn loadlib_is_found_in_code_only() {
+        assert_eq!(loadlib_line(b"local f = package.loadlib('x.so', 'luaopen_x')"), Some(1));
+        assert_eq!(
+            loadlib_line(b"-- package.loadlib\nlocal s = 'loadlib'\nlocal l = package\n.loadlib"),
+            Some(4)
+        );
+        assert_eq!(loadlib_line(b"--[[ loadlib ]] print[[loadlib]] local loadlibs = 1"), None);
+        assert_eq!(loadlib_line(b"local s = 'unfinished"), None);
     }
 
     #[test]

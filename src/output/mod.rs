@@ -5,5 +5,6 @@
 pub mod bom;
 pub mod emit;
 pub mod emit_c;
+pub mod linkage;
 pub mod pack;
 pub mod program;

@@ -241,6 +241,9 @@ pub enum Backend {
     /// `bundle main.lua -o app`: the stub executable carrying bytecode, run from an empty
     /// directory with no Lua search path.
     Stub,
+    /// The same with `--dynamic`: the dynamically linked stub (`Stub` is the static one for
+    /// every fixture that loads no C code).
+    Dynamic,
     /// The same with `--source`: the payload carries the source text.
     StubSource,
     /// `bundle main.lua --emit-c --cc -o app.c`: one C file compiled against Debian's
@@ -253,13 +256,14 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub const ALL: [Backend; 4] =
-        [Backend::Stub, Backend::StubSource, Backend::C, Backend::Interpreter];
+    pub const ALL: [Backend; 5] =
+        [Backend::Stub, Backend::Dynamic, Backend::StubSource, Backend::C, Backend::Interpreter];
 
     /// The name `case.txt` uses for it.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Stub => "stub",
+            Backend::Dynamic => "dynamic",
             Backend::StubSource => "stub-source",
             Backend::C => "c",
             Backend::Interpreter => "interpreter",
@@ -277,7 +281,7 @@ impl Backend {
 /// - `module NAME=FILE`: passed to the bundler as `-m NAME=FILE`;
 /// - `preload NAME`: `-l NAME`, for the bundler, the interpreter and the oracle;
 /// - `arg VALUE`: one argument of the program (the rest of the line, spaces included);
-/// - `skip BACKEND REASON`: the back end (`stub`, `stub-source`, `c`, `interpreter`) cannot
+/// - `skip BACKEND REASON`: the back end (`stub`, `dynamic`, `stub-source`, `c`, `interpreter`) cannot
 ///   run this case, and why. The runner never skips a case on its own.
 ///
 /// One loader for every back end that runs the fixtures ([`check_fixtures`]).
@@ -422,10 +426,13 @@ impl Prepared {
                 let lj = self.scratch.path().join("lj");
                 return normalized(run(&mut lua_cmd(&lj, case, &[])), &lj);
             }
-            Backend::Stub | Backend::StubSource => {
+            Backend::Stub | Backend::Dynamic | Backend::StubSource => {
                 let exe = out.path().join("app");
-                let source = self.backend == Backend::StubSource;
-                let extra: &[&str] = if source { &["--source"] } else { &[] };
+                let extra: &[&str] = match self.backend {
+                    Backend::StubSource => &["--source"],
+                    Backend::Dynamic => &["--dynamic"],
+                    _ => &[],
+                };
                 self.bundle(case, &["-o", exe.to_str().expect("utf-8 temp path")], extra);
                 exe
             }
