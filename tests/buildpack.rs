@@ -21,8 +21,17 @@ use common::*;
 fn buildpack() -> &'static Path {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("buildpack-test-{}", std::process::id()));
+        // One per test process (a static is never dropped); those of finished runs go first.
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("buildpack-test-") {
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let dir = tmp.join(format!("buildpack-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let r = bundle(Path::new("."), &["heroku", "buildpack", "-o", dir.to_str().unwrap()]);
         assert_eq!(r.code, 0, "bundle heroku buildpack: {}", r.stderr);
