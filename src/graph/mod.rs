@@ -761,6 +761,7 @@ impl Builder<'_> {
                 }
                 Target::Prefix(prefix) => self.prefix(i, s, prefix)?,
                 Target::Mention { .. } => self.mentions.push((i, s)),
+                Target::Loadlib => {}
                 Target::Provides(name) => {
                     let name = String::from_utf8_lossy(name).into_owned();
                     self.provided.entry(name).or_insert((i, site.line));

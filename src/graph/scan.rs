@@ -71,6 +71,9 @@ pub enum Target {
     /// with `prefix` set and the text up to the `%`). The graph stage takes it as a hint for
     /// programs that pass module names around before requiring them.
     Mention { text: Vec<u8>, prefix: bool },
+    /// Not a require: the code names `loadlib` (`package.loadlib`, or an alias of it), which
+    /// loads C code; it decides whether the executable can be linked statically.
+    Loadlib,
     /// Not a require: the program provides this module itself, by assigning
     /// `package.preload[name]` or `package.loaded[name]` (amalgamated single-file programs).
     Provides(Vec<u8>),
@@ -1142,20 +1145,6 @@ impl<'a> Finder<'a> {
     }
 }
 
-/// The line of the first `loadlib` name in `src`'s code (`package.loadlib`, or any alias of
-/// it), outside strings and comments; `None` if there is none or `src` does not lex.
-pub fn loadlib_line(src: &[u8]) -> Option<u32> {
-    let mut lexer = Lexer::new(src);
-    loop {
-        let t = lexer.next().ok()?;
-        match t.tok {
-            Tok::Eof => return None,
-            Tok::Name if &src[t.span.clone()] == b"loadlib" => return Some(t.line),
-            _ => {}
-        }
-    }
-}
-
 /// Lists the require sites of `src` in source order.
 pub fn scan(src: &[u8]) -> Result<Vec<Site>, ScanError> {
     let mut lexer = Lexer::new(src);
@@ -1199,6 +1188,7 @@ pub fn scan(src: &[u8]) -> Result<Vec<Site>, ScanError> {
         i += 1;
     }
     f.mentions();
+    f.loadlib();
     Ok(f.sites)
 }
 
@@ -1218,6 +1208,25 @@ fn dotted_name(s: &[u8], parts: usize) -> bool {
 }
 
 impl Finder<'_> {
+    /// The first `loadlib` name in the code (`package.loadlib`, or an alias of it), as a
+    /// [`Target::Loadlib`] site after the others.
+    fn loadlib(&mut self) {
+        let found = self
+            .toks
+            .iter()
+            .find(|t| t.tok == Tok::Name && &self.src[t.span.clone()] == b"loadlib");
+        if let Some(t) = found {
+            let site = Site {
+                target: Target::Loadlib,
+                kind: SiteKind::Lazy,
+                line: t.line,
+                col: t.col,
+                span: t.span.clone(),
+            };
+            self.sites.push(site);
+        }
+    }
+
     /// The string literals that are not the name of a require but read as a module name, or a
     /// format for one, as [`Target::Mention`] sites after the requires.
     fn mentions(&mut self) {
@@ -1273,7 +1282,7 @@ mod tests {
                     Target::Prefix(p) => Some(format!("{}*", String::from_utf8(p).unwrap())),
                     Target::Computed | Target::Value => None,
                     Target::OneOf(v) => Some(format!("{} of them", v.len())),
-                    Target::Mention { .. } | Target::Provides(_) => return None,
+                    Target::Mention { .. } | Target::Provides(_) | Target::Loadlib => return None,
                 };
                 Some((name, s.kind, s.line))
             })
@@ -1282,7 +1291,8 @@ mod tests {
 
     fn targets(src: &str) -> Vec<Target> {
         let all = scan(src.as_bytes()).unwrap().into_iter().map(|s| s.target);
-        all.filter(|t| !matches!(t, Target::Mention { .. } | Target::Provides(_))).collect()
+        all.filter(|t| !matches!(t, Target::Mention { .. } | Target::Provides(_) | Target::Loadlib))
+            .collect()
     }
 
     #[test]
@@ -1572,13 +1582,15 @@ local require = nil
 
     #[test]
     fn loadlib_is_found_in_code_only() {
-        assert_eq!(loadlib_line(b"local f = package.loadlib('x.so', 'luaopen_x')"), Some(1));
+        let line = |src: &[u8]| {
+            scan(src).ok()?.iter().find(|s| s.target == Target::Loadlib).map(|s| s.line)
+        };
+        assert_eq!(line(b"local f = package.loadlib('x.so', 'luaopen_x')"), Some(1));
         assert_eq!(
-            loadlib_line(b"-- package.loadlib\nlocal s = 'loadlib'\nlocal l = package\n.loadlib"),
+            line(b"-- package.loadlib\nlocal s = 'loadlib'\nlocal l = package\n.loadlib"),
             Some(4)
         );
-        assert_eq!(loadlib_line(b"--[[ loadlib ]] print[[loadlib]] local loadlibs = 1"), None);
-        assert_eq!(loadlib_line(b"local s = 'unfinished"), None);
+        assert_eq!(line(b"--[[ loadlib ]] print[[loadlib]] local loadlibs = 1"), None);
     }
 
     #[test]

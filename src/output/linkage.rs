@@ -14,7 +14,7 @@
 //! (runtime/host/host.c, `static_searcher`).
 
 use crate::base::target::{LinkChoice, Linkage};
-use crate::graph::scan::{self, Target};
+use crate::graph::scan::Target;
 use crate::graph::{Graph, UnitKind, Unpacked};
 
 /// Why a program cannot be linked statically.
@@ -62,8 +62,8 @@ pub fn loads_c(graph: &Graph, interpreter: bool) -> Option<String> {
         if let Some(site) = u.sites.iter().find(|s| s.name() == Some(b"ffi")) {
             return Some(format!("{}:{} requires \"ffi\"", u.display, site.line));
         }
-        if let Some(line) = scan::loadlib_line(&u.source) {
-            return Some(format!("{}:{line} uses package.loadlib", u.display));
+        if let Some(site) = u.sites.iter().find(|s| s.target == Target::Loadlib) {
+            return Some(format!("{}:{} uses package.loadlib", u.display, site.line));
         }
         let open = u
             .sites
