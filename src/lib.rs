@@ -455,7 +455,7 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
                 Some(key) => trust::sign::sign_file_bytes(&exe, key)?,
                 None => exe,
             };
-            let sizes = inspect::size::sizes(&output.path, &exe)?;
+            let sizes = inspect::size::sizes_with(&output.path, &exe, false)?;
             if let Some(max) = output.max_size.filter(|max| exe.len() as u64 > *max) {
                 return Err(Error::TooLarge {
                     path: output.path.clone(),

@@ -92,6 +92,12 @@ pub fn manifest(p: &Payload) -> Result<Option<Bom>, String> {
 
 /// Where the bytes of the executable `image` go. `path` names it in errors.
 pub fn sizes(path: &Path, image: &[u8]) -> Result<Sizes, InspectError> {
+    sizes_with(path, image, true)
+}
+
+/// [`sizes`], with each entry decoded and hashed only when `hashes` (what `diff` compares):
+/// the build's own summary of the executable it just wrote goes without.
+pub fn sizes_with(path: &Path, image: &[u8], hashes: bool) -> Result<Sizes, InspectError> {
     let located = match carrier::locate(image) {
         Ok(l) => l,
         Err(LocateError::NotFound) if !image.starts_with(b"\x7fELF") => {
@@ -117,7 +123,7 @@ pub fn sizes(path: &Path, image: &[u8]) -> Result<Sizes, InspectError> {
             None if e.kind == Kind::Asset => "assets".to_owned(),
             None => "modules".to_owned(),
         };
-        let decoded = e.decode().map_err(damaged)?;
+        let hash = if hashes { sha256_hex(&e.decode().map_err(damaged)?) } else { String::new() };
         entries.push(EntrySize {
             name: if e.is_main() { "(main)".to_owned() } else { name },
             kind: if e.is_library() { "library".to_owned() } else { e.kind.to_string() },
@@ -125,7 +131,7 @@ pub fn sizes(path: &Path, image: &[u8]) -> Result<Sizes, InspectError> {
             raw: e.raw_len,
             stored: e.stored.len() as u64,
             pulled_in_by: known.map(|k| k.required_by.clone()).unwrap_or_default(),
-            hash: sha256_hex(&decoded),
+            hash,
         });
     }
     entries.sort_by(|a, b| b.stored.cmp(&a.stored).then_with(|| a.name.cmp(&b.name)));

@@ -44,14 +44,19 @@ pub fn seal(stub: &[u8], payload: &[u8]) -> Result<Vec<u8>, EmitError> {
         let range = carrier::locate(&image)
             .map_err(|e| internal(&format!("the payload is not found after attaching: {e}")))?
             .range;
-        let value = image_hash_value(&image, range.clone(), target);
-        if value.len() == target {
+        // The value's length depends on the regions only, not on their digests: the bytes are
+        // hashed once, in the round that settles.
+        let named = regions_of(&image, range.clone());
+        let len = value_len(&named);
+        if len == target || len + FILLER_HEAD <= target {
+            let value = image_hash_value(&image, range.clone(), &named, target);
+            debug_assert_eq!(value.len(), target);
             let sealed = format::with_record(payload, record::IMAGE_HASH, &value)
                 .map_err(|e| internal(&e.to_string()))?;
             image[range].copy_from_slice(&sealed);
             return Ok(image);
         }
-        target = value.len().max(target) + FILLER_HEAD + 16;
+        target = len.max(target) + FILLER_HEAD + 16;
     }
     Err(internal("the image hash's regions do not settle"))
 }
@@ -84,24 +89,41 @@ const FILLER_HEAD: usize = 26;
 /// The IMAGE_HASH record's value for `image`, whose payload is at `payload`, brought to `target`
 /// bytes with a filler region (offset and length 0, its name spaces) when it is shorter by at
 /// least [`FILLER_HEAD`]; otherwise as long as it is.
-fn image_hash_value(image: &[u8], payload: Range<usize>, target: usize) -> Vec<u8> {
-    let hash = image_hash(image, payload.clone());
-    let named = regions_of(image, payload);
-    let mut regions: Vec<ImageRegion> = named
-        .iter()
-        .map(|(range, name)| ImageRegion {
-            offset: range.start as u64,
-            len: range.len() as u64,
-            digest: digest8(&image[range.clone()]),
-            name: name.as_bytes(),
-        })
-        .collect();
+fn image_hash_value(
+    image: &[u8],
+    payload: Range<usize>,
+    named: &[(Range<usize>, String)],
+    target: usize,
+) -> Vec<u8> {
+    let hash = image_hash(image, payload);
+    let mut regions = image_regions(named, Some(image));
     let len = ImageHash::join(&hash, &regions).len();
     let filler = vec![b' '; target.saturating_sub(len + FILLER_HEAD)];
     if len + FILLER_HEAD <= target {
         regions.push(ImageRegion { offset: 0, len: 0, digest: [0; 8], name: &filler });
     }
     ImageHash::join(&hash, &regions)
+}
+
+/// The length of the IMAGE_HASH value for `named` regions, without a filler.
+fn value_len(named: &[(Range<usize>, String)]) -> usize {
+    ImageHash::join(&[0; 32], &image_regions(named, None)).len()
+}
+
+/// The record's regions for `named`, with the digests of their bytes in `image` (zero without).
+fn image_regions<'a>(
+    named: &'a [(Range<usize>, String)],
+    image: Option<&[u8]>,
+) -> Vec<ImageRegion<'a>> {
+    named
+        .iter()
+        .map(|(range, name)| ImageRegion {
+            offset: range.start as u64,
+            len: range.len() as u64,
+            digest: image.map_or([0; 8], |i| digest8(&i[range.clone()])),
+            name: name.as_bytes(),
+        })
+        .collect()
 }
 
 fn digest8(bytes: &[u8]) -> [u8; 8] {
