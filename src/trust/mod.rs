@@ -4,7 +4,8 @@
 //! headers, each section, the section header table, padding); [`check_image`] recomputes it for
 //! `bundle verify` and names the damaged region. Signing is [`sign`]'s.
 //!
-//! The runtime never reads any of this: start-up checks only the payload checksum, as before.
+//! The runtime never reads any of this: start-up checks the payload's own checksums (its index
+//! and records, then each entry before use), as before.
 
 pub mod sign;
 
