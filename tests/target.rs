@@ -79,3 +79,24 @@ fn the_target_is_the_stubs_machine() {
     let usr_lib = std::path::Path::new("/usr/lib").join(expected);
     assert!(target.libraries.system.contains(&usr_lib), "{:?}", target.libraries);
 }
+
+/// A stub reads one payload format, and says which in its marker: a `--stub` of another format
+/// is refused at bundle time, naming the file, instead of making an executable it would refuse.
+#[test]
+fn a_stub_of_another_payload_format_is_refused() {
+    let mut stub = bundle::base::stub::EMBEDDED.to_vec();
+    let marker = bundle_runtime::STUB_MARKER;
+    assert_eq!(marker[15] as u16, bundle_runtime::format::VERSION);
+    let at = stub.windows(marker.len()).position(|w| w == marker).expect("the marker");
+    stub[at + 15] -= 1;
+    let dir = app(&[("main.lua", "print(1)\n")]);
+    write_exe(&dir.path().join("old.stub"), &stub);
+    let r = bundle(dir.path(), &["main.lua", "--stub", "old.stub", "-o", "app"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("old.stub") && r.stderr.contains("another payload format version"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("app").exists());
+}

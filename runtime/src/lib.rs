@@ -9,8 +9,15 @@ pub mod carrier;
 pub mod format;
 
 /// Bytes the stub carries in its `.bundle_stub` section so the bundler can tell a stub from any
-/// other executable: a fixed prefix, then the payload format version it reads.
-pub const STUB_MARKER: [u8; 16] = *b"bundle-stub\0fmt\x01";
+/// other executable: a fixed prefix, then the payload format version it reads
+/// ([`format::VERSION`]), so that `bundle --stub` refuses a stub of another format at bundle
+/// time instead of writing a payload it would refuse at run time.
+pub const STUB_MARKER: [u8; 16] = {
+    let mut marker = *b"bundle-stub\0fmt\0";
+    assert!(format::VERSION <= 0xff, "the marker holds the format version in one byte");
+    marker[15] = format::VERSION as u8;
+    marker
+};
 /// Name of the ELF section holding [`STUB_MARKER`].
 pub const STUB_SECTION: &str = ".bundle_stub";
 
