@@ -579,18 +579,18 @@ unsafe fn search(l: *mut lua_State) -> Result<c_int, ()> {
         let mut len = 0;
         let name = ffi::luaL_checklstring(l, 1, &mut len);
         let name = std::slice::from_raw_parts(name.cast::<u8>(), len);
-        let started = trace::on().then(trace::now_us);
+        let started = trace::on().then(trace::now_ns);
         let found = ctx.payload.module(name);
         if let (Some(t0), Ok(Some(entry))) = (started, &found) {
             // The line is printed before loading, with the lookup's time; the load's own time
             // shows as the gap to the next line.
             trace::line(&format!(
-                "require '{}': found in the bundle ({}, {} bytes stored, {} decoded) in {:.0} us; loading",
+                "require '{}': found in the bundle ({}, {} bytes stored, {} decoded) in {} us; loading",
                 String::from_utf8_lossy(name),
                 entry.kind,
                 entry.stored.len(),
                 entry.raw_len,
-                trace::now_us() - t0
+                trace::us(trace::now_ns().saturating_sub(t0))
             ));
         }
         match found {

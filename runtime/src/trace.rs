@@ -38,14 +38,20 @@ pub fn on() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
-/// Microseconds since [`init`].
-pub fn now_us() -> f64 {
-    START.get().map_or(0.0, |s| s.elapsed().as_secs_f64() * 1e6)
+/// Nanoseconds since [`init`].
+pub fn now_ns() -> u64 {
+    START.get().map_or(0, |s| u64::try_from(s.elapsed().as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// `ns` in whole microseconds, rounded. Integers only: formatting an `f64` would link core's
+/// float printing (about 10 KB) into every stub for the sake of this trace.
+pub fn us(ns: u64) -> u64 {
+    ns.saturating_add(500) / 1000
 }
 
 /// Prints one trace line (only call when [`on`]).
 pub fn line(text: &str) {
-    let text = format!("bundle: trace {:8.0} us  {text}\n", now_us());
+    let text = format!("bundle: trace {:8} us  {text}\n", us(now_ns()));
     // SAFETY: C's stderr stream, as the host's messages use, so that the lines keep their order
     // with them; fwrite takes any byte buffer.
     unsafe {
