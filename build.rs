@@ -172,8 +172,47 @@ fn stub_build(manifest_dir: &Path, target_dir: &Path, static_link: bool) -> Comm
         flags.push_str("\x1f-Ctarget-feature=+crt-static");
     }
     cmd.env("CARGO_ENCODED_RUSTFLAGS", flags);
+    zstd_decoder_only_paths(&mut cmd, &target);
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     cmd
+}
+
+/// zstd's own build options that leave out decoding paths the stub's frames never take
+/// (zstd's `lib/decompress/`: `ZSTD_FORCE_DECOMPRESS_SEQUENCES_SHORT`,
+/// `HUF_FORCE_DECOMPRESS_X1`), 61 KB of the 1.12 MB stub, issue 19:
+///
+/// - the "long" (prefetching) sequence decoder runs only for a frame whose history passes
+///   16 MiB with many far offsets, or for the first frame of a cold dictionary; the stub's
+///   frames are one module or asset each at level 9 (a window of a few MiB), with no dictionary;
+/// - the double-symbol Huffman decoder (X2) is a speed choice zstd makes per block: none of the
+///   300 modules of benches/gen_apps.py's app picks it, and for a 1 MB text asset that does,
+///   the single-symbol one decodes in 0.2% more instructions (callgrind).
+///
+/// Any valid frame still decodes; only the choice of routine is fixed. zstd-sys has no feature
+/// for either, so they go in through the C flags the `cc` crate reads for the target (appended
+/// to whichever of its variables the environment already sets, which keeps that one in force);
+/// `cc` also hands them to LuaJIT's make, where they mean nothing.
+fn zstd_decoder_only_paths(cmd: &mut Command, target: &str) {
+    const DEFINES: &str = "-DZSTD_FORCE_DECOMPRESS_SEQUENCES_SHORT -DHUF_FORCE_DECOMPRESS_X1";
+    if target.is_empty() {
+        return;
+    }
+    // cc's order: CFLAGS_<target>, CFLAGS_<target with underscores>, TARGET_CFLAGS, CFLAGS.
+    let keys = [
+        format!("CFLAGS_{target}"),
+        format!("CFLAGS_{}", target.replace('-', "_")),
+        "TARGET_CFLAGS".to_owned(),
+        "CFLAGS".to_owned(),
+    ];
+    for key in &keys {
+        println!("cargo:rerun-if-env-changed={key}");
+    }
+    let set = keys.iter().find_map(|k| env::var(k).ok().map(|v| (k.clone(), v)));
+    let (key, value) = match set {
+        Some((key, value)) => (key, format!("{value} {DEFINES}")),
+        None => (keys[1].clone(), DEFINES.to_owned()),
+    };
+    cmd.env(key, value);
 }
 
 /// An empty file in `out_dir`: what `include_bytes!` embeds where there is no static stub.
