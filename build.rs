@@ -170,11 +170,37 @@ fn stub_build(manifest_dir: &Path, target_dir: &Path, static_link: bool) -> Comm
     let mut flags = "-Crelro-level=partial".to_owned();
     if static_link {
         flags.push_str("\x1f-Ctarget-feature=+crt-static");
+        if static_pie_applies_relr(&target) {
+            flags.push_str("\x1f-Clink-arg=-Wl,-z,pack-relative-relocs");
+        }
     }
     cmd.env("CARGO_ENCODED_RUSTFLAGS", flags);
     zstd_decoder_only_paths(&mut cmd, &target);
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     cmd
+}
+
+/// Whether the static stub may pack its relative relocations (`-z pack-relative-relocs`,
+/// DT_RELR): 56 KB of the static stub (a static PIE relocates itself, one
+/// 24-byte record per pointer in its data), and 10,000 fewer instructions at start (callgrind,
+/// hello: 390k → 380k). A static PIE applies them with the start-up code of the glibc linked
+/// into it, which handles DT_RELR from 2.36 on; that glibc is the build machine's, so only a
+/// native build on glibc 2.36 or later packs them. (The dynamic stub keeps plain relocations:
+/// packed ones would make glibc 2.36 the oldest it runs on.)
+fn static_pie_applies_relr(target: &str) -> bool {
+    if env::var("HOST").ok().as_deref() != Some(target) {
+        return false;
+    }
+    let Ok(out) = Command::new("getconf").arg("GNU_LIBC_VERSION").output() else {
+        return false;
+    };
+    // "glibc 2.36"
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(version) = text.trim().strip_prefix("glibc ") else {
+        return false;
+    };
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (2, 36)
 }
 
 /// zstd's own build options that leave out decoding paths the stub's frames never take
