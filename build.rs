@@ -209,10 +209,11 @@ fn static_pie_applies_relr(target: &str) -> bool {
 ///
 /// - the "long" (prefetching) sequence decoder runs only for a frame whose history passes
 ///   16 MiB with many far offsets, or for the first frame of a cold dictionary; the stub's
-///   frames are one module or asset each at level 9 (a window of a few MiB), with no dictionary;
+///   frames are one module or asset each (level 5: a window of a few MiB at most), with no
+///   dictionary;
 /// - the double-symbol Huffman decoder (X2) is a speed choice zstd makes per block: none of the
 ///   300 modules of benches/gen_apps.py's app picks it, and for a 1 MB text asset that does,
-///   the single-symbol one decodes in 0.2% more instructions (callgrind).
+///   the single-symbol one decodes in 0.2% more instructions (callgrind, frames of level 9).
 ///
 /// Any valid frame still decodes; only the choice of routine is fixed. zstd-sys has no feature
 /// for either, so they go in through the C flags the `cc` crate reads for the target (appended

@@ -21,7 +21,7 @@ use zstd::dict::DecoderDictionary;
 use zstd::zstd_safe::CParameter;
 
 /// The bundler's level (src/output/pack.rs, `ZSTD_LEVEL`).
-const LEVEL: i32 = 9;
+const LEVEL: i32 = 5;
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
