@@ -213,7 +213,7 @@ fn static_pie_applies_relr(target: &str) -> bool {
 ///   dictionary;
 /// - the double-symbol Huffman decoder (X2) is a speed choice zstd makes per block: none of the
 ///   300 modules of benches/gen_apps.py's app picks it, and for a 1 MB text asset that does,
-///   the single-symbol one decodes in 0.2% more instructions (callgrind, frames of level 9).
+///   the single-symbol one decodes in 0.1% more instructions (callgrind; 0.2% at level 9).
 ///
 /// Any valid frame still decodes; only the choice of routine is fixed. zstd-sys has no feature
 /// for either, so they go in through the C flags the `cc` crate reads for the target (appended
