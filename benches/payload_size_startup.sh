@@ -18,6 +18,7 @@
 #   BEFORE=/tmp/bundle-before RUNS=100 benches/payload_size_startup.sh
 #   BUNDLE=target/release/bundle benches/payload_size_startup.sh   # no build
 #   FLAGS=--dynamic BEFORE_FLAGS= ...   # extra flags for each bundler (word-split)
+#   INTERLEAVE=300 ...   # then also benches/interleave.py, 300 interleaved rounds of the same
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,6 +87,12 @@ done
 for r in $(seq "$rounds"); do
   hyperfine -N --warmup 30 --runs "$runs" --export-json "times.$r.json" "${cmds[@]}" >/dev/null 2>&1
 done
+
+if [ -n "${INTERLEAVE:-}" ]; then
+  iargs=()
+  for c in "${cmds[@]}"; do iargs+=("${c#./}=$c"); done
+  python3 "$here/benches/interleave.py" --runs "$INTERLEAVE" "${iargs[@]}"
+fi
 
 counts=()
 if command -v valgrind >/dev/null; then

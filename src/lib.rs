@@ -905,14 +905,18 @@ fn files(plan: &plan::BuildPlan) -> Result<program::Files, Error> {
     if assets.is_empty() {
         return Ok(program::Files::default());
     }
-    let unit = graph::Unit::shipped(
-        None,
-        "runtime/lua/assets.lua (runtime)",
-        "=[C]",
-        runtime_lua::assets_source(),
-    );
-    let overlay = compile::Compiler::new()?.compile(&unit, runtime_store(plan.store))?;
-    Ok(program::Files { assets, overlay: Some(overlay) })
+    // The host runs the boot at start-up; it loads the overlay on the first use of a file.
+    let compiler = compile::Compiler::new()?;
+    let unit = |label, source| graph::Unit::shipped(None, label, "=[C]", source);
+    let chunk = compiler.compile(
+        &unit("runtime/lua/assets.lua (runtime)", runtime_lua::assets_source()),
+        runtime_store(plan.store),
+    )?;
+    let boot = compiler.compile(
+        &unit("runtime/lua/assets_boot.lua (runtime)", runtime_lua::assets_boot_source()),
+        runtime_store(plan.store),
+    )?;
+    Ok(program::Files { assets, overlay: Some(program::Overlay { boot, chunk }) })
 }
 
 /// How the runtime's own Lua (interpreter, asset overlay) is stored: stripped bytecode whatever

@@ -425,6 +425,44 @@ print("never")
 show(xpcall(f, debug.traceback))
 "##,
         ),
+        // Issue 19: the overlay loads on first use; stubs stand in its place from the start.
+        case(
+            "issue19 functions saved before the first use read embedded files",
+            r##"local open, lines, iotype, load, run = io.open, io.lines, io.type, loadfile, dofile
+local f = assert(open("data/hello.txt"))
+show(iotype(f), f:read("*a"), io.open == open, io.type == iotype, loadfile == load, dofile == run)
+f:close()
+for l in lines("data/lines.txt") do show(l) end
+show(load("data/lib/env.lua")())
+show(raised(run, "data/lib/bad.lua"))
+"##,
+        ),
+        case(
+            "issue19 io.open wrapped before the first use",
+            r##"local open = io.open
+io.open = function(p, m) return open(p, m) end
+local f = assert(io.open("data/hello.txt"))
+show(io.type(f), f:read("*l"))
+f:close()
+"##,
+        ),
+        case(
+            "issue19 first calls that raise",
+            r##"show(raised(io.open))
+show(raised(io.open, "data/hello.txt", {}))
+show(io.type(io.stdout), io.type(42), raised(io.close, 42))
+show(select(2, xpcall(function() local f = io.lines({}) return f end, debug.traceback)))
+"##,
+        ),
+        case(
+            "issue19 a searcher inserted before the first require",
+            r##"local n = #package.loaders
+table.insert(package.loaders, 1, function(name) return "\n\tno custom " .. name end)
+package.path = "./data/lib/?.lua;" .. package.path
+local m = require("util")
+show(m.name, #package.loaders == n + 1, debug.getinfo(m.add, "S").source)
+"##,
+        ),
         case(
             "missing files",
             r##"show(io.open("data/missing.txt"))

@@ -1,7 +1,8 @@
 //! The asset overlay (runtime/lua/assets.lua, issue 15) against the disk, before any host loads
-//! it: `luajit` runs tests/lua/assets_overlay/driver.lua once with the overlay installed over a
-//! fake `raw` (the host's primitives over the data set in memory, as the contract at the top of
-//! assets.lua says) and once on a real copy of the same files with no overlay. Every case of
+//! it: `luajit` runs tests/lua/assets_overlay/driver.lua once with the overlay installed (through
+//! its boot, runtime/lua/assets_boot.lua, which loads it on first use) over a fake `raw` (the
+//! host's primitives over the data set in memory, as the contract at the top of assets.lua
+//! says) and once on a real copy of the same files with no overlay. Every case of
 //! tests/lua/assets_overlay/cases.lua must print the same through both: io, loadfile and dofile
 //! (tracebacks included), require, luv in sync and callback forms, LuaFileSystem, error strings
 //! for missing paths, the development override. Both Debian's luajit (the C host's library) and
@@ -54,7 +55,8 @@ fn driver(luajit: &Path, cwd: &Path, args: &[&str]) -> Run {
         .args(args)
         .env("LUA_PATH", "/nonexistent/?.lua")
         .env("LUA_CPATH", LUA_CPATH)
-        .env("ASSETS_LUA", repo("runtime/lua/assets.lua"));
+        .env("ASSETS_LUA", repo("runtime/lua/assets.lua"))
+        .env("ASSETS_BOOT", repo("runtime/lua/assets_boot.lua"));
     for var in ["LUA_INIT", "LUA_INIT_5_1", "LUA_PATH_5_1", "LUA_CPATH_5_1"] {
         cmd.env_remove(var);
     }

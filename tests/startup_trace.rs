@@ -55,3 +55,47 @@ fn startup_phases_are_traced_in_order_by_both_hosts() {
         }
     }
 }
+
+/// Issue 19: a program with assets gets the overlay's stubs at start-up, and the overlay itself
+/// (runtime/lua/assets.lua) is loaded on the first use of a file only: never for a program
+/// that touches no file, after the main chunk for one that opens its asset.
+#[test]
+fn issue19_asset_overlay_is_loaded_on_first_use_only() {
+    let dir = app(&[
+        ("main.lua", "if arg[1] then print(io.open('one.txt'):read('*l')) else print('hi') end\n"),
+        ("one.txt", "tiny\n"),
+    ]);
+    let d = dir.path();
+    let r = bundle(d, &["main.lua", "-o", "app", "-q", "--asset", "one.txt"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r =
+        bundle(d, &["main.lua", "--emit-c", "--cc", "-o", "appc.c", "-q", "--asset", "one.txt"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::remove_file(d.join("one.txt")).unwrap(); // read from the executable, not the disk
+    for exe in ["app", "appc"] {
+        let traced = |args: &[&str]| {
+            let mut cmd = Command::new(d.join(exe));
+            cmd.args(args).current_dir(d).env("BUNDLE_TRACE", "startup");
+            run(hermetic(&mut cmd))
+        };
+        let quiet = traced(&[]);
+        assert_eq!((quiet.code, quiet.stdout.as_str()), (0, "hi\n"), "{}", quiet.stderr);
+        let at = positions(
+            &quiet.stderr,
+            &["asset overlay installed (loaded on first use)", "main chunk loaded"],
+        );
+        assert!(at[0] < at[1], "{}", quiet.stderr);
+        assert!(!quiet.stderr.contains("asset overlay loaded"), "{exe}: {}", quiet.stderr);
+        let reads = traced(&["read"]);
+        assert_eq!((reads.code, reads.stdout.as_str()), (0, "tiny\n"), "{}", reads.stderr);
+        let at = positions(
+            &reads.stderr,
+            &[
+                "asset overlay installed (loaded on first use)",
+                "main chunk loaded",
+                "asset overlay loaded (first use of a file)",
+            ],
+        );
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{exe}: {}", reads.stderr);
+    }
+}

@@ -181,6 +181,13 @@ static int static_loadlib(lua_State *L) {
   return 3;
 }
 
+/* BUNDLE_TRACE=startup, for Lua: the asset overlay boot's `trace(phase)`, upvalue 1 the host. */
+static int trace_from_lua(lua_State *L) {
+  const bundle_host *h = (const bundle_host *)lua_touserdata(L, lua_upvalueindex(1));
+  h->trace(h->ud, luaL_checkstring(L, 1));
+  return 0;
+}
+
 /* The standard libraries, with LUA_NOENV set first for -E as luajit.c does, then the bundle's
  * searchers: the bundle's right after package.preload's, so that preload overrides keep
  * working and the filesystem searchers still serve what the bundle does not hold (Lua 5.1
@@ -233,10 +240,18 @@ static void open_runtime(lua_State *L, const bundle_host *h, int noenv) {
   lua_rawseti(L, -2, n + 2);
   lua_pop(L, 2);
   if (h->trace) h->trace(h->ud, "standard libraries opened, searchers installed");
-  /* The embedded files' overlay, before any user code (the -l modules included) runs. */
+  /* The embedded files' overlay, before any user code (the -l modules included) runs: its boot
+   * (runtime/lua/assets_boot.lua), which installs stubs that load the overlay on first use. */
   status = h->push_assets(L, h->ud);
   if (status == 0) {
-    lua_call(L, 1, 0);
+    if (h->trace) {
+      lua_pushlightuserdata(L, (void *)h);
+      lua_pushcclosure(L, trace_from_lua, 1);
+    } else {
+      lua_pushnil(L);
+    }
+    lua_call(L, 2, 0);
+    if (h->trace) h->trace(h->ud, "asset overlay installed (loaded on first use)");
   } else if (status > 0) {
     lua_error(L);
   }

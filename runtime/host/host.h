@@ -49,8 +49,10 @@ typedef struct bundle_host {
   /* The ARGS record of exactly `entry` ("" the program's default) as a sequence of strings,
    * as stored (`...` and ${VAR} included); -1 when there is none. Called only when has_args. */
   bundle_entry_fn push_args;
-  /* The embedded files: pushes the overlay chunk (runtime/lua/assets.lua) and the table of
-   * primitives it takes, or returns -1 when the program has no assets. */
+  /* The embedded files: pushes the overlay's boot chunk (runtime/lua/assets_boot.lua) and a
+   * function that returns the overlay chunk (runtime/lua/assets.lua), loaded, and the table of
+   * primitives it takes, which the boot calls on first use; or returns -1 when the program has
+   * no assets. The host runs the boot with that function and its trace function (or nil). */
   int (*push_assets)(lua_State *L, void *ud);
   lua_CFunction searcher;          /* the bundle's searcher, upvalue 1 = ud */
   lua_CFunction hint;              /* the last searcher, upvalue 1 = ud */

@@ -6,8 +6,9 @@
  * `bundle_ignore_sigpipe`, `bundle_interpreter` (runtime/lua/interp.lua, luajit's command
  * line; NULL when the program has none) with `bundle_interpreter_env` (the --interpreter-env
  * variable; "" for none), and the embedded files: `bundle_assets` (sorted by key) and
- * `bundle_nassets`, with `bundle_assets_overlay` (runtime/lua/assets.lua; NULL without
- * assets).
+ * `bundle_nassets`, with `bundle_assets_boot` (runtime/lua/assets_boot.lua, run at start-up)
+ * and `bundle_assets_overlay` (runtime/lua/assets.lua, which the boot loads on first use; both
+ * NULL without assets).
  *
  * Entry points (issue 17) are modules of `bundle_modules` named "/" + the entry's name
  * ("/web"), as in the payload's index: `require` never finds them (a module name has no "/").
@@ -373,7 +374,12 @@ fail:
 #endif
 }
 
-static int push_assets(lua_State *L, void *ud) {
+/* BUNDLE_ASSETS_OVERRIDE as it was at start-up (read then, used when the overlay loads). */
+static const char *asset_override = NULL;
+
+/* The boot's overlay(): the overlay chunk (runtime/lua/assets.lua), loaded, and `raw`, the
+ * table of primitives it takes; the boot calls it on the program's first use of a file. */
+static int asset_overlay(lua_State *L) {
   static const luaL_Reg raw[] = {{"stat", asset_stat},
                                  {"read", asset_read},
                                  {"list", asset_list},
@@ -381,21 +387,16 @@ static int push_assets(lua_State *L, void *ud) {
                                  {"materialize", asset_materialize},
                                  {NULL, NULL}};
   const luaL_Reg *r;
-  const char *dir = getenv("BUNDLE_ASSETS_OVERRIDE");
-  int status;
-  (void)ud;
-  if (bundle_assets_overlay == NULL) return -1;
   /* "=[C]": the overlay's wrappers stand where C functions stood, and tracebacks name them as
    * luajit names those. */
-  status = load_blob(L, bundle_assets_overlay, "=[C]", NULL);
-  if (status != 0) return status;
-  lua_createtable(L, 0, 6);
+  if (load_blob(L, bundle_assets_overlay, "=[C]", NULL) != 0) return lua_error(L);
+  lua_createtable(L, 0, 8);
   for (r = raw; r->name != NULL; r++) {
     lua_pushcfunction(L, r->func);
     lua_setfield(L, -2, r->name);
   }
-  if (dir != NULL && dir[0] != '\0') {
-    lua_pushstring(L, dir);
+  if (asset_override != NULL && asset_override[0] != '\0') {
+    lua_pushstring(L, asset_override);
     lua_setfield(L, -2, "override");
   }
   { /* Which trees exist, without listing them (keys sort '.' < '/' < '0'). */
@@ -408,6 +409,19 @@ static int push_assets(lua_State *L, void *ud) {
     lua_pushboolean(L, has_abs);
     lua_setfield(L, -2, "absolute");
   }
+  return 2;
+}
+
+/* host.h's push_assets: the overlay's boot (runtime/lua/assets_boot.lua) and asset_overlay;
+ * nothing else is built at start-up (issue 19). */
+static int push_assets(lua_State *L, void *ud) {
+  int status;
+  (void)ud;
+  if (bundle_assets_boot == NULL) return -1;
+  asset_override = getenv("BUNDLE_ASSETS_OVERRIDE");
+  status = load_blob(L, bundle_assets_boot, "=[C]", NULL);
+  if (status != 0) return status;
+  lua_pushcfunction(L, asset_overlay);
   return 0;
 }
 

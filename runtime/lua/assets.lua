@@ -2,14 +2,18 @@
 -- overlay that lets the standard library, luv and LuaFileSystem read embedded files as if they
 -- were on disk. Shared by the Rust stub and the C host of `bundle --emit-c`.
 --
--- The host runs this chunk once at start-up, only when the program carries assets, after the
--- standard libraries and the bundle's searcher are installed and before any user code (before
--- the -l preloads). It should load the chunk stripped and named "=[C]": its functions then stand
--- in tracebacks and error positions exactly where the C functions they wrap stood
--- ("[C]: in function 'dofile'"). The chunk receives one argument, `raw`, the host's primitives,
--- and returns nothing. Every path `raw` takes is a key: a normalised mount path, relative
--- ("public/css/site.css": no "./", "..", empty or "." parts, no trailing "/") or absolute
--- ("/etc/app/x.conf"); "" is not a key.
+-- The host does not run this chunk: it runs runtime/lua/assets_boot.lua at start-up, which
+-- loads this one (raw.overlay(): stripped, named "=[C]") when the program first needs it (its
+-- first io.open, require of a module among the assets, luv or lfs...): its functions then
+-- stand in tracebacks and error positions exactly where the C functions they wrap stood
+-- ("[C]: in function 'dofile'"), since the boot's stubs tail-call them. The chunk receives one
+-- argument, `o`: the host's primitives (`o.raw`), and the originals the boot captured at
+-- start-up (o.open, o.lines, o.type, o.close, o.loadfile, o.dofile, o.searchers: the entries
+-- of package.loaders; o.io, o.package). It installs nothing itself: it returns its functions
+-- (open, lines, type, close, loadfile, dofile, preload, searchers[i] in the place of
+-- o.searchers[i], patchers[name]) for the boot's stubs to call. Every path `raw` takes is a
+-- key: a normalised mount path, relative ("public/css/site.css": no "./", "..", empty or "."
+-- parts, no trailing "/") or absolute ("/etc/app/x.conf"); "" is not a key.
 --   raw.stat(key)        -> kind, size, mode: kind "file" or "directory" (a directory exists when
 --                           an asset lies under it; size 0, mode 0755); nothing if not embedded
 --   raw.read(key [, offset [, length]]) -> the file's bytes (the whole, or the slice from the
@@ -20,6 +24,8 @@
 --   raw.cwd()            -> the working directory (getcwd), or nil, message
 --   raw.materialize(key) -> a real path holding the file's bytes, or nil, message
 --   raw.override         -> BUNDLE_ASSETS_OVERRIDE at start, or nil
+--   raw.overlay()        -> this chunk, loaded (what the boot calls on the first use of a file)
+--   raw.trace(phase)     -> (only with BUNDLE_TRACE=startup) prints a start-up trace line
 --   raw.mtime            -> (optional) the time stat reports for embedded files, in seconds since
 --                           the epoch; 0 when absent
 --   raw.relative, raw.absolute -> (optional) whether any relative / absolute mount exists,
@@ -57,7 +63,8 @@
 -- Not overlaid: io.input/io.output with a path, os.rename/os.remove, luv's fs_opendir/readdir
 -- and its other path functions, lfs's other functions; paths under an embedded file ("f.txt/x")
 -- are left to the disk.
-local raw = ...
+local o = ...
+local raw = o.raw
 
 local type, select, tostring, tonumber = type, select, tostring, tonumber
 local error, pcall = error, pcall
@@ -69,7 +76,7 @@ local lower, format = string.lower, string.format
 local concat, sort = table.concat, table.sort
 local floor, huge = math.floor, math.huge
 local getinfo = debug and debug.getinfo
-local io, package = io, package
+local io, package = o.io, o.package
 
 local raw_stat, raw_read, raw_list, raw_cwd = raw.stat, raw.read, raw.list, raw.cwd
 local override = raw.override
@@ -89,9 +96,12 @@ local has_rel, has_abs = raw.relative, raw.absolute
 if has_rel == nil then has_rel = nonempty(raw_list("")) end
 if has_abs == nil then has_abs = nonempty(raw_list("/")) end
 
--- The original functions, before anything below replaces them.
-local o_open, o_lines, o_type, o_close = io.open, io.lines, io.type, io.close
-local o_loadfile, o_dofile = loadfile, dofile
+-- The original functions, as the program started with them (captured by the boot).
+local o_open, o_lines, o_type, o_close = o.open, o.lines, o.type, o.close
+local o_loadfile, o_dofile = o.loadfile, o.dofile
+
+-- What the boot's stubs call.
+local M = {}
 
 ---------------------------------------------------------------------------------------------------
 -- Errors as the C functions raise them (lj_err_argmsg: the name the caller used, the argument
@@ -728,7 +738,7 @@ local function mode_kind(mode)
   return find(rest, "x", 1, true) and "excl" or "write"
 end
 
-function io.open(...)
+function M.open(...)
   local n = select("#", ...)
   local path, mode = ...
   local p, err = checkstr(path, 1, n)
@@ -756,7 +766,7 @@ function io.open(...)
   return nil, p .. ": Permission denied", 13
 end
 
-function io.lines(...)
+function M.lines(...)
   local n = select("#", ...)
   local path = ...
   if path == nil then return o_lines(...) end
@@ -776,7 +786,7 @@ function io.lines(...)
   return error(it, 1)
 end
 
-function io.type(...)
+function M.type(...)
   local v = ...
   local st = files[v]
   if st then return st.closed and "closed file" or "file" end
@@ -784,7 +794,7 @@ function io.type(...)
   return o_type(v)
 end
 
-function io.close(...)
+function M.close(...)
   local n = select("#", ...)
   local f = ...
   if n == 0 then return o_close() end
@@ -809,7 +819,7 @@ local function load_asset(p, key, kind, ovr, mode, env)
   return nil, err
 end
 
-function loadfile(...)
+function M.loadfile(...)
   local n = select("#", ...)
   local path, mode, env = ...
   local p, err = optstr(path, 1, n)
@@ -826,7 +836,7 @@ end
 
 -- lj_cf_dofile: load or raise the message as is, then call with the results passed through.
 -- The chunk is not tail-called, so that this frame stands where the C dofile stood.
-function dofile(...)
+function M.dofile(...)
   local n = select("#", ...)
   local path = ...
   local p, err = optstr(path, 1, n)
@@ -948,7 +958,7 @@ function api.path(...)
   return raw.materialize(key)
 end
 
-package.preload["bundle/assets"] = function() return api end
+function M.preload() return api end
 
 ---------------------------------------------------------------------------------------------------
 -- luv (libuv bindings, src/fs.c of luv 1.44): the fs functions on embedded paths and descriptors.
@@ -1397,14 +1407,18 @@ end
 -- it). Its search (lib_package.c: searchpath) is done over the assets first; any miss, or a
 -- readable file on disk along an earlier template, goes to it unchanged, messages included.
 
-local loaders = package.loaders
-if type(loaders) == "table" and #loaders >= 3 then
-  local at = #loaders - 2
-  local search_lua, pkg = loaders[at], package
+-- The searchers as the program started with them; the boot's stubs call searchers[i] in the
+-- place of each.
+local searchers = {}
+for i = 1, #o.searchers do searchers[i] = o.searchers[i] end
+M.searchers = searchers
+if #searchers >= 3 then
+  local at = #searchers - 2
+  local search_lua, pkg = searchers[at], package
   local function filename_of(template, fname)
     return (gsub(template, "%?", function() return fname end))
   end
-  loaders[at] = function(...)
+  searchers[at] = function(...)
     local name = ...
     local path = pkg.path
     if type(name) ~= "string" or type(path) ~= "string" then return search_lua(...) end
@@ -1440,27 +1454,25 @@ end
 -- searcher, package.preload, package.cpath): each searcher is wrapped so that the loader it finds
 -- for those names patches the module before require caches it. Other names go through untouched.
 
+-- (luv or lfs already loaded when the boot ran is patched by the boot, through `patchers`.)
+
 local patchers = { luv = patch_luv, uv = patch_luv, lfs = patch_lfs }
+M.patchers = patchers
 
-for name, patch in pairs(patchers) do
-  local m = package.loaded[name]
-  if type(m) == "table" then patch(m) end
-end
-
-if type(loaders) == "table" then
-  for i = 1, #loaders do
-    local searcher = loaders[i]
-    loaders[i] = function(name, ...)
-      local patch = patchers[name]
-      if not patch then return searcher(name, ...) end
-      local loader, extra = searcher(name, ...)
-      if type(loader) ~= "function" then return loader, extra end
-      return function(...)
-        local m = loader(...)
-        local t = type(m) == "table" and m or package.loaded[name]
-        if type(t) == "table" then patch(t) end
-        return m
-      end, extra
-    end
+for i = 1, #searchers do
+  local searcher = searchers[i]
+  searchers[i] = function(name, ...)
+    local patch = patchers[name]
+    if not patch then return searcher(name, ...) end
+    local loader, extra = searcher(name, ...)
+    if type(loader) ~= "function" then return loader, extra end
+    return function(...)
+      local m = loader(...)
+      local t = type(m) == "table" and m or package.loaded[name]
+      if type(t) == "table" then patch(t) end
+      return m
+    end, extra
   end
 end
+
+return M

@@ -13,22 +13,28 @@ use mlua_sys::{self as ffi, lua_State};
 
 use crate::{ctx, decode, luaL_loadbufferx, push_bytes, Ctx};
 
-/// host.h's `push_assets`: the overlay chunk and the primitives table, or -1 without assets.
+/// host.h's `push_assets`: the overlay's boot chunk (runtime/lua/assets_boot.lua) and the
+/// function that loads the overlay ([`overlay`]), or -1 without assets. Nothing else is built
+/// at start-up: the boot runs at every start of a program with assets, the overlay only once
+/// the program uses a file (issue 19).
 ///
 /// # Safety
 /// Called by the host with main's `ud` and a state with free slots.
 pub unsafe extern "C-unwind" fn push(l: *mut lua_State, ud: *mut c_void) -> c_int {
-    // SAFETY: per the contract; balanced stack use: the chunk and the table are left on top.
+    // SAFETY: per the contract; balanced stack use: the chunk and the function are left on top.
     unsafe {
         let c = ctx(ud);
         let chunk = match c.payload.assets_overlay() {
-            Ok(Some(chunk)) => chunk,
+            Ok(Some(a)) => a.boot(),
             Ok(None) => return -1,
             Err(e) => {
                 push_bytes(l, format!("bundle payload: {e}").as_bytes());
                 return ffi::LUA_ERRRUN;
             }
         };
+        // The development override is the environment's at start-up, whenever the overlay loads.
+        *c.asset_override.borrow_mut() =
+            std::env::var_os("BUNDLE_ASSETS_OVERRIDE").filter(|d| !d.is_empty());
         // Named "=[C]": the overlay's wrappers stand where C functions stood (io.open,
         // dofile...), and tracebacks name them as luajit names those.
         let status =
@@ -36,7 +42,32 @@ pub unsafe extern "C-unwind" fn push(l: *mut lua_State, ud: *mut c_void) -> c_in
         if status != 0 {
             return status;
         }
-        ffi::lua_createtable(l, 0, 6);
+        ffi::lua_pushlightuserdata(l, ud);
+        ffi::lua_pushcclosure(l, overlay, 1);
+        0
+    }
+}
+
+/// The boot's `overlay()` → the overlay chunk (runtime/lua/assets.lua), loaded and named "=[C]"
+/// as the boot is, and `raw`, the table of primitives it takes: what the boot calls on the
+/// program's first use of a file.
+unsafe extern "C-unwind" fn overlay(l: *mut lua_State) -> c_int {
+    // SAFETY: upvalue 1 is main's `ud`; the chunk borrows the payload, mapped for the whole
+    // run; pushes the function and the table, or raises the load's message.
+    unsafe {
+        let ud = ffi::lua_touserdata(l, ffi::lua_upvalueindex(1));
+        let c = ctx(ud);
+        let chunk = match c.payload.assets_overlay() {
+            Ok(Some(a)) => a.overlay(),
+            Ok(None) => &[][..],
+            Err(e) => return raise(l, format!("bundle payload: {e}")),
+        };
+        let status =
+            luaL_loadbufferx(l, chunk.as_ptr().cast(), chunk.len(), c"=[C]".as_ptr(), ptr::null());
+        if status != 0 {
+            ffi::lua_error(l);
+        }
+        ffi::lua_createtable(l, 0, 8);
         let functions: [(&std::ffi::CStr, ffi::lua_CFunction); 5] = [
             (c"stat", stat),
             (c"read", read),
@@ -49,17 +80,18 @@ pub unsafe extern "C-unwind" fn push(l: *mut lua_State, ud: *mut c_void) -> c_in
             ffi::lua_pushcclosure(l, f, 1);
             ffi::lua_setfield(l, -2, name.as_ptr());
         }
-        // Which trees exist, without listing them: start-up does not grow with the assets.
+        // Which trees exist, without listing them: the overlay's load does not grow with the
+        // assets.
         let (relative, absolute) = c.payload.asset_roots().unwrap_or((true, true));
         ffi::lua_pushboolean(l, c_int::from(relative));
         ffi::lua_setfield(l, -2, c"relative".as_ptr());
         ffi::lua_pushboolean(l, c_int::from(absolute));
         ffi::lua_setfield(l, -2, c"absolute".as_ptr());
-        if let Some(dir) = std::env::var_os("BUNDLE_ASSETS_OVERRIDE").filter(|d| !d.is_empty()) {
+        if let Some(dir) = c.asset_override.borrow().as_ref() {
             push_bytes(l, dir.as_encoded_bytes());
             ffi::lua_setfield(l, -2, c"override".as_ptr());
         }
-        0
+        2
     }
 }
 

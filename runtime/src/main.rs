@@ -123,6 +123,8 @@ struct Ctx {
     modules: RefCell<HashMap<Vec<u8>, native::Handle>>,
     /// The compressed asset decoded last (key, bytes), for reads by slices.
     last_asset: RefCell<Option<(Vec<u8>, Vec<u8>)>>,
+    /// BUNDLE_ASSETS_OVERRIDE as it was at start-up (read then, used when the overlay loads).
+    asset_override: RefCell<Option<std::ffi::OsString>>,
     /// Stored entries whose bytes matched their checksum, by (offset, length, checksum): an
     /// asset read by slices is hashed once, not at every slice.
     verified: RefCell<HashSet<(u64, usize, u64)>>,
@@ -169,6 +171,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         libraries: RefCell::new(HashMap::new()),
         modules: RefCell::new(HashMap::new()),
         last_asset: RefCell::new(None),
+        asset_override: RefCell::new(None),
         verified: RefCell::new(HashSet::new()),
         argv0,
     };

@@ -16,13 +16,22 @@ const BANNER: &str = include_str!(concat!(env!("OUT_DIR"), "/luajit/banner.txt")
 
 const INTERPRETER: &str = include_str!("../../runtime/lua/interp.lua");
 
-/// The overlay that makes embedded files readable (docs/ASSETS.md), run at start-up by the
-/// host of a program with assets.
+/// The overlay that makes embedded files readable (docs/ASSETS.md), loaded by its boot when
+/// the program first needs it.
 const ASSETS: &str = include_str!("../../runtime/lua/assets.lua");
+
+/// The overlay's boot, run at start-up by the host of a program with assets: stubs that load
+/// the overlay on first use (issue 19).
+const ASSETS_BOOT: &str = include_str!("../../runtime/lua/assets_boot.lua");
 
 /// The asset overlay's source.
 pub fn assets_source() -> Vec<u8> {
     ASSETS.as_bytes().to_vec()
+}
+
+/// The overlay boot's source.
+pub fn assets_boot_source() -> Vec<u8> {
+    ASSETS_BOOT.as_bytes().to_vec()
 }
 
 /// The version part of [`BANNER`] (`LuaJIT 2.1.1788856981`): what a stub's `.bundle_luajit`

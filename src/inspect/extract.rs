@@ -308,7 +308,7 @@ mod tests {
                 data: b"print(1)".to_vec(),
             });
             w.asset(key, 0o644, b"x".to_vec());
-            w.assets_overlay(b"return");
+            w.assets_overlay(b"return", b"return {}");
             let (payload, _) = w.finish().unwrap();
             let exe = t.path().join("app");
             let bytes = crate::output::emit::attach(b"not an ELF stub", &payload).unwrap();

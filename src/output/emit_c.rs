@@ -289,13 +289,16 @@ pub fn generate(program: &Program, clibs: &[CLib], header: &str) -> Result<Strin
     );
     match &program.files.overlay {
         Some(overlay) => {
-            let init = blob(&mut data, "bundle_assets_overlay_blob", &overlay.data);
+            let boot = blob(&mut data, "bundle_assets_boot_blob", &overlay.boot.data);
+            let chunk = blob(&mut data, "bundle_assets_overlay_blob", &overlay.chunk.data);
             let _ = writeln!(
                 data,
-                "static const bundle_blob bundle_assets_overlay_chunk = {init};\nstatic const bundle_blob *const bundle_assets_overlay = &bundle_assets_overlay_chunk;"
+                "static const bundle_blob bundle_assets_boot_chunk = {boot};\nstatic const bundle_blob *const bundle_assets_boot = &bundle_assets_boot_chunk;\nstatic const bundle_blob bundle_assets_overlay_chunk = {chunk};\nstatic const bundle_blob *const bundle_assets_overlay = &bundle_assets_overlay_chunk;"
             );
         }
-        None => data.push_str("static const bundle_blob *const bundle_assets_overlay = NULL;\n"),
+        None => data.push_str(
+            "static const bundle_blob *const bundle_assets_boot = NULL;\nstatic const bundle_blob *const bundle_assets_overlay = NULL;\n",
+        ),
     }
     let host = HOST_C.replacen("#include \"host.h\"\n", HOST_H, 1);
     let payload = PAYLOAD_C.replacen("/* @@DATA@@ */", &data, 1);

@@ -50,7 +50,7 @@ pub fn pack(program: &Program) -> Result<(Vec<u8>, Totals), FormatError> {
         writer.asset(a.mount.as_bytes(), a.mode, a.bytes.clone());
     }
     if let Some(overlay) = &program.files.overlay {
-        writer.assets_overlay(&overlay.data);
+        writer.assets_overlay(&overlay.boot.data, &overlay.chunk.data);
     }
     for p in &start.preloads {
         writer.preload(p.as_bytes());

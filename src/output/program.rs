@@ -52,8 +52,18 @@ pub struct Start {
 pub struct Files {
     /// Sorted by mount.
     pub assets: Vec<crate::graph::assets::Asset>,
-    /// runtime/lua/assets.lua, compiled; `None` exactly when there are no assets.
-    pub overlay: Option<Compiled>,
+    /// The overlay and its boot, compiled; `None` exactly when there are no assets.
+    pub overlay: Option<Overlay>,
+}
+
+/// The asset overlay, compiled (docs/ASSETS.md, "How they are stored").
+#[derive(Debug, Clone)]
+pub struct Overlay {
+    /// runtime/lua/assets_boot.lua: what the host runs at start-up, stubs that load `chunk`
+    /// on the program's first use of a file.
+    pub boot: Compiled,
+    /// runtime/lua/assets.lua.
+    pub chunk: Compiled,
 }
 
 /// One program, ready for a back end.

@@ -109,6 +109,6 @@ pub use layout::{
     SECTION_NAME, VERSION,
 };
 pub use read::Payload;
-pub use record::{Args, ImageHash, ImageRegion, Needs, Record, Records};
+pub use record::{Args, Assets, ImageHash, ImageRegion, Needs, Record, Records};
 pub use verify::MAX_LIBRARY_DEPTH;
 pub use write::{reseal, with_record, NewEntry, Totals, Writer};

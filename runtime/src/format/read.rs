@@ -490,11 +490,11 @@ impl<'a> Payload<'a> {
         })
     }
 
-    /// The asset overlay chunk (runtime/lua/assets.lua, compiled), present when the program has
-    /// assets.
-    pub fn assets_overlay(&self) -> Result<Option<&'a [u8]>, FormatError> {
+    /// The asset overlay's boot and the overlay chunk ([`super::record::Assets`]), present when
+    /// the program has assets.
+    pub fn assets_overlay(&self) -> Result<Option<super::record::Assets<'a>>, FormatError> {
         self.first(|r| match r {
-            Record::Assets(chunk) => Some(chunk),
+            Record::Assets(a) => Some(a),
             _ => None,
         })
     }
@@ -557,13 +557,14 @@ mod tests {
     fn issue14_an_asset_is_never_a_module() {
         let mut w = Writer::new(3);
         w.asset(b"config", 0o640, b"{}".to_vec());
-        w.assets_overlay(b"overlay");
+        w.assets_overlay(b"boot", b"overlay");
         let (bytes, _) = w.finish().unwrap();
         let p = Payload::parse(&bytes).unwrap();
         assert!(p.module(b"config").unwrap().is_none());
         let asset = p.asset(b"config").unwrap().expect("the asset");
         assert_eq!((asset.asset_key(), asset.mode()), (Some(b"config".as_slice()), Some(0o640)));
-        assert_eq!(p.assets_overlay().unwrap(), Some(b"overlay".as_slice()));
+        let a = p.assets_overlay().unwrap().unwrap();
+        assert_eq!((a.boot(), a.overlay()), (b"boot".as_slice(), b"overlay".as_slice()));
     }
 
     /// The hint for `require "conf.x"` is about modules: an asset under `conf.` is not one.
@@ -586,7 +587,7 @@ mod tests {
         for key in ["a/b/c", "a/b-x", "a/b/d", "a/e", "/etc/x.conf", "top"] {
             w.asset(key.as_bytes(), 0o644, key.as_bytes().to_vec());
         }
-        w.assets_overlay(b"overlay");
+        w.assets_overlay(b"boot", b"overlay");
         w.interpreter(b"-- interp".to_vec(), None);
         let (bytes, _) = w.finish().unwrap();
         let p = Payload::parse(&bytes).unwrap();
@@ -615,7 +616,7 @@ mod tests {
         w.add(entry("/release", "@release.lua", Kind::LuaSource, b"print('r')"));
         w.add(entry("a.b", "@a/b.lua", Kind::LuaSource, b"return 2"));
         w.asset(b"/etc/app.conf", 0o644, b"x".to_vec());
-        w.assets_overlay(b"overlay");
+        w.assets_overlay(b"boot", b"overlay");
         w.args(b"", &[b"--all"]);
         w.args(b"web", &[b"--port", b"...", b"${PORT}"]);
         w.default_entry(b"web");

@@ -28,9 +28,10 @@ pub const INTERPRETER: u16 = 0x0004;
 /// With a main script: the environment variable that, when set, makes the executable run
 /// the [`INTERPRETER`] instead (`bundle --interpreter-env NAME`). At most one.
 pub const INTERPRETER_ENV: u16 = 0x0005;
-/// The asset overlay (runtime/lua/assets.lua, compiled): the chunk the host runs before any
-/// user code when the program has assets. At most one; present exactly when some entry is an
-/// asset.
+/// The asset overlay: its boot (runtime/lua/assets_boot.lua, compiled), the chunk the host
+/// runs before any user code when the program has assets, and the overlay itself
+/// (runtime/lua/assets.lua, compiled), which the boot loads on first use ([`Assets`]). At most
+/// one; present exactly when some entry is an asset.
 pub const ASSETS: u16 = 0x0006;
 /// Baked arguments: an entry point's name (empty: the program's default arguments, for the main
 /// script and every entry point that has none of its own), then each argument preceded by a
@@ -80,8 +81,8 @@ pub enum Record<'a> {
     Interpreter(&'a [u8]),
     /// [`INTERPRETER_ENV`]: the name of the environment variable that selects the interpreter.
     InterpreterEnv(&'a [u8]),
-    /// [`ASSETS`]: the asset overlay chunk, stored as is.
-    Assets(&'a [u8]),
+    /// [`ASSETS`]: the asset overlay's boot and the overlay.
+    Assets(Assets<'a>),
     /// [`ARGS`]: an entry's baked arguments.
     Args(Args<'a>),
     /// [`DEFAULT_ENTRY`]: the name of the entry run by default.
@@ -171,7 +172,15 @@ impl<'a> Record<'a> {
             },
             INTERPRETER => Record::Interpreter(value),
             INTERPRETER_ENV => Record::InterpreterEnv(value),
-            ASSETS => Record::Assets(value),
+            ASSETS => match Assets::split(value) {
+                Some(_) => Record::Assets(Assets(value)),
+                None => {
+                    return bad(format!(
+                        "the ASSETS record holds {} bytes, less than its boot's length says",
+                        value.len()
+                    ))
+                }
+            },
             ARGS => Record::Args(Args(value)),
             DEFAULT_ENTRY => Record::DefaultEntry(value),
             HERMETIC if value.is_empty() => Record::Hermetic,
@@ -195,11 +204,13 @@ impl<'a> Record<'a> {
             Record::Preload(v)
             | Record::Interpreter(v)
             | Record::InterpreterEnv(v)
-            | Record::Assets(v)
             | Record::DefaultEntry(v)
             | Record::InterpreterEntry(v)
             | Record::Manifest(v) => v,
-            Record::Needs(Needs(v)) | Record::Args(Args(v)) | Record::ImageHash(ImageHash(v)) => v,
+            Record::Needs(Needs(v))
+            | Record::Args(Args(v))
+            | Record::Assets(Assets(v))
+            | Record::ImageHash(ImageHash(v)) => v,
             Record::Hermetic => &[],
             Record::Sigpipe { ignore: false } => &[0],
             Record::Sigpipe { ignore: true } => &[1],
@@ -289,6 +300,43 @@ impl<'a> Needs<'a> {
 /// in the index) or NUL (which separates names in records).
 pub(super) fn is_entry_name(name: &[u8]) -> bool {
     !name.is_empty() && !name.contains(&b'/') && !name.contains(&0)
+}
+
+/// An ASSETS record's value as stored: `boot_len: u32` (little-endian), the boot chunk
+/// (`boot_len` bytes), then the overlay chunk (the rest). Two chunks rather than one that holds
+/// the other as a string constant: the boot is loaded at every start, the overlay only when
+/// the program first uses a file (a 24 KB constant would cost every start its copy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assets<'a>(pub &'a [u8]);
+
+impl<'a> Assets<'a> {
+    /// The value that holds `boot` and `overlay`.
+    pub fn join(boot: &[u8], overlay: &[u8]) -> Vec<u8> {
+        let len = u32::try_from(boot.len()).expect("bundle internal error: a 4 GiB boot chunk");
+        let mut v = Vec::with_capacity(4 + boot.len() + overlay.len());
+        v.extend_from_slice(&len.to_le_bytes());
+        v.extend_from_slice(boot);
+        v.extend_from_slice(overlay);
+        v
+    }
+
+    /// The boot and the overlay of `value`; `None` when its boot length overruns it.
+    fn split(value: &[u8]) -> Option<(&[u8], &[u8])> {
+        let len = value.get(..4)?;
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let rest = &value[4..];
+        (len <= rest.len()).then(|| rest.split_at(len))
+    }
+
+    /// The boot chunk (runtime/lua/assets_boot.lua, compiled), run at start-up.
+    pub fn boot(&self) -> &'a [u8] {
+        Self::split(self.0).map_or(&[], |(b, _)| b)
+    }
+
+    /// The overlay chunk (runtime/lua/assets.lua, compiled), loaded on first use.
+    pub fn overlay(&self) -> &'a [u8] {
+        Self::split(self.0).map_or(&[], |(_, o)| o)
+    }
 }
 
 /// An ARGS record's value as stored: the name of an entry (empty for the program's default

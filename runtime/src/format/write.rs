@@ -6,7 +6,7 @@
 use super::layout::{
     checksum, write_footer, Header, IndexEntry, ENTRY_LEN, FOOTER_LEN, HEADER_LEN,
 };
-use super::record::{self, Args, Needs, Record};
+use super::record::{self, Args, Assets, Needs, Record};
 use super::{label, quoted, Codec, FormatError, Kind};
 
 /// An entry to be written.
@@ -96,9 +96,9 @@ impl Writer {
         });
     }
 
-    /// Adds the asset overlay chunk ([`record::ASSETS`]).
-    pub fn assets_overlay(&mut self, chunk: &[u8]) {
-        self.record(Record::Assets(chunk));
+    /// Adds the asset overlay's boot and the overlay chunk ([`record::ASSETS`]).
+    pub fn assets_overlay(&mut self, boot: &[u8], overlay: &[u8]) {
+        self.record(Record::Assets(Assets(&Assets::join(boot, overlay))));
     }
 
     /// Bakes `args` into entry `entry`, or into the program when `entry` is empty (see

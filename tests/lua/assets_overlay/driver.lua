@@ -3,10 +3,10 @@
 --   luajit driver.lua run SIDE SECTION ROOT CWD ABS [noabs]
 -- `setup` writes the on-disk trees under ROOT. `run` runs the cases of SECTION (cases.lua) in the
 -- working directory CWD with absolute mounts under ABS: SIDE "fake" installs
--- runtime/lua/assets.lua over a fake `raw` holding the data set in memory (ROOT/ovr as the
+-- runtime/lua/assets.lua (through its boot, runtime/lua/assets_boot.lua) over a fake `raw` holding the data set in memory (ROOT/ovr as the
 -- override in the "override" section), SIDE "disk" runs the same cases on a real copy of the
--- files with no overlay. The two outputs must be the same. The environment gives ASSETS_LUA (the
--- file under test) and RUN_ID (a name for what this run writes).
+-- files with no overlay. The two outputs must be the same. The environment gives ASSETS_LUA and
+-- ASSETS_BOOT (the files under test) and RUN_ID (a name for what this run writes).
 local here = arg[0]:match("^(.*)/[^/]*$")
 local mode = arg[1]
 
@@ -137,10 +137,17 @@ if fake then
     local so = assert(package.searchpath("luv", package.cpath))
     package.loaded.uv = assert(package.loadlib(so, "luaopen_luv"))()
   end
-  -- As the host loads it: stripped bytecode named "=[C]".
-  local chunk = assert(loadfile(os.getenv("ASSETS_LUA")))
-  chunk = assert(load(string.dump(chunk, true), "=[C]"))
-  assert(select("#", chunk(raw)) == 0, "assets.lua returns nothing")
+  -- As the host loads them: stripped bytecode named "=[C]", the boot (ASSETS_BOOT) at once,
+  -- the overlay (ASSETS_LUA) when the boot asks for it.
+  local function stripped(path)
+    return assert(load(string.dump(assert(loadfile(path)), true), "=[C]"))
+  end
+  local function overlay()
+    counts.overlay = (counts.overlay or 0) + 1
+    return stripped(os.getenv("ASSETS_LUA")), raw
+  end
+  local chunk = stripped(os.getenv("ASSETS_BOOT"))
+  assert(select("#", chunk(overlay, nil)) == 0, "assets_boot.lua returns nothing")
   api = require("bundle/assets")
 end
 
