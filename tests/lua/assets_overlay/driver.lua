@@ -139,14 +139,15 @@ if fake then
   end
   -- As the host loads them: stripped bytecode named "=[C]", the boot (ASSETS_BOOT) at once,
   -- the overlay (ASSETS_LUA) when the boot asks for it.
+  local loadfile, getenv = loadfile, os.getenv -- the boot replaces loadfile
   local function stripped(path)
     return assert(load(string.dump(assert(loadfile(path)), true), "=[C]"))
   end
   local function overlay()
     counts.overlay = (counts.overlay or 0) + 1
-    return stripped(os.getenv("ASSETS_LUA")), raw
+    return stripped(getenv("ASSETS_LUA")), raw
   end
-  local chunk = stripped(os.getenv("ASSETS_BOOT"))
+  local chunk = stripped(getenv("ASSETS_BOOT"))
   assert(select("#", chunk(overlay, nil)) == 0, "assets_boot.lua returns nothing")
   api = require("bundle/assets")
 end
