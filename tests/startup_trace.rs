@@ -58,11 +58,16 @@ fn startup_phases_are_traced_in_order_by_both_hosts() {
 
 /// Issue 19: a program with assets gets the overlay's stubs at start-up, and the overlay itself
 /// (runtime/lua/assets.lua) is loaded on the first use of a file only: never for a program
-/// that touches no file, after the main chunk for one that opens its asset.
+/// that touches no file (its require of a bundled module included), after the main chunk for
+/// one that opens its asset.
 #[test]
 fn issue19_asset_overlay_is_loaded_on_first_use_only() {
     let dir = app(&[
-        ("main.lua", "if arg[1] then print(io.open('one.txt'):read('*l')) else print('hi') end\n"),
+        (
+            "main.lua",
+            "local m = require('lib.m')\nif arg[1] then print(io.open('one.txt'):read('*l')) else print(m) end\n",
+        ),
+        ("lib/m.lua", "return 'hi'\n"),
         ("one.txt", "tiny\n"),
     ]);
     let d = dir.path();
@@ -71,8 +76,11 @@ fn issue19_asset_overlay_is_loaded_on_first_use_only() {
     let r =
         bundle(d, &["main.lua", "--emit-c", "--cc", "-o", "appc.c", "-q", "--asset", "one.txt"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // Hermetic: package.path is empty, so a require does not look among the assets either.
+    let r = bundle(d, &["main.lua", "-o", "apph", "-q", "--asset", "one.txt", "--hermetic"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     std::fs::remove_file(d.join("one.txt")).unwrap(); // read from the executable, not the disk
-    for exe in ["app", "appc"] {
+    for exe in ["app", "appc", "apph"] {
         let traced = |args: &[&str]| {
             let mut cmd = Command::new(d.join(exe));
             cmd.args(args).current_dir(d).env("BUNDLE_TRACE", "startup");

@@ -55,13 +55,14 @@ loadfile, dofile = stub("loadfile"), stub("dofile")
 package.preload["bundle/assets"] = stub("preload")
 
 -- The Lua-file searcher (the third from the end, as the overlay finds it) looks for every name
--- among the assets; the others go to the overlay for the names whose loaders it wraps (its
--- `patchers`: luv, uv, lfs).
+-- among the assets along package.path (with an empty path, as in hermetic mode, it has none to
+-- look at and goes straight to the original); the others go to the overlay for the names whose
+-- loaders it wraps (its `patchers`: luv, uv, lfs).
 local at = n >= 3 and n - 2
 for i = 1, n do
   local original = searchers[i]
   loaders[i] = function(name, ...)
-    if i == at or name == "luv" or name == "uv" or name == "lfs" then
+    if (i == at and package.path ~= "") or name == "luv" or name == "uv" or name == "lfs" then
       return (impl or full()).searchers[i](name, ...)
     end
     return original(name, ...)
