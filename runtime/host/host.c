@@ -469,7 +469,186 @@ static int push_interpreter_table(lua_State *co, const run_state *s) {
   return 0;
 }
 
-/* pmain for the interpreter: interp.lua does what luajit.c does, in a coroutine, and yields
+/* The interpreter's command line, argv[0] .. argv[argc - 1]: the executable, then the user's
+ * arguments, or the table read early when the entry has baked arguments (argv_ref). */
+static int interp_argc(const run_state *s) {
+  const bundle_host *h = s->host;
+  if (s->argv_ref != LUA_NOREF) return s->argv_n + 1;
+  return h->argc > 0 ? h->argc - s->first + 1 : 0;
+}
+
+/* Argument i of that command line; a string the table or argv keeps alive. */
+static const char *interp_arg(lua_State *L, const run_state *s, int i) {
+  const char *a;
+  if (s->argv_ref == LUA_NOREF) return i == 0 ? s->host->argv[0] : s->host->argv[s->first + i - 1];
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->argv_ref);
+  lua_rawgeti(L, -1, i);
+  a = lua_tostring(L, -1);
+  lua_pop(L, 2);
+  return a != NULL ? a : "";
+}
+
+/* luajit.c's flags of collectargs, and one of ours: an option that only interp.lua handles. */
+enum {
+  FLAGS_INTERACTIVE = 1,
+  FLAGS_VERSION = 2,
+  FLAGS_EXEC = 4,
+  FLAGS_OPTION = 8,
+  FLAGS_NOENV = 16,
+  FLAGS_TOOLS = 32 /* -j, -O or -b */
+};
+
+/* luajit.c's collectargs: the index of the script (or argc), or -1 for a usage error. The same
+ * parse as interp.lua's, which runs it again when the command line goes there. */
+static int interp_collectargs(lua_State *L, const run_state *s, int argc, int *flags) {
+  int i;
+  for (i = 1; i < argc; i++) {
+    const char *a = interp_arg(L, s, i);
+    if (a[0] != '-') return i; /* not an option: the script */
+    switch (a[1]) {
+    case '-':
+      return a[2] != '\0' ? -1 : i + 1;
+    case '\0':
+      return i;
+    case 'i':
+    case 'v':
+      if (a[2] != '\0') return -1;
+      if (a[1] == 'i') *flags |= FLAGS_INTERACTIVE;
+      *flags |= FLAGS_VERSION;
+      break;
+    case 'e':
+    case 'j':
+    case 'l':
+      if (a[1] == 'e') *flags |= FLAGS_EXEC;
+      if (a[1] == 'j') *flags |= FLAGS_TOOLS;
+      *flags |= FLAGS_OPTION;
+      if (a[2] == '\0' && ++i >= argc) return -1;
+      break;
+    case 'O':
+      *flags |= FLAGS_TOOLS; /* luajit: no flag */
+      break;
+    case 'b':
+      if (*flags) return -1; /* -b must come first */
+      *flags |= FLAGS_EXEC | FLAGS_TOOLS;
+      return i + 1;
+    case 'E':
+      *flags |= FLAGS_NOENV;
+      break;
+    default:
+      return -1;
+    }
+  }
+  return i;
+}
+
+/* interp.lua's report: luajit.c's, with no name in front when argv[0] is empty. */
+static int interp_report(lua_State *L, const run_state *s, int status) {
+  if (status && !lua_isnil(L, -1)) {
+    const char *msg = lua_tostring(L, -1);
+    if (msg == NULL) msg = "(error object is not a string)";
+    if (s->host->argc > 0 && s->host->argv[0][0] != '\0') {
+      fputs(s->host->argv[0], stderr);
+      fputs(": ", stderr);
+    }
+    fputs(msg, stderr);
+    fputc('\n', stderr);
+    fflush(stderr);
+    lua_pop(L, 1);
+  }
+  return status;
+}
+
+/* luajit.c's dostring, dofile (NULL: stdin) and dolibrary. */
+static int interp_dostring(lua_State *L, const run_state *s, const char *chunk, const char *name) {
+  int status = luaL_loadbuffer(L, chunk, strlen(chunk), name);
+  if (status == 0) status = docall(L, 0, 1);
+  return interp_report(L, s, status);
+}
+
+static int interp_dofile(lua_State *L, const run_state *s, const char *name) {
+  int status = luaL_loadfile(L, name);
+  if (status == 0) status = docall(L, 0, 1);
+  return interp_report(L, s, status);
+}
+
+static int interp_dolibrary(lua_State *L, const run_state *s, const char *name) {
+  lua_getglobal(L, "require");
+  lua_pushstring(L, name);
+  return interp_report(L, s, docall(L, 1, 1));
+}
+
+/* The command lines that need none of interp.lua's own parts (-e, -l, -E, --, a script or
+ * stdin that is not a terminal: nearly every run), run here as luajit.c's pmain runs them,
+ * so that their start-up is luajit's: no chunk to load, no coroutine, no strings of its own.
+ * Returns 0 with the command line run, or -1, having done nothing, when interp.lua must run
+ * it: a usage error, -i, -v, -j, -O, -b, or the REPL. */
+static int pmain_interpreter_simple(lua_State *L, run_state *s) {
+  const bundle_host *h = s->host;
+  int argc = interp_argc(s), flags = 0, argn, i, status;
+  if (argc == 0) return -1;
+  argn = interp_collectargs(L, s, argc, &flags);
+  if (argn < 0 || (flags & (FLAGS_INTERACTIVE | FLAGS_VERSION | FLAGS_TOOLS))) return -1;
+#ifdef BUNDLE_POSIX
+  if (argc == argn && !(flags & FLAGS_EXEC) && isatty(0)) return -1; /* the REPL */
+#else
+  if (argc == argn && !(flags & FLAGS_EXEC)) return -1;
+#endif
+  if (h->trace) h->trace(h->ud, "interpreter: the host runs the command line, interp.lua not loaded");
+  open_runtime(L, h, flags & FLAGS_NOENV);
+  /* luajit.c's createargtable. */
+  lua_createtable(L, argc - argn - 1, argn + 1);
+  for (i = 0; i < argc; i++) {
+    lua_pushstring(L, interp_arg(L, s, i));
+    lua_rawseti(L, -2, i - argn);
+  }
+  lua_setglobal(L, "arg");
+  /* luajit.c's handle_luainit. */
+  if (!(flags & FLAGS_NOENV) && !h->hermetic) {
+    const char *init = getenv("LUA_INIT");
+    if (init != NULL) {
+      status = init[0] == '@' ? interp_dofile(L, s, init + 1)
+                              : interp_dostring(L, s, init, "=LUA_INIT");
+      if (status != 0) return 1;
+    }
+  }
+  /* The bundle's preloads, as if they were the first -l options. */
+  status = h->push_preloads(L, h->ud);
+  if (status != 0) return interp_report(L, s, status) != 0;
+  for (i = 1;; i++) {
+    const char *name;
+    lua_rawgeti(L, -1, i);
+    name = lua_tostring(L, -1);
+    if (name == NULL) break;
+    status = interp_dolibrary(L, s, name);
+    lua_pop(L, 1);
+    if (status != 0) return 1;
+  }
+  lua_pop(L, 2);
+  /* luajit.c's runargs: only -e and -l are left to run. */
+  for (i = 1; i < argn; i++) {
+    const char *a = interp_arg(L, s, i), *rest = a + 2;
+    if (a[1] != 'e' && a[1] != 'l') continue;
+    if (*rest == '\0') rest = interp_arg(L, s, ++i);
+    status = a[1] == 'e' ? interp_dostring(L, s, rest, "=(command line)")
+                         : interp_dolibrary(L, s, rest);
+    if (status != 0) return 1;
+  }
+  if (argc > argn) { /* luajit.c's handle_script */
+    const char *fname = interp_arg(L, s, argn);
+    if (strcmp(fname, "-") == 0 && strcmp(interp_arg(L, s, argn - 1), "--") != 0) fname = NULL;
+    status = luaL_loadfile(L, fname);
+    if (status == 0) status = docall(L, push_script_args(L), 0);
+    return interp_report(L, s, status) != 0;
+  }
+  if (argc == argn && !(flags & FLAGS_EXEC)) {
+    interp_dofile(L, s, NULL); /* stdin as a script; luajit.c exits with 0 whatever it does */
+  }
+  return 0;
+}
+
+/* pmain for the interpreter. A command line that needs none of interp.lua's own parts runs
+ * in pmain_interpreter_simple; any other loads interp.lua, which does what luajit.c does, in
+ * a coroutine, and yields
  * to this host what needs C: opening the libraries, and calling the user's code on the main
  * thread under docall. The coroutine is kept in the registry, not on the main stack, and its
  * own code runs with the JIT off (it would otherwise count down the hot counters that the
@@ -486,7 +665,8 @@ static int pmain_interpreter(lua_State *L) {
    * string libraries open and asks for the rest. Without one, the usual case, everything
    * opens once, now, and that request has nothing left to do. With baked arguments the command
    * line is read now, to look at them too; otherwise it is built where luajit.c builds it, so
-   * that user code meets the same heap. */
+   * that user code meets the same heap. (pmain_interpreter_simple, which parses the options
+   * before it opens anything, has none of this to do.) */
   libs_open = 1;
   if (h->has_args && s->entry != NULL) {
     status = push_argv(L, s, 1, &s->argv_n);
@@ -495,14 +675,23 @@ static int pmain_interpreter(lua_State *L) {
       report(L, status);
       return 0;
     }
+    s->argv_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  status = pmain_interpreter_simple(L, s);
+  if (status >= 0) {
+    if (status != 0) s->failed = 1;
+    if (s->argv_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, s->argv_ref);
+    return 0;
+  }
+  if (s->argv_ref != LUA_NOREF) {
     for (i = 1; i <= s->argv_n; i++) {
       const char *a;
+      lua_rawgeti(L, LUA_REGISTRYINDEX, s->argv_ref);
       lua_rawgeti(L, -1, i);
       a = lua_tostring(L, -1);
       if (a != NULL && a[0] == '-' && a[1] == 'E') libs_open = 0;
-      lua_pop(L, 1);
+      lua_pop(L, 2);
     }
-    s->argv_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   } else {
     for (i = s->first; i < h->argc; i++)
       if (h->argv[i][0] == '-' && h->argv[i][1] == 'E') libs_open = 0;
@@ -519,6 +708,7 @@ static int pmain_interpreter(lua_State *L) {
   ref = luaL_ref(L, LUA_REGISTRYINDEX);
   status = h->load_interpreter(co, h->ud);
   if (status == 0) {
+    if (h->trace) h->trace(h->ud, "interpreter: interp.lua loaded for this command line");
     luaJIT_setmode(co, -1, LUAJIT_MODE_ALLFUNC | LUAJIT_MODE_OFF);
     status = push_interpreter_table(co, s);
   }
