@@ -107,3 +107,72 @@ fn issue19_asset_overlay_is_loaded_on_first_use_only() {
         assert!(at.windows(2).all(|w| w[0] < w[1]), "{exe}: {}", reads.stderr);
     }
 }
+
+/// Runs `exe` with `args` in `dir`, traced, `input` on stdin.
+fn traced_with_stdin(dir: &std::path::Path, exe: &str, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = hermetic(Command::new(dir.join(exe)).current_dir(dir))
+        .env("BUNDLE_TRACE", "startup")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the interpreter");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        signal: None,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+const HOST_RUNS_IT: &str = "interpreter: the host runs the command line, interp.lua not loaded";
+const INTERP_LOADED: &str = "interpreter: interp.lua loaded for this command line";
+
+/// Issue 19, point 3: the interpreter loads runtime/lua/interp.lua (the REPL, -b, -j, -O, -v)
+/// only for a command line that needs it; -e, -l and scripts run in the host alone, through
+/// both hosts. What it does either way is tested against luajit in tests/interpreter.rs.
+#[test]
+fn issue19_the_interpreter_loads_interp_lua_only_when_the_command_line_needs_it() {
+    let dir = app(&[("s.lua", "print('script', ...)\n"), ("m.lua", "print('module')\n")]);
+    let d = dir.path();
+    let r = bundle(d, &["-o", "lj", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = bundle(d, &["--emit-c", "--cc", "-o", "ljc.c", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for exe in ["lj", "ljc"] {
+        let cases: &[(&[&str], &str, &str, bool)] = &[
+            (&["-e", "print(1)"], "", "1\n", false),
+            (&["s.lua", "a"], "", "script\ta\n", false),
+            (&["-E", "-lm", "-e", "print(#arg)", "--", "s.lua"], "", "module\n0\nscript\n", false),
+            (&["-"], "print('stdin')", "stdin\n", false),
+            (&[], "print('piped')", "piped\n", false),
+            (&["-v"], "", "LuaJIT 2.1", true),
+            (&["-e", "x = 1", "-i"], "=x + 41\n", "42\n", true),
+            (&["-O3", "-e", "print(2)"], "", "2\n", true),
+            (&["-x"], "", "", true),
+        ];
+        for (args, input, out, loaded) in cases {
+            let r = traced_with_stdin(d, exe, args, input);
+            assert!(r.stdout.contains(out), "{exe} {args:?}: {}\n{}", r.stdout, r.stderr);
+            let (want, not) =
+                if *loaded { (INTERP_LOADED, HOST_RUNS_IT) } else { (HOST_RUNS_IT, INTERP_LOADED) };
+            assert!(
+                r.stderr.contains(want) && !r.stderr.contains(not),
+                "{exe} {args:?}: {}",
+                r.stderr
+            );
+        }
+    }
+    // The jit.* tools the stub's interpreter packs: -b and -jv load interp.lua, and work.
+    let r = traced_with_stdin(d, "lj", &["-b", "-l", "s.lua"], "");
+    assert!(r.stdout.contains("-- BYTECODE -- s.lua"), "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains(INTERP_LOADED), "{}", r.stderr);
+    let r = traced_with_stdin(d, "lj", &["-jv", "-e", "for i = 1, 300 do end"], "");
+    assert!(r.stderr.contains("[TRACE   1 (command line):1 loop]"), "{}", r.stderr);
+    assert!(r.stderr.contains(INTERP_LOADED), "{}", r.stderr);
+}
