@@ -577,17 +577,17 @@ static int interp_dolibrary(lua_State *L, const run_state *s, const char *name) 
   return interp_report(L, s, docall(L, 1, 1));
 }
 
-/* The command lines that need none of interp.lua's own parts (-e, -l, -E, --, a script or
- * stdin that is not a terminal: nearly every run), run here as luajit.c's pmain runs them,
+/* The command lines that need none of interp.lua's own parts (-e, -l, -E, -v, --, a script
+ * or stdin that is not a terminal: nearly every run), run here as luajit.c's pmain runs them,
  * so that their start-up is luajit's: no chunk to load, no coroutine, no strings of its own.
  * Returns 0 with the command line run, or -1, having done nothing, when interp.lua must run
- * it: a usage error, -i, -v, -j, -O, -b, or the REPL. */
+ * it: a usage error, -i, -j, -O, -b, or the REPL. */
 static int pmain_interpreter_simple(lua_State *L, run_state *s) {
   const bundle_host *h = s->host;
   int argc = interp_argc(s), flags = 0, argn, i, status;
   if (argc == 0) return -1;
   argn = interp_collectargs(L, s, argc, &flags);
-  if (argn < 0 || (flags & (FLAGS_INTERACTIVE | FLAGS_VERSION | FLAGS_TOOLS))) return -1;
+  if (argn < 0 || (flags & (FLAGS_INTERACTIVE | FLAGS_TOOLS))) return -1;
 #ifdef BUNDLE_POSIX
   if (argc == argn && !(flags & FLAGS_EXEC) && isatty(0)) return -1; /* the REPL */
 #else
@@ -610,6 +610,9 @@ static int pmain_interpreter_simple(lua_State *L, run_state *s) {
                               : interp_dostring(L, s, init, "=LUA_INIT");
       if (status != 0) return 1;
     }
+  }
+  if (flags & FLAGS_VERSION) { /* luajit.c's print_version */
+    fputs(LUAJIT_VERSION " -- " LUAJIT_COPYRIGHT ". " LUAJIT_URL "\n", stdout);
   }
   /* The bundle's preloads, as if they were the first -l options. */
   status = h->push_preloads(L, h->ud);
