@@ -95,3 +95,27 @@ row hello "$work/hello" main.lua "$work/hello/hello" "$work/hello/hello-dyn"
 row "app (20 modules)" "$work/app" main.lua "$work/app/app" "$work/app/app-dyn"
 row "big (300 modules)" "$work/big" main.lua "$work/big/big" "$work/big/big-dyn"
 row "big/main10" "$work/big" main10.lua "$work/big/big10" "$work/big/big10-dyn"
+
+# The interpreter (`bundle -o lj`, no main script; always dynamic: it may load any C module)
+# against luajit's own command line, in a table of its own (no amalgam, no static build).
+interp_row() { # name args (as the shell splits words)
+  local name=$1 args=$2
+  python3 "$here/benches/interleave.py" --cwd "$work/hello" --runs "$runs" --warmup 10 \
+    --json "$work/$$.json" "floor=/bin/true" "same=$same $args" "debian=luajit $args" \
+    "bundled=$work/hello/lj $args" >/dev/null
+  python3 - "$name" "$work/$$.json" <<'EOF'
+import json, sys
+name, path = sys.argv[1:3]
+m = {r["name"]: r["median"] for r in json.load(open(path))["results"]}
+ms = lambda s: f"{s*1e3:.2f} ms"
+print(f"| {name} | {ms(m['floor'])} | {ms(m['same'])} | {ms(m['debian'])} | {ms(m['bundled'])} "
+      f"| {m['bundled']/m['same']:.2f} | {m['bundled']/m['debian']:.2f} |")
+EOF
+}
+
+(cd "$work/hello" && "$bundle" -q -o lj)
+echo
+echo "| interpreter | /bin/true | luajit (same version) | luajit (Debian) | bundled | vs same | vs Debian |"
+echo "|---|---|---|---|---|---|---|"
+interp_row "\`-e 'print(1)'\`" "-e 'print(1)'"
+interp_row "\`main.lua\`" main.lua
