@@ -151,7 +151,7 @@ fn issue19_the_interpreter_loads_interp_lua_only_when_the_command_line_needs_it(
             (&["-E", "-lm", "-e", "print(#arg)", "--", "s.lua"], "", "module\n0\nscript\n", false),
             (&["-"], "print('stdin')", "stdin\n", false),
             (&[], "print('piped')", "piped\n", false),
-            (&["-v"], "", "LuaJIT 2.1", false),
+            (&["-v"], "print('not run')", "LuaJIT 2.1", false),
             (&["-v", "-e", "print(3)"], "", "LuaJIT 2.1", false),
             (&["-e", "x = 1", "-i"], "=x + 41\n", "42\n", true),
             (&["-O3", "-e", "print(2)"], "", "2\n", true),
@@ -160,6 +160,7 @@ fn issue19_the_interpreter_loads_interp_lua_only_when_the_command_line_needs_it(
         for (args, input, out, loaded) in cases {
             let r = traced_with_stdin(d, exe, args, input);
             assert!(r.stdout.contains(out), "{exe} {args:?}: {}\n{}", r.stdout, r.stderr);
+            assert!(!r.stdout.contains("not run"), "{exe} {args:?}: {}", r.stdout);
             let (want, not) =
                 if *loaded { (INTERP_LOADED, HOST_RUNS_IT) } else { (HOST_RUNS_IT, INTERP_LOADED) };
             assert!(

@@ -588,11 +588,14 @@ static int pmain_interpreter_simple(lua_State *L, run_state *s) {
   if (argc == 0) return -1;
   argn = interp_collectargs(L, s, argc, &flags);
   if (argn < 0 || (flags & (FLAGS_INTERACTIVE | FLAGS_TOOLS))) return -1;
+  /* Nothing to run but stdin: the REPL on a terminal. */
+  if (argc == argn && !(flags & (FLAGS_EXEC | FLAGS_VERSION))) {
 #ifdef BUNDLE_POSIX
-  if (argc == argn && !(flags & FLAGS_EXEC) && isatty(0)) return -1; /* the REPL */
+    if (isatty(0)) return -1;
 #else
-  if (argc == argn && !(flags & FLAGS_EXEC)) return -1;
+    return -1;
 #endif
+  }
   if (h->trace) h->trace(h->ud, "interpreter: the host runs the command line, interp.lua not loaded");
   open_runtime(L, h, flags & FLAGS_NOENV);
   /* luajit.c's createargtable. */
@@ -643,7 +646,7 @@ static int pmain_interpreter_simple(lua_State *L, run_state *s) {
     if (status == 0) status = docall(L, push_script_args(L), 0);
     return interp_report(L, s, status) != 0;
   }
-  if (argc == argn && !(flags & FLAGS_EXEC)) {
+  if (argc == argn && !(flags & (FLAGS_EXEC | FLAGS_VERSION))) {
     interp_dofile(L, s, NULL); /* stdin as a script; luajit.c exits with 0 whatever it does */
   }
   return 0;
