@@ -480,7 +480,9 @@ static int interp_argc(const run_state *s) {
 /* Argument i of that command line; a string the table or argv keeps alive. */
 static const char *interp_arg(lua_State *L, const run_state *s, int i) {
   const char *a;
-  if (s->argv_ref == LUA_NOREF) return i == 0 ? s->host->argv[0] : s->host->argv[s->first + i - 1];
+  if (s->argv_ref == LUA_NOREF) {
+    return i == 0 ? s->host->argv[0] : s->host->argv[s->first + i - 1];
+  }
   lua_rawgeti(L, LUA_REGISTRYINDEX, s->argv_ref);
   lua_rawgeti(L, -1, i);
   a = lua_tostring(L, -1);
@@ -596,7 +598,9 @@ static int pmain_interpreter_simple(lua_State *L, run_state *s) {
     return -1;
 #endif
   }
-  if (h->trace) h->trace(h->ud, "interpreter: the host runs the command line, interp.lua not loaded");
+  if (h->trace) {
+    h->trace(h->ud, "interpreter: the host runs the command line, interp.lua not loaded");
+  }
   open_runtime(L, h, flags & FLAGS_NOENV);
   /* luajit.c's createargtable. */
   lua_createtable(L, argc - argn - 1, argn + 1);
@@ -653,10 +657,9 @@ static int pmain_interpreter_simple(lua_State *L, run_state *s) {
 }
 
 /* pmain for the interpreter. A command line that needs none of interp.lua's own parts runs
- * in pmain_interpreter_simple; any other loads interp.lua, which does what luajit.c does, in
- * a coroutine, and yields
- * to this host what needs C: opening the libraries, and calling the user's code on the main
- * thread under docall. The coroutine is kept in the registry, not on the main stack, and its
+ * in pmain_interpreter_simple; any other loads interp.lua, which does what luajit.c does, in a
+ * coroutine, and yields to this host what needs C: opening the libraries, and calling the
+ * user's code on the main thread under docall. The coroutine is kept in the registry, not on the main stack, and its
  * own code runs with the JIT off (it would otherwise count down the hot counters that the
  * user's loops share), so that the user's code starts with the stack and JIT state that
  * luajit gives it: the same recursion depth, the same traces. */
