@@ -659,10 +659,10 @@ static int pmain_interpreter_simple(lua_State *L, run_state *s) {
 /* pmain for the interpreter. A command line that needs none of interp.lua's own parts runs
  * in pmain_interpreter_simple; any other loads interp.lua, which does what luajit.c does, in a
  * coroutine, and yields to this host what needs C: opening the libraries, and calling the
- * user's code on the main thread under docall. The coroutine is kept in the registry, not on the main stack, and its
- * own code runs with the JIT off (it would otherwise count down the hot counters that the
- * user's loops share), so that the user's code starts with the stack and JIT state that
- * luajit gives it: the same recursion depth, the same traces. */
+ * user's code on the main thread under docall. The coroutine is kept in the registry, not on
+ * the main stack, and its own code runs with the JIT off (it would otherwise count down the hot
+ * counters that the user's loops share), so that the user's code starts with the stack and JIT
+ * state that luajit gives it: the same recursion depth, the same traces. */
 static int pmain_interpreter(lua_State *L) {
   run_state *s = (run_state *)lua_touserdata(L, 1);
   const bundle_host *h = s->host;
