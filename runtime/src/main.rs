@@ -430,6 +430,15 @@ fn payload_in_memory() -> Option<&'static [u8]> {
                 }
                 let start = (info.dlpi_addr as usize).wrapping_add(ph.p_vaddr as usize);
                 let Ok(len) = usize::try_from(ph.p_filesz) else { continue };
+                // A header that straddles a page boundary (4 KiB or more: checking at 4 KiB is
+                // enough) has its second part on a page that a file truncated in between does
+                // not back: reading it would fault (SIGBUS). A mapped page missing means the
+                // file is truncated, whichever segment it belongs to.
+                let head_end = start.wrapping_add(HEADER_LEN - 1);
+                if head_end / 4096 != start / 4096 && !backed(head_end as *const u8) {
+                    *found = Some(&[]);
+                    break;
+                }
                 let head = std::slice::from_raw_parts(start as *const u8, HEADER_LEN);
                 let declared = u64::from_le_bytes(head[40..48].try_into().unwrap_or_default());
                 if head[..8] == MAGIC && declared == ph.p_filesz {
