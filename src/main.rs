@@ -472,21 +472,11 @@ fn heroku_buildpack(cmd: &HerokuCommand) -> u8 {
 }
 
 fn heroku_deploy(cmd: &HerokuCommand) -> Result<(), bundle::deploy::heroku::HerokuError> {
-    use bundle::deploy::heroku::{self, HerokuError};
+    use bundle::deploy::heroku;
     let HerokuCommand::Deploy { binary, app, processes, stack, api_url, dry_run } = cmd else {
         return Ok(());
     };
-    if !heroku::valid_app_name(app) {
-        return Err(HerokuError::Invalid(format!(
-            "--app {app}: not a Heroku app name (3 to 30 lowercase letters, digits and dashes, starting with a letter) nor an app id"
-        )));
-    }
-    let key = std::env::var("HEROKU_API_KEY").ok().filter(|k| !k.trim().is_empty());
-    if key.is_none() && !dry_run {
-        return Err(HerokuError::Invalid(
-            "HEROKU_API_KEY is not set: create a key with `heroku authorizations:create` and export it".into(),
-        ));
-    }
+    let key = heroku::api_key(app, *dry_run)?;
     let stack = heroku::stack(stack)?;
     let (bytes, report) = heroku::checked_app(binary, Some(stack))?;
     let processes = heroku::processes(binary, processes, &heroku::process_entries(&report))?;
@@ -523,17 +513,7 @@ fn heroku_container(cmd: &HerokuCommand) -> Result<(), bundle::deploy::heroku::H
     else {
         return Ok(());
     };
-    if !heroku::valid_app_name(app) {
-        return Err(HerokuError::Invalid(format!(
-            "--app {app}: not a Heroku app name (3 to 30 lowercase letters, digits and dashes, starting with a letter) nor an app id"
-        )));
-    }
-    let key = std::env::var("HEROKU_API_KEY").ok().filter(|k| !k.trim().is_empty());
-    if key.is_none() && !dry_run {
-        return Err(HerokuError::Invalid(
-            "HEROKU_API_KEY is not set: create a key with `heroku authorizations:create` and export it".into(),
-        ));
-    }
+    let key = heroku::api_key(app, *dry_run)?;
     let registry = bundle::deploy::registry::Endpoint::from_url("--registry-url", registry_url)
         .map_err(|e| HerokuError::Invalid(e.to_string()))?;
     let (bytes, report) = heroku::checked_app(binary, None)?;

@@ -362,6 +362,23 @@ pub struct HttpError {
 
 /// Heroku's rule for app names (3 to 30 characters: lowercase letters, digits and dashes,
 /// starting with a letter, not ending with a dash), or an app id (UUID).
+/// Checks `--app` and reads the API key from `HEROKU_API_KEY`: an error when it is unset and the
+/// requests are to be sent; `None` for a dry run without one.
+pub fn api_key(app: &str, dry_run: bool) -> Result<Option<String>, HerokuError> {
+    if !valid_app_name(app) {
+        return Err(HerokuError::Invalid(format!(
+            "--app {app}: not a Heroku app name (3 to 30 lowercase letters, digits and dashes, starting with a letter) nor an app id"
+        )));
+    }
+    let key = std::env::var("HEROKU_API_KEY").ok().filter(|k| !k.trim().is_empty());
+    if key.is_none() && !dry_run {
+        return Err(HerokuError::Invalid(
+            "HEROKU_API_KEY is not set: create a key with `heroku authorizations:create` and export it".into(),
+        ));
+    }
+    Ok(key)
+}
+
 pub fn valid_app_name(name: &str) -> bool {
     let uuid = name.len() == 36
         && name.char_indices().all(|(i, c)| {
