@@ -103,61 +103,11 @@ fn inspect_checks_stacks() {
     drop(dir);
 }
 
-/// One request the fake Platform API received.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
 /// A Platform API double on loopback: documented request shapes in, documented responses out.
 /// `fail_upload` makes the blob upload answer 500.
 fn fake_api(fail_upload: bool) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut parts = line.split_whitespace();
-            let (method, path) =
-                (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
-            let mut headers = Vec::new();
-            loop {
-                let mut h = String::new();
-                reader.read_line(&mut h).unwrap();
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    headers.push((k.trim().to_owned(), v.trim().to_owned()));
-                }
-            }
-            let len: usize = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            let req = Seen { method, path, headers, body };
-            let (status, reply) = match (req.method.as_str(), req.path.as_str()) {
+    http_double(move |req, port| {
+        let (status, reply) = match (req.method.as_str(), req.path.as_str()) {
                 ("POST", "/apps/my-app/slugs") => (
                     "201 Created",
                     format!(
@@ -209,11 +159,8 @@ fn fake_api(fail_upload: bool) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Seen
                 ),
                 _ => ("404 Not Found", r#"{"id":"not_found","message":"no route"}"#.to_owned()),
             };
-            log.lock().unwrap().push(req);
-            let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}", reply.len());
-        }
-    });
-    (port, seen)
+        (status, Vec::new(), reply)
+    })
 }
 
 fn deploy(dir: &std::path::Path, port: u16, app: &str, key: Option<&str>, extra: &[&str]) -> Run {

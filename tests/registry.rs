@@ -310,95 +310,11 @@ fn basic_auth_credentials_from_the_flag_and_docker_config() {
     assert!(r.stderr.contains("--creds: expected USER:PASSWORD"), "{}", r.stderr);
 }
 
-/// One request a double received.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
-/// What a double answers: status line, extra headers, body.
-type Reply = (&'static str, Vec<(String, String)>, String);
-
-/// An HTTP/1.1 double on loopback: every request is logged and answered by `handler` (given
-/// the request and the double's port), one request per connection.
-fn double(handler: impl Fn(&Seen, u16) -> Reply + Send + 'static) -> (u16, Arc<Mutex<Vec<Seen>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut parts = line.split_whitespace();
-            let (method, path) =
-                (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
-            let mut headers = Vec::new();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                    break;
-                }
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    headers.push((k.trim().to_owned(), v.trim().to_owned()));
-                }
-            }
-            let len: usize = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let req = Seen { method, path, headers, body };
-            let (status, extra, reply) = handler(&req, port);
-            let head = req.method == "HEAD";
-            log.lock().unwrap().push(req);
-            let mut text = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-                if head { 0 } else { reply.len() }
-            );
-            for (k, v) in extra {
-                text.push_str(&format!("{k}: {v}\r\n"));
-            }
-            text.push_str("\r\n");
-            if !head {
-                text.push_str(&reply);
-            }
-            let _ = stream.write_all(text.as_bytes());
-        }
-    });
-    (port, seen)
-}
-
-fn ok(status: &'static str) -> Reply {
-    (status, Vec::new(), String::new())
-}
-
 /// A registry double that stores nothing: blobs are absent, uploads and manifests succeed, or
 /// fail as the repository's name says (`rejects/...`, `oci-averse/...`, `forbidden/...`), and
 /// `tokened/...` wants a bearer token from `/token`, which wants alice's basic credentials.
 fn registry_double() -> (u16, Arc<Mutex<Vec<Seen>>>) {
-    double(|req, port| {
+    http_double(|req, port| {
         let path = req.path.as_str();
         let tokened = path.starts_with("/v2/tokened/");
         if path.starts_with("/token") {
@@ -622,7 +538,7 @@ fn unreachable_registries_and_bad_references() {
 /// A Platform API double: `PATCH /apps/my-app/formation` succeeds, `/apps/broken-app/...`
 /// answers 422.
 fn platform_double() -> (u16, Arc<Mutex<Vec<Seen>>>) {
-    double(|req, _| match (req.method.as_str(), req.path.as_str()) {
+    http_double(|req, _| match (req.method.as_str(), req.path.as_str()) {
         ("PATCH", "/apps/my-app/formation") => {
             ("200 OK", Vec::new(), r#"[{"type":"web","quantity":1,"size":"basic"}]"#.into())
         }

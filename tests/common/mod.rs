@@ -635,3 +635,90 @@ pub fn tgz_entries(bytes: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
     }
     out
 }
+
+/// One request an HTTP double ([`http_double`]) received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a double answers: status line, extra headers, body.
+pub type Reply = (&'static str, Vec<(String, String)>, String);
+
+/// An HTTP/1.1 double on loopback: every request is logged and answered by `handler` (given
+/// the request and the double's port), one request per connection.
+pub fn http_double(
+    handler: impl Fn(&Seen, u16) -> Reply + Send + 'static,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    use std::io::{BufRead, BufReader, Read, Write};
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let (method, path) =
+                (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+            let mut headers = Vec::new();
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                    break;
+                }
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    headers.push((k.trim().to_owned(), v.trim().to_owned()));
+                }
+            }
+            let len: usize = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let req = Seen { method, path, headers, body };
+            let (status, extra, reply) = handler(&req, port);
+            let head = req.method == "HEAD";
+            log.lock().unwrap().push(req);
+            let mut text = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+                if head { 0 } else { reply.len() }
+            );
+            for (k, v) in extra {
+                text.push_str(&format!("{k}: {v}\r\n"));
+            }
+            text.push_str("\r\n");
+            if !head {
+                text.push_str(&reply);
+            }
+            let _ = stream.write_all(text.as_bytes());
+        }
+    });
+    (port, seen)
+}
+
+pub fn ok(status: &'static str) -> Reply {
+    (status, Vec::new(), String::new())
+}
