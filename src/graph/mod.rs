@@ -364,6 +364,8 @@ struct Builder<'p> {
     provided: BTreeMap<String, (usize, u32)>,
     /// The current directory, for display paths (looked up once).
     cwd: Option<PathBuf>,
+    /// Units before this index have been scanned ([`Builder::scan_pending`]).
+    scanned: usize,
 }
 
 /// The root kind of an origin that is not a require.
@@ -414,15 +416,9 @@ impl Builder<'_> {
             .map_err(|source| GraphError::Read { path: display.into(), source })
     }
 
-    fn add(&mut self, mut unit: Unit) -> usize {
-        if unit.kind == UnitKind::Lua {
-            // A file the lexer rejects is judged once the graph is complete: an error if luajit
-            // would load it at start, a warning otherwise (see judge).
-            match scan::scan(&unit.source) {
-                Ok(sites) => unit.sites = sites,
-                Err(e) => unit.syntax = Some(e),
-            }
-        }
+    /// Adds `unit`, to be scanned with the others added before it is followed
+    /// ([`Builder::scan_pending`]).
+    fn add(&mut self, unit: Unit) -> usize {
         let idx = self.graph.units.len();
         if let Some(name) = &unit.name {
             self.by_name.insert(name.clone(), idx);
@@ -717,7 +713,40 @@ impl Builder<'_> {
     }
 
     /// Follows the requires of unit `i`.
+    /// Scans the Lua units added since the last call, on as many threads as the machine has
+    /// when there is enough source to share (a file's sites do not depend on any other's, so
+    /// the graph is the same however they are shared out). A file the lexer rejects is judged
+    /// once the graph is complete: an error if luajit would load it at start, a warning
+    /// otherwise (see judge).
+    fn scan_pending(&mut self) {
+        let pending = &mut self.graph.units[self.scanned..];
+        self.scanned += pending.len();
+        let scan_one = |u: &mut Unit| {
+            if u.kind == UnitKind::Lua {
+                match scan::scan(&u.source) {
+                    Ok(sites) => u.sites = sites,
+                    Err(e) => u.syntax = Some(e),
+                }
+            }
+        };
+        let bytes: usize = pending.iter().map(|u| u.source.len()).sum();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || pending.len() < 2 || bytes < 64 * 1024 {
+            pending.iter_mut().for_each(scan_one);
+            return;
+        }
+        let chunk = pending.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            for part in pending.chunks_mut(chunk) {
+                scope.spawn(move || part.iter_mut().for_each(scan_one));
+            }
+        });
+    }
+
     fn follow(&mut self, i: usize) -> Result<(), GraphError> {
+        if i >= self.scanned {
+            self.scan_pending();
+        }
         // The packages this file requires by name count for the mentions in it, wherever the
         // require is in the file.
         for site in &self.graph.units[i].sites {
@@ -1045,6 +1074,7 @@ pub fn build(request: &Request, target: &crate::base::target::Target) -> Result<
         mentions: Vec::new(),
         provided: BTreeMap::new(),
         cwd,
+        scanned: 0,
     };
     // The main script, or the entry points' scripts: the roots luajit would run.
     let scripts = plan.main.iter().map(|m| (None, m));
@@ -1198,6 +1228,7 @@ pub fn build(request: &Request, target: &crate::base::target::Target) -> Result<
         }
     }
     b.settle();
+    b.scan_pending();
     b.judge()?;
     Ok(b.graph)
 }
