@@ -138,20 +138,11 @@ impl Writer {
         let mut data = Vec::new();
         let mut index = Vec::with_capacity(self.entries.len() * ENTRY_LEN);
         let mut totals = Totals { entries: self.entries.len(), ..Totals::default() };
-        let mut cctx = zstd::bulk::Compressor::new(self.level)
-            .map_err(|e| FormatError::Zstd(e.to_string()))?;
-        for e in &self.entries {
+        let compressed = compress_all(&self.entries, self.level)?;
+        for (e, compressed) in self.entries.iter().zip(compressed) {
             let name_off = push_string(&mut strings, &e.name, "a module name")?;
             let chunk_off = push_string(&mut strings, &e.chunkname, "a chunk name")?;
             // Keep whichever is smaller: tiny entries often do not compress.
-            let compressed = if e.kind.may_compress() {
-                Some(cctx.compress(&e.data).map_err(|err| FormatError::Compress {
-                    entry: label(&e.name),
-                    reason: err.to_string(),
-                })?)
-            } else {
-                None
-            };
             let (codec, stored) = match compressed {
                 Some(c) if c.len() < e.data.len() => (Codec::Zstd, c),
                 _ => (Codec::Stored, e.data.clone()),
@@ -204,6 +195,47 @@ impl Writer {
 
 fn len_u16(s: &[u8], what: &'static str) -> Result<u16, FormatError> {
     u16::try_from(s.len()).map_err(|_| FormatError::TooLarge(what))
+}
+
+/// Each entry that may be compressed, compressed at `level` (`None` for the others), on as many
+/// threads as the machine has when there is enough to share: each frame depends on its entry
+/// alone, so the bytes are the same on one core or many.
+fn compress_all(entries: &[NewEntry], level: i32) -> Result<Vec<Option<Vec<u8>>>, FormatError> {
+    let compress_part = |part: &[NewEntry]| -> Result<Vec<Option<Vec<u8>>>, FormatError> {
+        let mut cctx =
+            zstd::bulk::Compressor::new(level).map_err(|e| FormatError::Zstd(e.to_string()))?;
+        part.iter()
+            .map(|e| {
+                e.kind
+                    .may_compress()
+                    .then(|| {
+                        cctx.compress(&e.data).map_err(|err| FormatError::Compress {
+                            entry: label(&e.name),
+                            reason: err.to_string(),
+                        })
+                    })
+                    .transpose()
+            })
+            .collect()
+    };
+    let bytes: usize = entries.iter().map(|e| e.data.len()).sum();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || entries.len() < 2 || bytes < 256 * 1024 {
+        return compress_part(entries);
+    }
+    let chunk = entries.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> =
+            entries.chunks(chunk).map(|part| scope.spawn(move || compress_part(part))).collect();
+        let mut out = Vec::with_capacity(entries.len());
+        for part in parts {
+            let part = part
+                .join()
+                .map_err(|_| FormatError::Zstd("a compressor thread panicked".into()))?;
+            out.extend(part?);
+        }
+        Ok(out)
+    })
 }
 
 fn push_string(strings: &mut Vec<u8>, s: &[u8], what: &'static str) -> Result<u32, FormatError> {
