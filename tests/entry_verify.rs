@@ -238,3 +238,95 @@ fn common_label(name: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' })
         .collect()
 }
+
+/// Where `body` (a slice of `payload`) starts, as an offset into it.
+fn offset_in(payload: &[u8], body: &[u8]) -> u64 {
+    let at = body.as_ptr() as usize - payload.as_ptr() as usize;
+    assert!(at + body.len() <= payload.len());
+    at as u64
+}
+
+/// The bodies of the sealed records (docs/FORMAT.md, "Sealed records"): the asset overlay and
+/// the MANIFEST, as (record name, offset of the body's middle byte in the payload).
+fn sealed_bodies(image: &[u8]) -> Vec<(&'static str, u64)> {
+    use bundle_runtime::format::Record;
+    let range = bundle_runtime::carrier::locate(image).unwrap().range;
+    let payload = &image[range];
+    let p = Payload::parse(payload).unwrap();
+    let mut out = Vec::new();
+    for r in p.records() {
+        let r = r.unwrap();
+        if let Record::AssetsOverlay(s) | Record::Manifest(s) = r {
+            let body = s.verified(r.name()).unwrap();
+            assert!(body.len() > 100, "{}: {} bytes", r.name(), body.len());
+            out.push((r.name(), offset_in(payload, body) + body.len() as u64 / 2));
+        }
+    }
+    let names: Vec<_> = out.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["ASSETS_OVERLAY", "MANIFEST"]);
+    out
+}
+
+/// The asset overlay and the MANIFEST are sealed records: start-up does not hash them. Damage
+/// in the overlay stops a run that uses a file, before the overlay is loaded (exit 65, one
+/// line naming the record), and not a run that never uses one; damage
+/// in the MANIFEST, which the runtime never reads, stops no run. `bundle verify` and `bundle
+/// inspect` check both, naming the record.
+#[test]
+fn issue19_sealed_records_are_verified_when_used() {
+    let (dir, app) = built();
+    let image = std::fs::read(&app).unwrap();
+    // The same assets, and a main script that never uses a file.
+    std::fs::write(dir.path().join("hello.lua"), "print('hello')\n").unwrap();
+    let r = bundle(dir.path(), &["hello.lua", "-o", "hello", "-q", "--asset", "data"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let hello = std::fs::read(dir.path().join("hello")).unwrap();
+
+    for (i, (record, at)) in sealed_bodies(&image).into_iter().enumerate() {
+        let needle = format!("record {record} is damaged: its checksum does not match its data");
+        let exe = flipped(dir.path(), &image, &format!("sealed{i}"), at);
+        if record == "ASSETS_OVERLAY" {
+            // The first use of a file is the `io.open` (the `require` before it is served by
+            // the bundle's own searcher, which needs no overlay).
+            assert_stopped(&exe, &needle, "start\nused ok\n");
+        } else {
+            let r = run(Command::new(&exe).current_dir(dir.path()));
+            assert_eq!((r.code, r.stdout.as_str()), (0, OUTPUT), "{record}: {}", r.stderr);
+        }
+        assert_verify_refuses(&exe, &needle);
+    }
+    for (i, (record, at)) in sealed_bodies(&hello).into_iter().enumerate() {
+        let needle = format!("record {record} is damaged: its checksum does not match its data");
+        let exe = flipped(dir.path(), &hello, &format!("hello_sealed{i}"), at);
+        let r = run(Command::new(&exe).current_dir(dir.path()));
+        assert_eq!((r.code, r.stdout.as_str()), (0, "hello\n"), "{record}: {}", r.stderr);
+        assert_verify_refuses(&exe, &needle);
+    }
+    // The sealed record's own checksum, and its length, are covered at start-up.
+    for (i, (record, at)) in sealed_bodies(&hello).into_iter().enumerate() {
+        let range = bundle_runtime::carrier::locate(&hello).unwrap().range;
+        let p = Payload::parse(&hello[range.clone()]).unwrap();
+        let body = p
+            .records()
+            .map(Result::unwrap)
+            .find_map(|r| match r {
+                bundle_runtime::format::Record::AssetsOverlay(s)
+                | bundle_runtime::format::Record::Manifest(s)
+                    if r.name() == record =>
+                {
+                    Some(offset_in(&hello[range.clone()], s.unverified()))
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert!(body < at);
+        // The value is the checksum (8 bytes) then the body, after the tag (2) and length (4).
+        for (j, field) in [body - 11, body - 3].into_iter().enumerate() {
+            // A byte of the length, then of the checksum.
+            let exe = flipped(dir.path(), &hello, &format!("hello_head{i}_{j}"), field);
+            let r = run(Command::new(&exe).current_dir(dir.path()));
+            assert_eq!((r.code, r.stdout.as_str()), (65, ""), "{record}: {}", r.stderr);
+            assert!(r.stderr.contains("damaged bundle payload"), "{}", r.stderr);
+        }
+    }
+}

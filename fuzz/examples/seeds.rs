@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 
 use bundle_runtime::format::{
-    checksum, flags, record, Kind, NewEntry, Writer, END_MAGIC, FOOTER_LEN, HEADER_LEN,
+    flags, footer_checksum, record, Kind, NewEntry, Writer, END_MAGIC, FOOTER_LEN, HEADER_LEN,
     SECTION_NAME,
 };
 
@@ -67,14 +67,17 @@ fn payloads() -> Vec<(&'static str, Vec<u8>)> {
     w.add(entry("data.txt", "data.txt", Kind::Asset, "asset ".repeat(50).as_bytes()));
     w.needs(b"lfs", &[b"libz.so.1"]);
     w.ignore_sigpipe();
+    w.assets_overlay(b"boot", b"overlay");
+    w.manifest(b"{}");
     out.push(("kinds", finish(w)));
 
-    // Records section with an unknown optional record (skipped), a preload, a needs, a
-    // sigpipe and an unknown required record (an error), laid out by hand as in format.rs's
-    // tests.
+    // Records section with an unknown optional record (skipped), an unknown optional sealed one
+    // (skipped; its body outside the footer's checksum), a preload, a needs, a sigpipe and an
+    // unknown required record (an error), laid out by hand as in format.rs's tests.
     let mut records = Vec::new();
     for (tag, value) in [
         (0x8123u16, &b"x"[..]),
+        (0xC123, b"\0\0\0\0\0\0\0\0body"),
         (record::PRELOAD, b"m"),
         (record::NEEDS, b"m\0liba.so\0\0libb.so"),
         (record::SIGPIPE, b"\x01"),
@@ -90,7 +93,7 @@ fn payloads() -> Vec<(&'static str, Vec<u8>)> {
     let total = (HEADER_LEN + records.len() + FOOTER_LEN) as u64;
     bytes[40..48].copy_from_slice(&total.to_le_bytes());
     bytes.extend_from_slice(&records);
-    let sum = checksum(&bytes);
+    let sum = footer_checksum(&bytes, HEADER_LEN);
     bytes.extend_from_slice(&sum.to_le_bytes());
     bytes.extend_from_slice(&total.to_le_bytes());
     bytes.extend_from_slice(&END_MAGIC);

@@ -118,6 +118,11 @@ fn verify_all(p: &Payload<'_>) {
         "verify_all accepted nothing to run"
     );
     p.interpreter_env().expect("verify_all accepted unreadable records");
+    // The sealed records' bodies were verified by verify_all: the runtime's check passes.
+    p.assets_boot().expect("verify_all accepted unreadable records");
+    if let Some(overlay) = p.assets_overlay().expect("verify_all accepted unreadable records") {
+        overlay.verified("ASSETS_OVERLAY").expect("verify_all accepted a damaged overlay");
+    }
 }
 
 /// Every read a parsed payload offers.
@@ -154,6 +159,10 @@ fn read_all(p: &Payload<'_>, input_len: usize) {
     }
     let _ = p.preloads();
     let _ = p.ignore_sigpipe();
+    let _ = p.assets_boot();
+    if let Ok(Some(overlay)) = p.assets_overlay() {
+        let _ = overlay.verified("ASSETS_OVERLAY");
+    }
     // `records()` must end: after an error it returns `None`.
     let mut records = p.records();
     for _ in 0..=input_len {
@@ -167,7 +176,7 @@ fn read_all(p: &Payload<'_>, input_len: usize) {
 
 /// Rewrites `data` in place so that the header's total length and the footer (checksum,
 /// total length, end magic) are consistent with its length, and each entry's checksum with its
-/// data (`format::reseal`, when the header reads); inputs shorter than a header and a footer
+/// data and each sealed record's with its body (`format::reseal`, when the header reads); inputs shorter than a header and a footer
 /// are left alone. What is left for the parser to reject is the rest of the header and the
 /// section lengths, which the fuzzer can learn from the comparisons.
 pub fn fix_checksum(data: &mut [u8]) {

@@ -24,8 +24,8 @@ pub unsafe extern "C-unwind" fn push(l: *mut lua_State, ud: *mut c_void) -> c_in
     // SAFETY: per the contract; balanced stack use: the chunk and the function are left on top.
     unsafe {
         let c = ctx(ud);
-        let chunk = match c.payload.assets_overlay() {
-            Ok(Some(a)) => a.boot(),
+        let chunk = match c.payload.assets_boot() {
+            Ok(Some(boot)) => boot,
             Ok(None) => return -1,
             Err(e) => {
                 push_bytes(l, format!("bundle payload: {e}").as_bytes());
@@ -50,7 +50,9 @@ pub unsafe extern "C-unwind" fn push(l: *mut lua_State, ud: *mut c_void) -> c_in
 
 /// The boot's `overlay()` → the overlay chunk (runtime/lua/assets.lua), loaded and named "=[C]"
 /// as the boot is, and `raw`, the table of primitives it takes: what the boot calls on the
-/// program's first use of a file.
+/// program's first use of a file. The chunk is a sealed record (docs/FORMAT.md, "Sealed
+/// records"), which start-up does not verify: it is verified here, before it is loaded, and a
+/// mismatch ends the process as a damaged entry does ([`crate::damaged`]).
 unsafe extern "C-unwind" fn overlay(l: *mut lua_State) -> c_int {
     // SAFETY: upvalue 1 is main's `ud`; the chunk borrows the payload, mapped for the whole
     // run; pushes the function and the table, or raises the load's message.
@@ -58,7 +60,10 @@ unsafe extern "C-unwind" fn overlay(l: *mut lua_State) -> c_int {
         let ud = ffi::lua_touserdata(l, ffi::lua_upvalueindex(1));
         let c = ctx(ud);
         let chunk = match c.payload.assets_overlay() {
-            Ok(Some(a)) => a.overlay(),
+            Ok(Some(sealed)) => match sealed.verified("ASSETS_OVERLAY") {
+                Ok(chunk) => chunk,
+                Err(e) => crate::damaged(c, &e),
+            },
             Ok(None) => &[][..],
             Err(e) => return raise(l, format!("bundle payload: {e}")),
         };

@@ -247,7 +247,9 @@ impl Facts {
                 Record::Hermetic => f.hermetic = true,
                 Record::Args(_) => f.has_args = true,
                 Record::Preload(_) | Record::Needs(_) | Record::Assets(_) => {}
-                // The bill of materials is for `bundle inspect`, never read at start-up.
+                // Sealed: verified right before it loads, on the program's first use of a file.
+                Record::AssetsOverlay(_) => {}
+                // The bill of materials is for `bundle inspect`, never read at run time.
                 Record::Manifest(_) => {}
                 // The image hash is for `bundle verify`: start-up checks only the payload.
                 Record::ImageHash(_) => {}
@@ -648,12 +650,12 @@ unsafe fn search(l: *mut lua_State) -> Result<c_int, ()> {
     }
 }
 
-/// Ends the process for an entry whose bytes do not match its checksum, as a damaged payload
+/// Ends the process for an entry (or a sealed record) whose bytes do not match its checksum, as a damaged payload
 /// ends it at start-up: one line on stderr naming the executable and the entry, exit status
 /// [`EXIT_DAMAGED`]. Not a Lua error: a `pcall` around `require` or `io.open` must not let the
 /// program go on past damage. C's stdio is flushed (what the program printed stays printed);
 /// the Lua state is not closed, as with `os.exit`.
-fn damaged(ctx: &Ctx, e: &FormatError) -> ! {
+pub(crate) fn damaged(ctx: &Ctx, e: &FormatError) -> ! {
     let msg = format!("{}: damaged bundle payload: {e}", exe_name());
     // SAFETY: argv0 is NULL or argv[0]; the message pointer and length describe `msg`.
     unsafe { bundle_host_message(ctx.argv0, msg.as_ptr().cast(), msg.len()) };
@@ -664,7 +666,9 @@ fn damaged(ctx: &Ctx, e: &FormatError) -> ! {
 fn checked<T>(ctx: &Ctx, r: Result<T, FormatError>) -> Result<T, String> {
     match r {
         Ok(v) => Ok(v),
-        Err(e @ FormatError::EntryDamaged { .. }) => damaged(ctx, &e),
+        Err(e @ (FormatError::EntryDamaged { .. } | FormatError::RecordDamaged { .. })) => {
+            damaged(ctx, &e)
+        }
         Err(e) => Err(e.to_string()),
     }
 }

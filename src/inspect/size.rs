@@ -83,7 +83,8 @@ fn group_of(e: &BomEntry) -> String {
 /// The bill of materials a payload carries, if any.
 pub fn manifest(p: &Payload) -> Result<Option<Bom>, String> {
     for r in p.records() {
-        if let Record::Manifest(value) = r.map_err(|e| e.to_string())? {
+        if let Record::Manifest(sealed) = r.map_err(|e| e.to_string())? {
+            let value = sealed.verified("MANIFEST").map_err(|e| e.to_string())?;
             return Bom::decode(value).map(Some);
         }
     }

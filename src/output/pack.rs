@@ -74,7 +74,7 @@ pub fn pack(program: &Program) -> Result<(Vec<u8>, Totals), FormatError> {
         writer.hermetic();
     }
     if !program.manifest.is_empty() {
-        writer.record(bundle_runtime::format::Record::Manifest(&program.manifest));
+        writer.manifest(&program.manifest);
     }
     writer.finish()
 }

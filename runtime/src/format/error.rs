@@ -24,6 +24,10 @@ pub enum FormatError {
     /// entry's name.
     #[error("{entry} is damaged: its checksum does not match its data (stored {stored:016x}, computed {computed:016x})")]
     EntryDamaged { entry: String, stored: u64, computed: u64 },
+    /// A sealed record's body differs from what its checksum says (`record::Sealed`); `record`
+    /// is the record's name (`ASSETS_OVERLAY`, `MANIFEST`).
+    #[error("record {record} is damaged: its checksum does not match its data (stored {stored:016x}, computed {computed:016x})")]
+    RecordDamaged { record: &'static str, stored: u64, computed: u64 },
     /// An index entry whose name cannot even be read (otherwise: [`FormatError::InvalidEntry`]).
     #[error("payload index entry {index} is invalid: {reason}")]
     BadEntry { index: usize, reason: String },

@@ -112,10 +112,14 @@ impl Header {
     /// Where the data section starts: the bytes before it (header, index, strings, records)
     /// are what the footer's checksum covers. `None` if that overflows.
     pub fn data_start(&self) -> Option<u64> {
+        self.records_at()?.checked_add(self.records_len.into())
+    }
+
+    /// Where the records section starts. `None` if that overflows.
+    pub fn records_at(&self) -> Option<u64> {
         (HEADER_LEN as u64)
             .checked_add(u64::from(self.entry_count).checked_mul(ENTRY_LEN as u64)?)?
-            .checked_add(self.strings_len.into())?
-            .checked_add(self.records_len.into())
+            .checked_add(self.strings_len.into())
     }
 
     /// Appends the [`HEADER_LEN`] bytes of the header to `out`.
@@ -235,10 +239,51 @@ pub fn checksum(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
-/// Appends the footer to `out`, which holds everything before it: the checksum of its first
-/// `data_start` bytes (header, index, strings, records), `total_len`, the end magic.
-pub(super) fn write_footer(out: &mut Vec<u8>, data_start: usize, total_len: u64) {
-    let sum = checksum(out.get(..data_start).unwrap_or(out));
+/// The footer's checksum of `head`, a payload's header, index, strings and records (everything
+/// before the data section), whose records section starts at `records_at`: the XXH3-64 of those
+/// bytes with the body of each sealed record left out ([`super::record::SEALED`]: its tag,
+/// length and own checksum are in). The records are walked by their tag and length only, before
+/// anything is verified: damage to either changes what is hashed, and is hashed itself, so it
+/// shows as a mismatch. A record cut short ends the walk (the rest is hashed as it is), as does
+/// a `records_at` past the end. Without sealed records this is the XXH3-64 of `head`.
+pub fn footer_checksum(head: &[u8], records_at: usize) -> u64 {
+    use super::record::{Sealed, RECORD_HEAD, SEALED};
+    let mut at = records_at;
+    let mut bodies = std::iter::from_fn(move || loop {
+        let frame: &[u8; RECORD_HEAD] =
+            head.get(at..at.checked_add(RECORD_HEAD)?)?.try_into().ok()?;
+        let tag = u16::from_le_bytes([frame[0], frame[1]]);
+        let len = u32::from_le_bytes([frame[2], frame[3], frame[4], frame[5]]) as usize;
+        let start = at + RECORD_HEAD;
+        let end = start.checked_add(len).filter(|e| *e <= head.len())?;
+        at = end;
+        if tag & SEALED != 0 && len >= Sealed::SUM_LEN {
+            return Some(start + Sealed::SUM_LEN..end);
+        }
+    });
+    let Some(first) = bodies.next() else {
+        return checksum(head);
+    };
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut from = 0;
+    for body in std::iter::once(first).chain(bodies) {
+        hasher.update(&head[from..body.start]);
+        from = body.end;
+    }
+    hasher.update(&head[from..]);
+    hasher.digest()
+}
+
+/// Appends the footer to `out`, which holds everything before it: the footer's checksum of its
+/// first `data_start` bytes (header, index, strings, records from `records_at`;
+/// [`footer_checksum`]), `total_len`, the end magic.
+pub(super) fn write_footer(
+    out: &mut Vec<u8>,
+    records_at: usize,
+    data_start: usize,
+    total_len: u64,
+) {
+    let sum = footer_checksum(out.get(..data_start).unwrap_or(out), records_at);
     out.extend_from_slice(&sum.to_le_bytes());
     out.extend_from_slice(&total_len.to_le_bytes());
     out.extend_from_slice(&END_MAGIC);

@@ -105,10 +105,10 @@ pub use entry::{
 };
 pub use error::{escaped, label, quoted, FormatError};
 pub use layout::{
-    checksum, declared_len, END_MAGIC, ENTRY_LEN, FOOTER_LEN, HEADER_LEN, MAGIC, MAX_RAW_LEN,
-    SECTION_NAME, VERSION,
+    checksum, declared_len, footer_checksum, END_MAGIC, ENTRY_LEN, FOOTER_LEN, HEADER_LEN, MAGIC,
+    MAX_RAW_LEN, SECTION_NAME, VERSION,
 };
 pub use read::Payload;
-pub use record::{Args, Assets, ImageHash, ImageRegion, Needs, Record, Records};
+pub use record::{Args, ImageHash, ImageRegion, Needs, Record, Records, Sealed};
 pub use verify::MAX_LIBRARY_DEPTH;
 pub use write::{reseal, with_record, NewEntry, Totals, Writer};

@@ -9,7 +9,7 @@
 use std::cmp::Ordering;
 
 use super::entry::is_main;
-use super::layout::{self, checksum, declared_len, entry_bytes, name_fields, slice, Header};
+use super::layout::{self, declared_len, entry_bytes, footer_checksum, name_fields, slice, Header};
 use super::layout::{IndexEntry, ENTRY_LEN, FOOTER_LEN, HEADER_LEN, MAX_RAW_LEN};
 use super::record::{Record, Records};
 use super::{escaped, label, quoted, Codec, Entry, FormatError, Kind};
@@ -83,7 +83,9 @@ impl<'a> Payload<'a> {
         let body_len = total_len - FOOTER_LEN as u64;
         let stored = layout::u64_at(bytes, body_len as usize, "checksum")?;
         let data_start = total_len - FOOTER_LEN as u64 - header.data_len;
-        let computed = checksum(slice(bytes, 0, data_start, "checksummed bytes")?);
+        let records_at = (HEADER_LEN as u64 + index_len + strings_len) as usize;
+        let computed =
+            footer_checksum(slice(bytes, 0, data_start, "checksummed bytes")?, records_at);
         let mut at = HEADER_LEN as u64;
         let mut take = |len: u64, what| {
             let s = slice(bytes, at, len, what);
@@ -490,11 +492,20 @@ impl<'a> Payload<'a> {
         })
     }
 
-    /// The asset overlay's boot and the overlay chunk ([`super::record::Assets`]), present when
-    /// the program has assets.
-    pub fn assets_overlay(&self) -> Result<Option<super::record::Assets<'a>>, FormatError> {
+    /// The asset overlay's boot chunk ([`super::record::ASSETS`]), present when the program has
+    /// assets.
+    pub fn assets_boot(&self) -> Result<Option<&'a [u8]>, FormatError> {
         self.first(|r| match r {
-            Record::Assets(a) => Some(a),
+            Record::Assets(boot) => Some(boot),
+            _ => None,
+        })
+    }
+
+    /// The asset overlay's chunk ([`super::record::ASSETS_OVERLAY`]), sealed: not verified by
+    /// [`Payload::parse`], so [`super::Sealed::verified`] before it is used.
+    pub fn assets_overlay(&self) -> Result<Option<super::Sealed<'a>>, FormatError> {
+        self.first(|r| match r {
+            Record::AssetsOverlay(o) => Some(o),
             _ => None,
         })
     }
@@ -551,7 +562,7 @@ mod tests {
     use super::*;
     use crate::format::flags;
     use crate::format::testing::{entry, field, reseal, sample};
-    use crate::format::{NewEntry, Writer};
+    use crate::format::{checksum, NewEntry, Writer};
 
     #[test]
     fn issue14_an_asset_is_never_a_module() {
@@ -563,8 +574,59 @@ mod tests {
         assert!(p.module(b"config").unwrap().is_none());
         let asset = p.asset(b"config").unwrap().expect("the asset");
         assert_eq!((asset.asset_key(), asset.mode()), (Some(b"config".as_slice()), Some(0o640)));
-        let a = p.assets_overlay().unwrap().unwrap();
-        assert_eq!((a.boot(), a.overlay()), (b"boot".as_slice(), b"overlay".as_slice()));
+        assert_eq!(p.assets_boot(), Ok(Some(b"boot".as_slice())));
+        let overlay = p.assets_overlay().unwrap().unwrap();
+        assert_eq!(overlay.verified("ASSETS_OVERLAY"), Ok(b"overlay".as_slice()));
+    }
+
+    /// A sealed record's body (the asset overlay, the MANIFEST) is outside the footer's
+    /// checksum: damage there passes `parse` and is caught by `Sealed::verified` and
+    /// `verify_all`, naming the record; damage to its tag, length or own checksum fails `parse`.
+    #[test]
+    fn issue19_sealed_record_bodies_are_verified_on_their_own() {
+        let mut w = Writer::new(3);
+        w.add(entry("", "@main.lua", Kind::LuaSource, b"print(1)"));
+        w.asset(b"config", 0o640, b"{}".to_vec());
+        w.assets_overlay(b"boot", b"the overlay chunk");
+        w.manifest(b"{\"schema\":1}");
+        let (bytes, _) = w.finish().unwrap();
+        let p = Payload::parse(&bytes).unwrap();
+        p.verify_all().unwrap();
+        // Without sealed records the footer's checksum is the XXH3-64 of what precedes the data.
+        let plain = sample();
+        let data_start = Payload::parse(&plain).unwrap().data_start() as usize;
+        let body_end = plain.len() - FOOTER_LEN;
+        assert_eq!(checksum(&plain[..data_start]).to_le_bytes(), plain[body_end..body_end + 8]);
+        let find = |body: &[u8]| bytes.windows(body.len()).position(|w| w == body).unwrap();
+        for (record, body) in
+            [("ASSETS_OVERLAY", &b"the overlay chunk"[..]), ("MANIFEST", b"schema")]
+        {
+            let at = find(body);
+            let mut damaged = bytes.clone();
+            damaged[at + 2] ^= 1;
+            let p = Payload::parse(&damaged).expect("start-up does not hash the body");
+            let err = p.verify_all().unwrap_err();
+            assert!(
+                matches!(err, FormatError::RecordDamaged { record: r, .. } if r == record),
+                "{err}"
+            );
+            assert!(err.to_string().starts_with(&format!("record {record} is damaged")), "{err}");
+            // Resealed, it reads again.
+            reseal(&mut damaged);
+            Payload::parse(&damaged).unwrap().verify_all().unwrap();
+            // The record's own checksum, and its length, are covered by the footer's.
+            let body_at = if record == "MANIFEST" { at - 2 } else { at };
+            for field_at in [body_at - 1, body_at - 9] {
+                let mut damaged = bytes.clone();
+                damaged[field_at] ^= 1;
+                assert!(
+                    matches!(Payload::parse(&damaged), Err(FormatError::ChecksumMismatch { .. })),
+                    "{record}: byte {field_at}"
+                );
+            }
+        }
+        let overlay = p.assets_overlay().unwrap().unwrap();
+        assert_eq!(overlay.verified("ASSETS_OVERLAY"), Ok(&b"the overlay chunk"[..]));
     }
 
     /// The hint for `require "conf.x"` is about modules: an asset under `conf.` is not one.

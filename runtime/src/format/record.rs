@@ -28,10 +28,9 @@ pub const INTERPRETER: u16 = 0x0004;
 /// With a main script: the environment variable that, when set, makes the executable run
 /// the [`INTERPRETER`] instead (`bundle --interpreter-env NAME`). At most one.
 pub const INTERPRETER_ENV: u16 = 0x0005;
-/// The asset overlay: its boot (runtime/lua/assets_boot.lua, compiled), the chunk the host
-/// runs before any user code when the program has assets, and the overlay itself
-/// (runtime/lua/assets.lua, compiled), which the boot loads on first use ([`Assets`]). At most
-/// one; present exactly when some entry is an asset.
+/// The asset overlay's boot (runtime/lua/assets_boot.lua, compiled), the chunk the host runs
+/// before any user code when the program has assets. At most one; present exactly when some
+/// entry is an asset, and then with an [`ASSETS_OVERLAY`] record.
 pub const ASSETS: u16 = 0x0006;
 /// Baked arguments: an entry point's name (empty: the program's default arguments, for the main
 /// script and every entry point that has none of its own), then each argument preceded by a
@@ -47,10 +46,14 @@ pub const HERMETIC: u16 = 0x0009;
 /// The name of an entry that runs the [`INTERPRETER`] (`--entry lua=@interpreter`). At most
 /// one; only with an INTERPRETER record.
 pub const INTERPRETER_ENTRY: u16 = 0x000A;
+/// The asset overlay itself (runtime/lua/assets.lua, compiled), which the boot ([`ASSETS`])
+/// loads when the program first uses a file. [`SEALED`]: verified just before it is loaded, not
+/// at start-up. At most one; present exactly when [`ASSETS`] is.
+pub const ASSETS_OVERLAY: u16 = 0x400B;
 /// The bill of materials (docs/FORMAT.md, "MANIFEST"): compact JSON describing where every
 /// entry came from, for `bundle inspect`, `size` and `diff`. Optional: the runtime never reads
-/// it. At most one.
-pub const MANIFEST: u16 = 0x8012;
+/// it; [`SEALED`]: so start-up never hashes it either. At most one.
+pub const MANIFEST: u16 = 0xC012;
 /// The SHA-256 of every byte of the executable outside the payload (and outside a signature
 /// block), then the file regions it covers, each with a short digest of its own, so that
 /// `bundle verify` can name the damaged one (docs/FORMAT.md, "Image hash"). At most one. The
@@ -63,9 +66,14 @@ pub const SIGNATURE: u16 = 0x8011;
 pub const SIGNATURE_MAGIC: [u8; 8] = *b"LJBNDSIG";
 /// Bit marking a record that readers may ignore when they do not know it.
 pub const OPTIONAL: u16 = 0x8000;
+/// Bit marking a *sealed* record: its value is the XXH3-64 of the rest of it, then the rest (the
+/// body, [`Sealed`]); the footer's checksum covers the tag, the length and that checksum but not
+/// the body, which is verified when it is used (docs/FORMAT.md, "Sealed records"). For large
+/// records that start-up does not need.
+pub const SEALED: u16 = 0x4000;
 
 /// Bytes before a record's value: tag (u16) and length (u32).
-const RECORD_HEAD: usize = 6;
+pub(super) const RECORD_HEAD: usize = 6;
 
 /// One record, its value decoded (and borrowed from the payload, or from the writer's caller).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +89,10 @@ pub enum Record<'a> {
     Interpreter(&'a [u8]),
     /// [`INTERPRETER_ENV`]: the name of the environment variable that selects the interpreter.
     InterpreterEnv(&'a [u8]),
-    /// [`ASSETS`]: the asset overlay's boot and the overlay.
-    Assets(Assets<'a>),
+    /// [`ASSETS`]: the asset overlay's boot chunk.
+    Assets(&'a [u8]),
+    /// [`ASSETS_OVERLAY`]: the asset overlay's chunk, sealed.
+    AssetsOverlay(Sealed<'a>),
     /// [`ARGS`]: an entry's baked arguments.
     Args(Args<'a>),
     /// [`DEFAULT_ENTRY`]: the name of the entry run by default.
@@ -91,8 +101,8 @@ pub enum Record<'a> {
     Hermetic,
     /// [`INTERPRETER_ENTRY`]: the name of the entry that runs the interpreter.
     InterpreterEntry(&'a [u8]),
-    /// [`MANIFEST`]: the bill of materials, JSON.
-    Manifest(&'a [u8]),
+    /// [`MANIFEST`]: the bill of materials, JSON, sealed.
+    Manifest(Sealed<'a>),
     /// [`IMAGE_HASH`]: the hash of the executable outside the payload, and its regions.
     ImageHash(ImageHash<'a>),
 }
@@ -107,6 +117,7 @@ impl<'a> Record<'a> {
             Record::Interpreter(_) => INTERPRETER,
             Record::InterpreterEnv(_) => INTERPRETER_ENV,
             Record::Assets(_) => ASSETS,
+            Record::AssetsOverlay(_) => ASSETS_OVERLAY,
             Record::Args(_) => ARGS,
             Record::DefaultEntry(_) => DEFAULT_ENTRY,
             Record::Hermetic => HERMETIC,
@@ -125,6 +136,7 @@ impl<'a> Record<'a> {
             Record::Interpreter(_) => "INTERPRETER",
             Record::InterpreterEnv(_) => "INTERPRETER_ENV",
             Record::Assets(_) => "ASSETS",
+            Record::AssetsOverlay(_) => "ASSETS_OVERLAY",
             Record::Args(_) => "ARGS",
             Record::DefaultEntry(_) => "DEFAULT_ENTRY",
             Record::Hermetic => "HERMETIC",
@@ -143,6 +155,7 @@ impl<'a> Record<'a> {
             | Record::Interpreter(_)
             | Record::InterpreterEnv(_)
             | Record::Assets(_)
+            | Record::AssetsOverlay(_)
             | Record::DefaultEntry(_)
             | Record::Hermetic
             | Record::InterpreterEntry(_)
@@ -156,6 +169,12 @@ impl<'a> Record<'a> {
     /// that the record cannot hold is a [`FormatError::BadRecord`].
     pub fn decode(tag: u16, value: &'a [u8]) -> Result<Option<Self>, FormatError> {
         let bad = |reason: String| Err(FormatError::BadRecord(reason));
+        let sealed = |name: &str| match value.len() {
+            n if n < Sealed::SUM_LEN => Err(FormatError::BadRecord(format!(
+                "the {name} record holds {n} bytes, fewer than its checksum"
+            ))),
+            _ => Ok(Sealed(value)),
+        };
         Ok(Some(match tag {
             PRELOAD => Record::Preload(value),
             NEEDS => Record::Needs(Needs(value)),
@@ -172,15 +191,8 @@ impl<'a> Record<'a> {
             },
             INTERPRETER => Record::Interpreter(value),
             INTERPRETER_ENV => Record::InterpreterEnv(value),
-            ASSETS => match Assets::split(value) {
-                Some(_) => Record::Assets(Assets(value)),
-                None => {
-                    return bad(format!(
-                        "the ASSETS record holds {} bytes, less than its boot's length says",
-                        value.len()
-                    ))
-                }
-            },
+            ASSETS => Record::Assets(value),
+            ASSETS_OVERLAY => Record::AssetsOverlay(sealed("ASSETS_OVERLAY")?),
             ARGS => Record::Args(Args(value)),
             DEFAULT_ENTRY => Record::DefaultEntry(value),
             HERMETIC if value.is_empty() => Record::Hermetic,
@@ -191,7 +203,7 @@ impl<'a> Record<'a> {
                 ))
             }
             INTERPRETER_ENTRY => Record::InterpreterEntry(value),
-            MANIFEST => Record::Manifest(value),
+            MANIFEST => Record::Manifest(sealed("MANIFEST")?),
             IMAGE_HASH => Record::ImageHash(ImageHash(value)),
             t if t & OPTIONAL != 0 => return Ok(None),
             t => return Err(FormatError::UnknownRecord(t)),
@@ -206,10 +218,11 @@ impl<'a> Record<'a> {
             | Record::InterpreterEnv(v)
             | Record::DefaultEntry(v)
             | Record::InterpreterEntry(v)
-            | Record::Manifest(v) => v,
+            | Record::Assets(v) => v,
             Record::Needs(Needs(v))
             | Record::Args(Args(v))
-            | Record::Assets(Assets(v))
+            | Record::Manifest(Sealed(v))
+            | Record::AssetsOverlay(Sealed(v))
             | Record::ImageHash(ImageHash(v)) => v,
             Record::Hermetic => &[],
             Record::Sigpipe { ignore: false } => &[0],
@@ -221,7 +234,8 @@ impl<'a> Record<'a> {
     /// entries there): a PRELOAD names a module, a NEEDS record an entry and non-empty library
     /// names, an INTERPRETER_ENV a possible environment variable (non-empty, no `=`, no NUL),
     /// a DEFAULT_ENTRY and an INTERPRETER_ENTRY a possible entry name (non-empty, no `/`, no
-    /// NUL), an ARGS record the program (empty) or such a name.
+    /// NUL), an ARGS record the program (empty) or such a name; a sealed record's body matches
+    /// its checksum.
     pub fn check(&self) -> Result<(), FormatError> {
         let bad = |reason: String| Err(FormatError::BadRecord(reason));
         match *self {
@@ -253,6 +267,7 @@ impl<'a> Record<'a> {
                 escaped(args.entry())
             )),
             Record::ImageHash(h) => h.regions().try_for_each(|r| r.map(drop)),
+            Record::Manifest(s) | Record::AssetsOverlay(s) => s.verified(self.name()).map(drop),
             Record::Preload(_)
             | Record::Needs(_)
             | Record::Sigpipe { .. }
@@ -262,8 +277,7 @@ impl<'a> Record<'a> {
             | Record::Args(_)
             | Record::DefaultEntry(_)
             | Record::Hermetic
-            | Record::InterpreterEntry(_)
-            | Record::Manifest(_) => Ok(()),
+            | Record::InterpreterEntry(_) => Ok(()),
         }
     }
 }
@@ -302,40 +316,46 @@ pub(super) fn is_entry_name(name: &[u8]) -> bool {
     !name.is_empty() && !name.contains(&b'/') && !name.contains(&0)
 }
 
-/// An ASSETS record's value as stored: `boot_len: u32` (little-endian), the boot chunk
-/// (`boot_len` bytes), then the overlay chunk (the rest). Two chunks rather than one that holds
-/// the other as a string constant: the boot is loaded at every start, the overlay only when
-/// the program first uses a file (a 24 KB constant would cost every start its copy).
+/// A sealed record's value as stored ([`SEALED`]): the XXH3-64 (seed 0, little-endian) of the
+/// body, then the body. The footer's checksum skips the body, so nothing may use it before
+/// [`Sealed::verified`] (the runtime: the asset overlay right before it is loaded; `bundle
+/// verify`: every sealed record, [`Record::check`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Assets<'a>(pub &'a [u8]);
+pub struct Sealed<'a>(pub &'a [u8]);
 
-impl<'a> Assets<'a> {
-    /// The value that holds `boot` and `overlay`.
-    pub fn join(boot: &[u8], overlay: &[u8]) -> Vec<u8> {
-        let len = u32::try_from(boot.len()).expect("bundle internal error: a 4 GiB boot chunk");
-        let mut v = Vec::with_capacity(4 + boot.len() + overlay.len());
-        v.extend_from_slice(&len.to_le_bytes());
-        v.extend_from_slice(boot);
-        v.extend_from_slice(overlay);
+impl<'a> Sealed<'a> {
+    /// Bytes before the body: its checksum.
+    pub const SUM_LEN: usize = 8;
+
+    /// The value that seals `body`.
+    pub fn join(body: &[u8]) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::SUM_LEN + body.len());
+        v.extend_from_slice(&super::checksum(body).to_le_bytes());
+        v.extend_from_slice(body);
         v
     }
 
-    /// The boot and the overlay of `value`; `None` when its boot length overruns it.
-    fn split(value: &[u8]) -> Option<(&[u8], &[u8])> {
-        let len = value.get(..4)?;
-        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        let rest = &value[4..];
-        (len <= rest.len()).then(|| rest.split_at(len))
+    /// The checksum stored before the body (0 for a value too short to hold one, which
+    /// [`Record::decode`] refuses).
+    pub fn stored(&self) -> u64 {
+        self.0.first_chunk().map_or(0, |s| u64::from_le_bytes(*s))
     }
 
-    /// The boot chunk (runtime/lua/assets_boot.lua, compiled), run at start-up.
-    pub fn boot(&self) -> &'a [u8] {
-        Self::split(self.0).map_or(&[], |(b, _)| b)
+    /// The body, not verified: for what only shows or repairs it (`bundle inspect` on a damaged
+    /// file, `format::reseal`), never for what uses it.
+    pub fn unverified(&self) -> &'a [u8] {
+        self.0.get(Self::SUM_LEN..).unwrap_or_default()
     }
 
-    /// The overlay chunk (runtime/lua/assets.lua, compiled), loaded on first use.
-    pub fn overlay(&self) -> &'a [u8] {
-        Self::split(self.0).map_or(&[], |(_, o)| o)
+    /// The body, once it matches its checksum; [`FormatError::RecordDamaged`] naming `record`
+    /// (its name, [`Record::name`]) otherwise.
+    pub fn verified(&self, record: &'static str) -> Result<&'a [u8], FormatError> {
+        let (stored, body) = (self.stored(), self.unverified());
+        let computed = super::checksum(body);
+        if stored != computed {
+            return Err(FormatError::RecordDamaged { record, stored, computed });
+        }
+        Ok(body)
     }
 }
 
@@ -629,10 +649,12 @@ mod tests {
             "invalid payload record: the SIGPIPE record holds 0 bytes, not one byte 0 or 1"
         );
         assert_eq!(Record::decode(0x8042, b"x"), Ok(None));
-        // MANIFEST is optional (old readers skip it) and round-trips.
-        let manifest = Record::Manifest(b"{}");
+        // MANIFEST is optional (old readers skip it), sealed, and round-trips.
+        let value = Sealed::join(b"{}");
+        let manifest = Record::Manifest(Sealed(&value));
         assert_eq!(Record::decode(manifest.tag(), manifest.value()), Ok(Some(manifest)));
         assert_ne!(MANIFEST & OPTIONAL, 0);
+        assert_ne!(MANIFEST & SEALED, 0);
         assert_eq!(Record::decode(0x0042, b"x"), Err(FormatError::UnknownRecord(0x0042)));
     }
 }

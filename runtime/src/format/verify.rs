@@ -224,12 +224,15 @@ impl<'a> Payload<'a> {
         }
         let has_assets =
             self.asset_children(b"")?.is_some() || self.asset_children(b"/")?.is_some();
-        if has_assets != has(record::ASSETS) {
-            return bad(if has_assets {
-                "the payload has assets but no ASSETS record to read them".into()
-            } else {
-                "an ASSETS record comes without assets".into()
-            });
+        for (tag, name) in [(record::ASSETS, "ASSETS"), (record::ASSETS_OVERLAY, "ASSETS_OVERLAY")]
+        {
+            if has_assets != has(tag) {
+                return bad(if has_assets {
+                    format!("the payload has assets but no {name} record to read them")
+                } else {
+                    format!("an {name} record comes without assets")
+                });
+            }
         }
         let mut heights = BTreeMap::new();
         let mut chain = Vec::new();

@@ -4,9 +4,9 @@
 //! and nothing is iterated out of a hash map.
 
 use super::layout::{
-    checksum, write_footer, Header, IndexEntry, ENTRY_LEN, FOOTER_LEN, HEADER_LEN,
+    checksum, footer_checksum, write_footer, Header, IndexEntry, ENTRY_LEN, FOOTER_LEN, HEADER_LEN,
 };
-use super::record::{self, Args, Assets, Needs, Record};
+use super::record::{self, Args, Needs, Record, Sealed};
 use super::{label, quoted, Codec, FormatError, Kind};
 
 /// An entry to be written.
@@ -96,9 +96,16 @@ impl Writer {
         });
     }
 
-    /// Adds the asset overlay's boot and the overlay chunk ([`record::ASSETS`]).
+    /// Adds the asset overlay's boot ([`record::ASSETS`]) and the overlay chunk, sealed
+    /// ([`record::ASSETS_OVERLAY`]).
     pub fn assets_overlay(&mut self, boot: &[u8], overlay: &[u8]) {
-        self.record(Record::Assets(Assets(&Assets::join(boot, overlay))));
+        self.record(Record::Assets(boot));
+        self.record(Record::AssetsOverlay(Sealed(&Sealed::join(overlay))));
+    }
+
+    /// Adds the bill of materials, sealed ([`record::MANIFEST`]).
+    pub fn manifest(&mut self, json: &[u8]) {
+        self.record(Record::Manifest(Sealed(&Sealed::join(json))));
     }
 
     /// Bakes `args` into entry `entry`, or into the program when `entry` is empty (see
@@ -184,10 +191,11 @@ impl Writer {
         .write(&mut out);
         out.extend_from_slice(&index);
         out.extend_from_slice(&strings);
+        let records_at = out.len();
         out.extend_from_slice(&records);
         let data_start = out.len();
         out.extend_from_slice(&data);
-        write_footer(&mut out, data_start, total);
+        write_footer(&mut out, records_at, data_start, total);
         totals.payload = total;
         Ok((out, totals))
     }
@@ -252,10 +260,12 @@ fn push_string(strings: &mut Vec<u8>, s: &[u8], what: &'static str) -> Result<u3
 /// payload once it knows where the payload lands in the executable.
 pub fn with_record(payload: &[u8], tag: u16, value: &[u8]) -> Result<Vec<u8>, FormatError> {
     let header = Header::read(payload)?;
-    let records_end = (HEADER_LEN as u64)
-        .checked_add(u64::from(header.entry_count) * ENTRY_LEN as u64)
-        .and_then(|n| n.checked_add(header.strings_len.into()))
-        .and_then(|n| n.checked_add(header.records_len.into()))
+    let records_at = header
+        .records_at()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or(FormatError::BadHeader("section lengths exceed the payload"))?;
+    let records_end = header
+        .data_start()
         .and_then(|n| usize::try_from(n).ok())
         .filter(|n| *n <= payload.len().saturating_sub(FOOTER_LEN))
         .ok_or(FormatError::BadHeader("section lengths exceed the payload"))?;
@@ -271,13 +281,14 @@ pub fn with_record(payload: &[u8], tag: u16, value: &[u8]) -> Result<Vec<u8>, Fo
     out.extend_from_slice(&record);
     let data_start = out.len();
     out.extend_from_slice(&payload[records_end..body_end]);
-    write_footer(&mut out, data_start, total_len);
+    write_footer(&mut out, records_at, data_start, total_len);
     Ok(out)
 }
 
 /// Recomputes, in place, the checksums of a payload whose bytes were changed: each index
 /// entry's from its data (an entry whose data lies outside the data section keeps its own),
-/// then the footer's; the header's and footer's total lengths are left as they are. For tests
+/// each sealed record's from its body (the walk stops at a record cut short), then the
+/// footer's; the header's and footer's total lengths are left as they are. For tests
 /// and fuzzing, which damage a payload on purpose and need its checksums to hold, so that
 /// what they exercise is past them.
 pub fn reseal(payload: &mut [u8]) -> Result<(), FormatError> {
@@ -306,7 +317,22 @@ pub fn reseal(payload: &mut [u8]) -> Result<(), FormatError> {
             payload[at + ENTRY_LEN - 8..at + ENTRY_LEN].copy_from_slice(&sum.to_le_bytes());
         }
     }
-    let sum = checksum(&payload[..data_start]);
+    let records_at = header.records_at().and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+    let mut at = records_at;
+    while let Some(frame) = payload.get(at..data_start).and_then(|r| r.first_chunk::<6>()) {
+        let tag = u16::from_le_bytes([frame[0], frame[1]]);
+        let len = u32::from_le_bytes([frame[2], frame[3], frame[4], frame[5]]) as usize;
+        let start = at + 6;
+        let Some(end) = start.checked_add(len).filter(|e| *e <= data_start) else {
+            break;
+        };
+        if tag & record::SEALED != 0 && len >= Sealed::SUM_LEN {
+            let sum = checksum(&payload[start + Sealed::SUM_LEN..end]);
+            payload[start..start + Sealed::SUM_LEN].copy_from_slice(&sum.to_le_bytes());
+        }
+        at = end;
+    }
+    let sum = footer_checksum(&payload[..data_start], records_at);
     payload[body_end..body_end + 8].copy_from_slice(&sum.to_le_bytes());
     Ok(())
 }
