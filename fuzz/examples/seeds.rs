@@ -64,7 +64,7 @@ fn payloads() -> Vec<(&'static str, Vec<u8>)> {
         flags: flags::LIBRARY,
         ..entry("libz.so.1", "libz.so.1", Kind::Native, "\x7fELF lib ".repeat(40).as_bytes())
     });
-    w.add(entry("data.txt", "data.txt", Kind::Asset, "asset ".repeat(50).as_bytes()));
+    w.asset(b"data.txt", 0o644, "asset ".repeat(50).into_bytes());
     w.needs(b"lfs", &[b"libz.so.1"]);
     w.ignore_sigpipe();
     w.assets_overlay(b"boot", b"overlay");

@@ -240,16 +240,19 @@ pub fn checksum(bytes: &[u8]) -> u64 {
 }
 
 /// The footer's checksum of `head`, a payload's header, index, strings and records (everything
-/// before the data section), whose records section starts at `records_at`: the XXH3-64 of those
-/// bytes with the body of each sealed record left out ([`super::record::SEALED`]: its tag,
-/// length and own checksum are in). The records are walked by their tag and length only, before
-/// anything is verified: damage to either changes what is hashed, and is hashed itself, so it
-/// shows as a mismatch. A record cut short ends the walk (the rest is hashed as it is), as does
-/// a `records_at` past the end. Without sealed records this is the XXH3-64 of `head`.
+/// before the data section), whose records section starts at `records_at`: the bytes of `head`
+/// with the body of each sealed record left out ([`super::record::SEALED`]: its tag, length and
+/// own checksum are in) form one or more spans, hashed in order with XXH3-64, the first with
+/// seed 0 and each next one with the previous span's hash as its seed. Without sealed records
+/// there is one span: the XXH3-64 of `head`. (A chain of one-shot hashes rather than one
+/// streaming hash: the stub carries no streaming XXH3 code.) The records are walked by their
+/// tag and length only, before anything is verified: damage to either changes the spans, and is
+/// hashed itself, so it shows as a mismatch. A record cut short ends the walk (the rest is one
+/// span), as does a `records_at` past the end.
 pub fn footer_checksum(head: &[u8], records_at: usize) -> u64 {
     use super::record::{Sealed, RECORD_HEAD, SEALED};
     let mut at = records_at;
-    let mut bodies = std::iter::from_fn(move || loop {
+    let bodies = std::iter::from_fn(move || loop {
         let frame: &[u8; RECORD_HEAD] =
             head.get(at..at.checked_add(RECORD_HEAD)?)?.try_into().ok()?;
         let tag = u16::from_le_bytes([frame[0], frame[1]]);
@@ -261,17 +264,12 @@ pub fn footer_checksum(head: &[u8], records_at: usize) -> u64 {
             return Some(start + Sealed::SUM_LEN..end);
         }
     });
-    let Some(first) = bodies.next() else {
-        return checksum(head);
-    };
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    let mut from = 0;
-    for body in std::iter::once(first).chain(bodies) {
-        hasher.update(&head[from..body.start]);
+    let (mut sum, mut from) = (0, 0);
+    for body in bodies {
+        sum = xxhash_rust::xxh3::xxh3_64_with_seed(&head[from..body.start], sum);
         from = body.end;
     }
-    hasher.update(&head[from..]);
-    hasher.digest()
+    xxhash_rust::xxh3::xxh3_64_with_seed(&head[from..], sum)
 }
 
 /// Appends the footer to `out`, which holds everything before it: the footer's checksum of its
