@@ -435,11 +435,21 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
         }
         None => {
             let roots = bom_roots(&request.search, &target);
+            // The project's C modules are compiled into a temporary directory: the bill of
+            // materials names them beside the rockspec instead, so that two builds of the
+            // same sources are byte-identical.
+            let remap = match (&_built, &plan.project) {
+                (Some(built), Some(project)) => {
+                    let root = project.rockspec.path.parent().unwrap_or(Path::new("."));
+                    output.remap.with_rule(built.dir.path(), &output.remap.path(root))
+                }
+                _ => output.remap.clone(),
+            };
             let bom = output::bom::build(
                 &graph,
                 &files,
                 &roots,
-                &output.remap,
+                &remap,
                 &target.luajit,
                 &output.flags,
             );

@@ -35,6 +35,13 @@ impl Remap {
         self.rules.is_empty()
     }
 
+    /// These rules and `from` → `to` after them (so it wins where both apply).
+    pub fn with_rule(&self, from: &Path, to: &Path) -> Remap {
+        let mut rules = self.rules.clone();
+        rules.push((from.to_path_buf(), to.to_path_buf()));
+        Remap { rules }
+    }
+
     /// `path` with the last matching prefix replaced; unchanged when none matches.
     pub fn path(&self, path: &Path) -> PathBuf {
         for (from, to) in self.rules.iter().rev() {
