@@ -445,14 +445,8 @@ pub fn build(plan: &plan::BuildPlan) -> Result<Report, Error> {
                 }
                 _ => output.remap.clone(),
             };
-            let bom = output::bom::build(
-                &graph,
-                &files,
-                &roots,
-                &remap,
-                &target.luajit,
-                &output.flags,
-            );
+            let bom =
+                output::bom::build(&graph, &files, &roots, &remap, &target.luajit, &output.flags);
             let mut program = program::Program::new(&graph, compiled, files, start);
             program.manifest = bom.encode();
             for lib in &mut program.libraries {
