@@ -88,20 +88,6 @@ impl Build {
     }
 }
 
-/// Copies the directory `from` to `to` (created), recursively.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 /// detect, compile and release of `b` must succeed; returns compile's output.
 fn detect_compile_release(b: &Build, release_yaml: &str) -> Run {
     let d = b.step("detect", &[]);

@@ -30,20 +30,6 @@ fn rocks() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rocks")
 }
 
-/// Copies the directory `from` to `to` (created), recursively.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Every file under `dir` with its contents, by path relative to `dir` (directories too, with
 /// no contents): what "left as it was" compares.
 fn snapshot(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
