@@ -17,23 +17,14 @@
 #   BUNDLE=path/to/bundle benches/assets.sh   # measure that build instead of building one
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/common.sh"
 runs=${RUNS:-30}
 rounds=${ROUNDS:-3}
 reads=${READS:-100}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
-for tool in hyperfine luajit python3; do
-  command -v "$tool" >/dev/null || { echo "benches/assets.sh: $tool is required" >&2; exit 1; }
-done
+require hyperfine luajit python3
 
-if [ -n "${BUNDLE:-}" ]; then
-  bundle=$(realpath "$BUNDLE")
-else
-  cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-  bundle=$here/target/release/bundle
-fi
+use_bundle
 # measure NAME HYPERFINE-ARGS...: ROUNDS runs of hyperfine; prints each command's lowest median.
 measure() {
   local name=$1; shift

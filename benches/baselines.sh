@@ -16,17 +16,12 @@
 #   benches/baselines.sh          RUNS=20 benches/baselines.sh
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/common.sh"
 runs=${RUNS:-50}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-for tool in luajit python3; do
-  command -v "$tool" >/dev/null || { echo "benches/baselines.sh: $tool is required" >&2; exit 1; }
-done
+require luajit python3
 
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-bundle=$here/target/release/bundle
-same=$(ls "$here"/target/stub-build/*/stub/build/mlua-sys-*/out/luajit-build/src/luajit 2>/dev/null | head -n 1)
+use_bundle
+same=$(same_luajit)
 [ -x "$same" ] || { echo "benches/baselines.sh: no same-version luajit (build bundle from source first)" >&2; exit 1; }
 # Its own jit.* modules (for -b), not Debian's, whose vmdef is another VM's.
 same_path="$(dirname "$same")/?.lua;;"

@@ -12,15 +12,8 @@
 #   BUNDLE=target/release/bundle STRIP=1 benches/payload_dict.sh
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-if [ -n "${BUNDLE:-}" ]; then
-  bundle=$(realpath "$BUNDLE")
-else
-  cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-  bundle=$here/target/release/bundle
-fi
+. "$(dirname "$0")/common.sh"
+use_bundle
 python3 "$here/benches/gen_apps.py" "$work" >/dev/null
 flags=()
 [ -n "${STRIP:-}" ] && flags+=(--strip)

@@ -21,20 +21,11 @@
 #   INTERLEAVE=300 ...   # then also benches/interleave.py, 300 interleaved rounds of the same
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/common.sh"
 runs=${RUNS:-100}
 rounds=${ROUNDS:-3}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-for tool in hyperfine python3; do
-  command -v "$tool" >/dev/null || { echo "benches/payload_size_startup.sh: $tool is required" >&2; exit 1; }
-done
-if [ -n "${BUNDLE:-}" ]; then
-  bundle=$(realpath "$BUNDLE")
-else
-  cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-  bundle=$here/target/release/bundle
-fi
+require hyperfine python3
+use_bundle
 
 cd "$work"
 echo 'print("hello")' > hello.lua

@@ -9,11 +9,11 @@
 # is built once into target/stub-sym{,-static}/ (a nested cargo build, as build.rs does it).
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/common.sh"
 [ $# -ge 1 ] || { sed -n 2,9p "$0" >&2; exit 2; }
 main=$1
 shift
-command -v valgrind >/dev/null || { echo "benches/profile.sh: valgrind is required" >&2; exit 1; }
+require valgrind
 static=${STATIC:-1}
 target=$(rustc -vV | sed -n 's/^host: //p')
 flags="-Crelro-level=partial"
@@ -29,8 +29,6 @@ multiarch=$(gcc -print-multiarch 2>/dev/null || true)
 stub=$dir/$target/stub/bundle-stub
 cargo build -q --release --manifest-path "$here/Cargo.toml"
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 "$here/target/release/bundle" -q "$main" -o "$work/app" --stub "$stub"
 valgrind --tool=callgrind --callgrind-out-file="$work/cg" "$work/app" "$@" >/dev/null 2>"$work/log" || true
 grep Collected "$work/log" | sed 's/^==[0-9]*== //'

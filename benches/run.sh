@@ -13,17 +13,12 @@
 # Prints a Markdown table of medians and ratios.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/common.sh"
 runs=${RUNS:-50}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
-for tool in hyperfine luajit python3; do
-  command -v "$tool" >/dev/null || { echo "benches/run.sh: $tool is required" >&2; exit 1; }
-done
+require hyperfine luajit python3
 
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-bundle=$here/target/release/bundle
+use_bundle
 python3 "$here/benches/gen_apps.py" "$work" >/dev/null
 
 # Every module of big/, as -m NAME flags, for the all-modules main10 bundle.

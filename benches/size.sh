@@ -9,20 +9,11 @@
 #   BUNDLE=target/release/bundle benches/size.sh   # no build
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-if [ -n "${BUNDLE:-}" ]; then
-  bundle=$(realpath "$BUNDLE")
-  target=$(dirname "$(dirname "$bundle")")
-else
-  cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-  bundle=$here/target/release/bundle
-  target=$here/target
-fi
+. "$(dirname "$0")/common.sh"
+use_bundle
 "$bundle" "$here/examples/hello/main.lua" -o "$work/hello-dynamic" --dynamic -q
 "$bundle" "$here/examples/hello/main.lua" -o "$work/hello-static" -q
-same=$(ls "$target"/stub-build/*/stub/build/mlua-sys-*/out/luajit-build/src/luajit 2>/dev/null | head -n 1)
+same=$(same_luajit)
 
 row() { # label file
   [ -f "$2" ] || { printf '| %s | (missing) | | |\n' "$1"; return; }
